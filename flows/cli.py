@@ -1,0 +1,46 @@
+"""The `nclattice` command: one subcommand per flow."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..environment import configure_prefect
+from ..errors import NclatticeError
+from . import build as build_cmd
+from . import demo as demo_cmd
+
+COMMANDS = (build_cmd, demo_cmd)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what is wrong, where to look) and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="nclattice",
+                description="Nanocrystal MD and electronic structure linked to ultrafast "
+                            "diffraction observables.")
+    p.add_argument("--version", action="version", version=f"nclattice {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_prefect()
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except NclatticeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

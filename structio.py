@@ -1,0 +1,68 @@
+"""Reading and writing nanocrystal structures (.extxyz keeps labels; .data is for LAMMPS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ase.io
+import numpy as np
+from ase import Atoms
+
+from .atomicio import write_atomic
+from .errors import NclatticeError
+
+FORMATS = {".extxyz": "extxyz", ".xyz": "extxyz", ".data": "lammps-data"}
+
+
+def _format_for(path: Path) -> str:
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise NclatticeError(
+            f"cannot tell the format of '{path.name}'; use a .extxyz or .data file name."
+        ) from None
+
+
+def lammps_ready(atoms: Atoms, vacuum_angstrom: float = 10.0) -> Atoms:
+    """A copy in an orthogonal box with vacuum along non-periodic axes, positions inside it."""
+    out = atoms.copy()
+    pos = out.positions
+    lo, hi = pos.min(0), pos.max(0)
+    lengths = np.where(out.pbc, np.diag(out.cell.array) if out.pbc.any() else 0,
+                       hi - lo + 2 * vacuum_angstrom)
+    shift = np.where(out.pbc, 0.0, vacuum_angstrom - lo)
+    out.positions = pos + shift
+    out.cell = np.diag(lengths)
+    return out
+
+
+def species_order(atoms: Atoms) -> list[str]:
+    """LAMMPS type order: cations first (by formal charge, then name), then anions."""
+    from .structures.materials import FORMAL_CHARGES
+
+    present = sorted(set(atoms.get_chemical_symbols()))
+    return sorted(present, key=lambda s: (-FORMAL_CHARGES.get(s, 0), s))
+
+
+def write_structure(atoms: Atoms, path: str | Path) -> Path:
+    """Write atomically by extension; a failed write leaves no file behind."""
+    path = Path(path)
+    fmt = _format_for(path)
+    if fmt == "lammps-data":
+        boxed = lammps_ready(atoms)
+        return write_atomic(path, lambda p: ase.io.write(
+            p, boxed, format="lammps-data", atom_style="atomic", masses=True,
+            specorder=species_order(atoms)))
+    clean = atoms.copy()
+    clean.calc = None
+    return write_atomic(path, lambda p: ase.io.write(p, clean, format="extxyz"))
+
+
+def read_structure(path: str | Path) -> Atoms:
+    path = Path(path)
+    if not path.exists():
+        raise NclatticeError(f"structure file '{path}' does not exist.")
+    fmt = _format_for(path)
+    if fmt == "lammps-data":
+        return ase.io.read(path, format="lammps-data", atom_style="atomic")
+    return ase.io.read(path, format="extxyz")
