@@ -10,8 +10,9 @@ from ..environment import configure_prefect
 from ..errors import NclatticeError
 from . import build as build_cmd
 from . import demo as demo_cmd
+from . import polaron as polaron_cmd
 
-COMMANDS = (build_cmd, demo_cmd)
+COMMANDS = (build_cmd, demo_cmd, polaron_cmd)
 
 
 class _Parser(argparse.ArgumentParser):

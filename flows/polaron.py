@@ -1,0 +1,495 @@
+"""The polaron flow and `nclattice spin-relax`: singlet relaxation, vertical triplet single point,
+triplet relaxation, and the displacement field between the two relaxed geometries.
+
+Composition only; the physics is in tasks/spin.py (and tasks/cp2k_backend.py). Stages write
+checkpoints (geometry, BFGS Hessian, log) to ``OUT/.progress/`` after every step, so a killed run
+continues where it stopped; the checkpoints go once every stage has converged. Results:
+``OUT/singlet.extxyz`` and ``OUT/triplet.extxyz`` (same atoms, same order: the input of the
+diffraction ``dft`` model), ``OUT/spin.json`` (written last) and ``OUT/displacement.png``.
+
+Paper-sized model on a cluster (Cs200Pb125Br450, CP2K/PBE as in seed 002). Check the inputs here::
+
+    nclattice build cspbbr3 --cells 5 --vacancies tetra -o tetra.extxyz
+    nclattice spin-relax tetra.extxyz --backend cp2k --dry-run --out cp2k_inputs
+
+then run the same flow on the cluster, one node per model, e.g. in a Slurm job::
+
+    nclattice spin-relax tetra.extxyz --backend cp2k --cp2k-ranks 128 --out tetra_polaron
+
+or, for the five vacancy models side by side, ``polaron_models_flow(cells=5, backend="cp2k",
+backend_settings={"mpi_ranks": 128})`` through a Prefect deployment whose work pool runs on the
+cluster (a Dask runner from dask-jobqueue for one node per model). A killed job resumes from
+``.progress``. A field computed elsewhere enters with ``--import-triplet``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import warnings
+from dataclasses import asdict, dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from ..errors import NclatticeError
+from ..provenance import file_sha256, input_key, provenance, structure_fingerprint
+from ..results import read_json, save_arrays, save_figure, write_json
+from ..structio import read_structure, write_structure
+from ..tasks.spin import (
+    Backend,
+    RelaxCheckpoint,
+    RelaxResult,
+    SinglePoint,
+    as_backend,
+    check_spin_parity,
+    displacement_field,
+    make_backend,
+    plot_displacement,
+    polaron_energetics,
+    prefer_openblas,
+    radial_profile,
+    regression_table,
+    relax,
+    single_point,
+)
+
+RESULT_FILES = ("singlet.extxyz", "triplet.extxyz", "spin.json", "displacement.png")
+
+
+@dataclass(frozen=True)
+class PolaronSettings:
+    fmax_ev_per_angstrom: float = 0.05
+    max_steps: int = 500
+    charge: int = 0
+    exclude_outer_layers: bool = False
+    radial_bin_angstrom: float = 1.5
+
+    def validate(self) -> None:
+        if not (np.isfinite(self.fmax_ev_per_angstrom) and self.fmax_ev_per_angstrom > 0):
+            raise NclatticeError(f"--fmax must be a positive force in eV/Å, got {self.fmax_ev_per_angstrom}.")
+        if self.max_steps < 1:
+            raise NclatticeError(f"--max-steps must be at least 1, got {self.max_steps}.")
+
+
+def print_progress(label: str, step: int, energy_ev: float, fmax: float) -> None:
+    print(f"{label:<8} step {step:4d}  E = {energy_ev:.6f} eV  max|F| = {fmax:.4f} eV/Å", flush=True)
+
+
+# ------------------------------------------------------------------ checkpoints (resume)
+def save_checkpoint(path: Path, key: str, ckpt: RelaxCheckpoint) -> None:
+    arrays = {"key": np.array(key), "positions": ckpt.positions, "step": np.array(ckpt.step),
+              "log": np.array(ckpt.log, float).reshape(-1, 3), "maxstep": np.array(ckpt.maxstep),
+              "attempt": np.array(ckpt.attempt),
+              "retried_at_steps": np.array(ckpt.retried_at_steps, int)}
+    if ckpt.hessian is not None:
+        arrays.update(hessian=ckpt.hessian, pos0=ckpt.pos0, forces0=ckpt.forces0)
+    save_arrays(path, **arrays)
+
+
+def load_checkpoint(path: Path, key: str) -> RelaxCheckpoint | None:
+    """The saved state of a stage with the same inputs, or None (absent, other inputs, unreadable)."""
+    try:
+        with np.load(path) as d:
+            if str(d["key"]) != key:
+                return None
+            has_h = "hessian" in d
+            return RelaxCheckpoint(
+                positions=d["positions"], step=int(d["step"]),
+                log=[(int(s), float(e), float(f)) for s, e, f in d["log"]],
+                hessian=d["hessian"] if has_h else None, pos0=d["pos0"] if has_h else None,
+                forces0=d["forces0"] if has_h else None, maxstep=float(d["maxstep"]),
+                attempt=int(d["attempt"]), retried_at_steps=[int(x) for x in d["retried_at_steps"]])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _stage(atoms: Atoms, backend: Backend, multiplicity: int, settings: PolaronSettings,
+           label: str, key: str, progress_dir: Path | None, progress) -> RelaxResult:
+    path = progress_dir / f"{label}.npz" if progress_dir is not None else None
+    resume = load_checkpoint(path, key) if path is not None else None
+    if resume is not None and progress is not None:
+        print(f"{label:<8} resuming at step {resume.step} from {path}", flush=True)
+    save = (lambda c: save_checkpoint(path, key, c)) if path is not None else None
+    return relax(atoms, backend, multiplicity, settings.charge, settings.fmax_ev_per_angstrom,
+                 settings.max_steps, label=label, resume=resume, on_checkpoint=save,
+                 progress=progress)
+
+
+# ------------------------------------------------------------------ composition
+@dataclass
+class PolaronRun:
+    singlet: RelaxResult
+    vertical: SinglePoint
+    triplet: RelaxResult
+    key: str
+
+    @property
+    def converged(self) -> bool:
+        return self.singlet.converged and self.triplet.converged
+
+
+def polaron_key(atoms: Atoms, backend: Backend, settings: PolaronSettings) -> str:
+    """Inputs that define the physics (not max_steps: a larger budget continues the same run)."""
+    physics = {k: v for k, v in asdict(settings).items() if k != "max_steps"}
+    return input_key("spin-relax", atoms, backend.name, backend.settings(), physics)
+
+
+def run_polaron(atoms: Atoms, backend: str | Backend, settings: PolaronSettings = PolaronSettings(),
+                progress_dir: Path | None = None, progress=print_progress) -> PolaronRun:
+    """S=0 relaxation, S=1 single point at that geometry, S=1 relaxation from it."""
+    backend = as_backend(backend)
+    if getattr(backend, "spin_aware", True) is False:
+        raise NclatticeError("the polaron flow needs two spin states; pass a factory "
+                             "(multiplicity, charge) -> calculator instead of one calculator.")
+    settings.validate()
+    check_spin_parity(atoms, 3, settings.charge)
+    key = polaron_key(atoms, backend, settings)
+    singlet = _stage(atoms, backend, 1, settings, "singlet", key + "-s0", progress_dir, progress)
+    if not singlet.converged:
+        return PolaronRun(singlet, SinglePoint(float("nan"), np.zeros((0, 3)), {}), singlet, key)
+    vertical = single_point(singlet.atoms, backend, 3, settings.charge, label="vertical triplet")
+    triplet = _stage(singlet.atoms, backend, 3, settings, "triplet", key + "-s1", progress_dir,
+                     progress)
+    return PolaronRun(singlet, vertical, triplet, key)
+
+
+def analyze_pair(singlet: Atoms, triplet: Atoms, settings: PolaronSettings = PolaronSettings()
+                 ) -> dict[str, Any]:
+    """Displacement field, Table-S2 regression and radial profile of two relaxed geometries."""
+    coords, u = displacement_field(singlet, triplet)
+    symbols = singlet.get_chemical_symbols()
+    table = regression_table(coords, u, symbols, settings.exclude_outer_layers)
+    per_species = {sp: {"max_angstrom": float(np.linalg.norm(u[np.array(symbols) == sp], axis=1).max()),
+                        "rms_angstrom": float(np.sqrt((u[np.array(symbols) == sp] ** 2).sum(1).mean()))}
+                   for sp in sorted(set(symbols))}
+    return {"coords_angstrom": coords, "u_angstrom": u, "regression": table,
+            "radial_profile": radial_profile(coords, u, symbols, settings.radial_bin_angstrom),
+            "displacement_summary": per_species}
+
+
+def spin_record(run: PolaronRun | None, analysis: dict[str, Any], backend: Backend | None,
+                settings: PolaronSettings, structure: dict[str, Any], energies: dict | None = None
+                ) -> dict[str, Any]:
+    """The spin.json payload (energies from the run, or from imported files, or null)."""
+    if run is not None:
+        energies = {"energy_singlet_ev": run.singlet.energy_ev,
+                    "energy_triplet_vertical_ev": run.vertical.energy_ev,
+                    "energy_triplet_relaxed_ev": run.triplet.energy_ev}
+    energies = energies or {}
+    e = [energies.get(k) for k in ("energy_singlet_ev", "energy_triplet_vertical_ev",
+                                   "energy_triplet_relaxed_ev")]
+    derived = (polaron_energetics(*e) if None not in e else
+               dict.fromkeys(("relaxation_energy_ev", "stokes_shift_ev", "adiabatic_gap_ev",
+                              "vertical_gap_ev")))
+    if None in e[1:] and None not in (e[0], e[2]):
+        derived["adiabatic_gap_ev"] = e[2] - e[0]
+    record: dict[str, Any] = {
+        "backend": backend.name if backend is not None else "imported",
+        "backend_settings": backend.settings() if backend is not None else None,
+        **{k: v for k, v in zip(("energy_singlet_ev", "energy_triplet_vertical_ev",
+                                 "energy_triplet_relaxed_ev"), e, strict=True)},
+        **derived,
+        "converged": None, "structure": structure, "settings": asdict(settings),
+        "displacement_regression": {
+            sp: {"slope_ppm": t["slope_ppm"], "stderr_ppm": t["stderr_ppm"], "atoms": t["atoms"],
+                 "atoms_per_coordinate": t["atoms_per_coordinate"]}
+            for sp, t in analysis["regression"].items()},
+        "regression_layout": "rows = displacement component (ux, uy, uz), columns = coordinate "
+                             "(x, y, z); slope du_i/dr_j x 1e6 (ppm), OLS standard errors",
+        "displacement_summary": analysis["displacement_summary"],
+        "radial_profile": analysis["radial_profile"],
+    }
+    if run is not None:
+        start = run.triplet.log[0][1] if run.triplet.log else float("nan")
+        record.update({
+            "input_key": run.key,
+            "converged": {"singlet": run.singlet.converged, "triplet": run.triplet.converged},
+            "max_force_ev_per_angstrom": {"singlet": run.singlet.max_force_ev_per_angstrom,
+                                          "triplet": run.triplet.max_force_ev_per_angstrom},
+            "steps": {"singlet": run.singlet.steps, "triplet": run.triplet.steps},
+            "scf": {"singlet": run.singlet.scf, "triplet_vertical": run.vertical.scf,
+                    "triplet": run.triplet.scf,
+                    # the relaxation starts on the same SCF branch as the vertical point?
+                    "triplet_start_energy_ev": start,
+                    "triplet_start_matches_vertical": bool(abs(start - run.vertical.energy_ev) < 1e-3)},
+            "log": {"singlet": run.singlet.log, "triplet": run.triplet.log},
+        })
+    record["provenance"] = provenance(blas=prefer_openblas() or "bundled with tblite",
+                                      reference="Shen et al., seed 002, supplement S4 / Table S2")
+    return record
+
+
+def write_outputs(out: Path, singlet: Atoms, triplet: Atoms, analysis: dict[str, Any],
+                  record: dict[str, Any]) -> None:
+    """Structures and figure first, spin.json last (it marks the result complete)."""
+    write_structure(singlet, out / "singlet.extxyz")
+    write_structure(triplet, out / "triplet.extxyz")
+    fig = plot_displacement(analysis["coords_angstrom"], analysis["u_angstrom"],
+                            singlet.get_chemical_symbols(), analysis["regression"],
+                            title=f"{singlet.get_chemical_formula('metal')}: triplet − singlet")
+    save_figure(fig, out / "displacement.png")
+    write_json(out / "spin.json", record)
+
+
+def structure_record(atoms: Atoms, path: Path | None) -> dict[str, Any]:
+    return {"formula": atoms.get_chemical_formula("metal"), "atoms": len(atoms),
+            "file": str(path) if path else None, "sha256": file_sha256(path) if path else None,
+            "fingerprint": structure_fingerprint(atoms)}
+
+
+def spin_relax(atoms: Atoms, backend: str | Backend, settings: PolaronSettings, out: Path,
+               source: Path | None = None, allow_unconverged: bool = False,
+               progress=print_progress) -> dict[str, Any]:
+    """Run (or reuse) the polaron calculation for one structure and write OUT's files."""
+    backend = as_backend(backend)
+    settings.validate()
+    key = polaron_key(atoms, backend, settings)
+    done = out / "spin.json"
+    if done.exists() and read_json(done).get("input_key") == key:
+        print(f"already complete: {done}", flush=True)
+        return read_json(done)
+    run = run_polaron(atoms, backend, settings, out / ".progress", progress)
+    if not run.converged and not allow_unconverged:
+        stage = "singlet" if not run.singlet.converged else "triplet"
+        r = run.singlet if stage == "singlet" else run.triplet
+        raise NclatticeError(
+            f"the {stage} relaxation did not reach max|F| <= {settings.fmax_ev_per_angstrom} eV/Å "
+            f"in {r.steps} steps (now {r.max_force_ev_per_angstrom:.3f}); re-run with a larger "
+            f"--max-steps to continue from {out / '.progress'} (or --allow-unconverged).")
+    run.triplet.atoms.info["energy_triplet_vertical_ev"] = run.vertical.energy_ev
+    analysis = analyze_pair(run.singlet.atoms, run.triplet.atoms, settings)
+    record = spin_record(run, analysis, backend, settings, structure_record(atoms, source))
+    write_outputs(out, run.singlet.atoms, run.triplet.atoms, analysis, record)
+    if run.converged:
+        shutil.rmtree(out / ".progress", ignore_errors=True)
+    return read_json(out / "spin.json")
+
+
+# ------------------------------------------------------------------ import and dry run
+def import_displacement_field(singlet_path: str | Path, triplet_path: str | Path
+                              ) -> tuple[Atoms, Atoms]:
+    """Two relaxed geometries from anywhere (same atoms, same order), checked for pairing."""
+    singlet, triplet = read_structure(singlet_path), read_structure(triplet_path)
+    if len(singlet) != len(triplet) or singlet.get_chemical_symbols() != triplet.get_chemical_symbols():
+        raise NclatticeError(f"'{singlet_path}' and '{triplet_path}' do not list the same atoms in "
+                             "the same order; export both geometries of one relaxation sequence.")
+    return singlet, triplet
+
+
+def import_field(singlet_path: Path, triplet_path: Path, settings: PolaronSettings, out: Path
+                 ) -> dict[str, Any]:
+    singlet, triplet = import_displacement_field(singlet_path, triplet_path)
+    energies = {"energy_singlet_ev": singlet.info.get("energy_ev"),
+                "energy_triplet_relaxed_ev": triplet.info.get("energy_ev"),
+                "energy_triplet_vertical_ev": triplet.info.get("energy_triplet_vertical_ev")}
+    analysis = analyze_pair(singlet, triplet, settings)
+    record = spin_record(None, analysis, None, settings, structure_record(singlet, singlet_path),
+                         energies)
+    record["imported_from"] = {"singlet": str(singlet_path), "triplet": str(triplet_path)}
+    write_outputs(out, singlet, triplet, analysis, record)
+    return read_json(out / "spin.json")
+
+
+def write_cp2k_inputs(atoms: Atoms, backend, charge: int, out: Path) -> list[Path]:
+    """Dry run: the CP2K inputs of the singlet and triplet stages and the shell command."""
+    from ..atomicio import write_text_atomic
+    from ..tasks.cp2k_backend import find_cp2k
+
+    check_spin_parity(atoms, 3, charge)
+    paths = [write_text_atomic(out / "cp2k" / f"{name}.inp", backend.input_text(atoms, m, charge))
+             for name, m in (("singlet", 1), ("triplet", 3))]
+    binary = backend.command or find_cp2k() or "cp2k.psmp -s"
+    note = (f"# cp2k shell command used by the flow (ASE CP2K calculator, positions sent per step)\n"
+            f"{replace(backend, command=binary).shell_command()}\n")
+    paths.append(write_text_atomic(out / "cp2k" / "command.txt", note))
+    return paths
+
+
+# ------------------------------------------------------------------ Prefect (campaigns)
+def _prefect():
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return flow, task, NO_CACHE, ThreadPoolTaskRunner
+
+
+def polaron_flow(structure: str, out: str, backend: str = "xtb",
+                 backend_settings: dict[str, Any] | None = None, fmax: float = 0.05,
+                 max_steps: int = 500, charge: int = 0) -> dict[str, Any]:
+    """Prefect flow of one structure (same composition as `nclattice spin-relax`)."""
+    return _polaron_flow_object()(structure, out, backend, backend_settings, fmax, max_steps, charge)
+
+
+def polaron_models_flow(cells: int = 5, vacancies: tuple[str, ...] = ("tetra", "box", "facet4"),
+                        out: str = "results/polaron_models", backend: str = "xtb",
+                        backend_settings: dict[str, Any] | None = None, fmax: float = 0.05,
+                        max_steps: int = 500, charge: int = 0) -> dict[str, Any]:
+    """Several Cs-vacancy models of one cube relaxed side by side; relaxation energies averaged."""
+    from ..structures import build_cspbbr3_cube
+
+    paths = {}
+    for v in vacancies:
+        atoms = build_cspbbr3_cube(cells, vacancies=v, charge_balance="require")
+        paths[v] = str(write_structure(atoms, Path(out) / v / "input.extxyz"))
+    return polaron_ensemble_flow(paths, out, backend, backend_settings, fmax, max_steps, charge)
+
+
+def polaron_ensemble_flow(structures: dict[str, str], out: str, backend: str = "xtb",
+                          backend_settings: dict[str, Any] | None = None, fmax: float = 0.05,
+                          max_steps: int = 500, charge: int = 0) -> dict[str, Any]:
+    """Named structures relaxed concurrently (one Prefect task each) into OUT/<name>/."""
+    return _ensemble_flow_object()(structures, out, backend, backend_settings, fmax, max_steps,
+                                   charge)
+
+
+def _one(structure: str, out: str, backend: str, backend_settings, fmax, max_steps, charge):
+    atoms = read_structure(structure)
+    be = make_backend(backend, **(backend_settings or {}))
+    settings = PolaronSettings(fmax_ev_per_angstrom=fmax, max_steps=max_steps, charge=charge)
+    return spin_relax(atoms, be, settings, Path(out), source=Path(structure), progress=None)
+
+
+def summarize_models(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Mean and spread of the relaxation energy and of the Table-S2 slopes over the models."""
+    e = np.array([r["relaxation_energy_ev"] for r in records.values()], float)
+    species = sorted(set.intersection(*(set(r["displacement_regression"]) for r in records.values())))
+    slopes = {sp: np.array([r["displacement_regression"][sp]["slope_ppm"] for r in records.values()],
+                           float) for sp in species}
+    with warnings.catch_warnings():  # a species with no regression (one atom) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean_slopes = {sp: np.nanmean(s, axis=0) for sp, s in slopes.items()}
+    return {"models": list(records), "relaxation_energy_ev": dict(zip(records, e.tolist(), strict=True)),
+            "relaxation_energy_mean_ev": float(e.mean()), "stokes_shift_mean_ev": float(2 * e.mean()),
+            "relaxation_energy_std_ev": float(e.std(ddof=1)) if len(e) > 1 else None,
+            "slope_ppm_mean": mean_slopes,
+            "provenance": provenance()}
+
+
+@cache
+def _polaron_flow_object():
+    flow, task, no_cache, _ = _prefect()
+    one = task(_one, name="spin-relax", cache_policy=no_cache)
+
+    @flow(name="polaron")
+    def _flow(structure, out, backend, backend_settings, fmax, max_steps, charge):
+        return one(structure, out, backend, backend_settings, fmax, max_steps, charge)
+
+    return _flow
+
+
+@cache
+def _ensemble_flow_object():
+    flow, task, no_cache, runner = _prefect()
+    one = task(_one, name="spin-relax", cache_policy=no_cache)
+
+    @flow(name="polaron-models", task_runner=runner(max_workers=8))
+    def _flow(structures, out, backend, backend_settings, fmax, max_steps, charge):
+        futures = {name: one.submit(path, str(Path(out) / name), backend, backend_settings, fmax,
+                                    max_steps, charge) for name, path in structures.items()}
+        records = {name: f.result() for name, f in futures.items()}
+        summary = summarize_models(records)
+        write_json(Path(out) / "polaron_models.json", summary)
+        return summary
+
+    return _flow
+
+
+# ------------------------------------------------------------------ command line
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "spin-relax", help="singlet vs triplet relaxation: the exciton-polaron displacement field",
+        description="Relax STRUCTURE in the singlet (S=0), compute the triplet (S=1) at that "
+                    "geometry, relax the triplet, and write OUT/singlet.extxyz, OUT/triplet.extxyz, "
+                    "OUT/spin.json (energies, Table-S2 regression in ppm) and OUT/displacement.png. "
+                    "A killed run resumes from OUT/.progress.")
+    p.add_argument("structure", type=Path, help="structure file (.extxyz); with --import-triplet "
+                                                "the relaxed singlet")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--backend", choices=("xtb", "cp2k"), default="xtb",
+                   help="GFN2-xTB via tblite (default) or CP2K/PBE via its shell")
+    p.add_argument("--fmax", type=float, default=0.05, help="force convergence in eV/Å (0.05)")
+    p.add_argument("--max-steps", type=int, default=500,
+                   help="BFGS steps per stage, counting steps of earlier (killed) runs (500)")
+    p.add_argument("--charge", type=int, default=0, help="total charge in e (0)")
+    p.add_argument("--spin-polarization", type=float, default=None,
+                   help="xtb: tblite spin-polarization scaling (e.g. 1.0); default off")
+    p.add_argument("--electronic-temperature", type=float, default=300.0,
+                   help="xtb: electronic temperature in K (300)")
+    p.add_argument("--cp2k-ranks", type=int, default=1, help="cp2k: MPI ranks (1)")
+    p.add_argument("--cp2k-command", default=None,
+                   help="cp2k: shell command (default: detect cp2k_shell.psmp / cp2k.psmp -s)")
+    p.add_argument("--cp2k-data-dir", default=None, help="cp2k: basis/potential directory")
+    p.add_argument("--vacuum", type=float, default=8.0, help="cp2k: vacuum each side in Å (8)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="cp2k: write OUT/cp2k/*.inp and the command, run nothing")
+    p.add_argument("--import-triplet", type=Path, default=None,
+                   help="analyse STRUCTURE (singlet) and this triplet geometry, computed anywhere")
+    p.add_argument("--exclude-outer-layers", action="store_true",
+                   help="leave the outermost layer along each axis out of its regression (Fig. S4)")
+    p.add_argument("--allow-unconverged", action="store_true",
+                   help="write results even if a relaxation hit --max-steps (flagged in spin.json)")
+    p.set_defaults(func=run)
+
+
+def _backend_from_args(args: argparse.Namespace):
+    if args.backend == "xtb":
+        stray = [f for f, v in (("--cp2k-ranks", args.cp2k_ranks != 1), ("--dry-run", args.dry_run),
+                                ("--cp2k-command", args.cp2k_command), ("--vacuum", args.vacuum != 8.0),
+                                ("--cp2k-data-dir", args.cp2k_data_dir)) if v]
+        if stray:
+            raise NclatticeError(f"{', '.join(stray)} applies to --backend cp2k only.")
+        return make_backend("xtb", spin_polarization=args.spin_polarization,
+                            electronic_temperature_k=args.electronic_temperature)
+    if args.cp2k_ranks < 1:
+        raise NclatticeError(f"--cp2k-ranks must be at least 1, got {args.cp2k_ranks}.")
+    return make_backend("cp2k", mpi_ranks=args.cp2k_ranks, command=args.cp2k_command,
+                        data_dir=args.cp2k_data_dir, vacuum_angstrom=args.vacuum,
+                        workdir=str(args.out / "cp2k_work"))
+
+
+def _summary(record: dict[str, Any], out: Path) -> str:
+    def fmt(x, unit="eV"):
+        return "n/a" if x is None else f"{x:.4f} {unit}"
+
+    lines = [f"relaxation energy  {fmt(record['relaxation_energy_ev'])}",
+             f"Stokes shift (2x)  {fmt(record['stokes_shift_ev'])}",
+             f"adiabatic gap      {fmt(record['adiabatic_gap_ev'])}",
+             "regression diagonal (ppm: ux~x, uy~y, uz~z):"]
+    for sp, t in record["displacement_regression"].items():
+        diag = [t["slope_ppm"][i][i] for i in range(3)]
+        err = [t["stderr_ppm"][i][i] for i in range(3)]
+        cells = "  ".join("n/a" if d is None else f"{d:+8.0f}±{e or 0:.0f}"
+                          for d, e in zip(diag, err, strict=True))
+        lines.append(f"  {sp:<3} {cells}")
+    lines.append(f"written            {out}/ ({', '.join(RESULT_FILES)})")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = PolaronSettings(fmax_ev_per_angstrom=args.fmax, max_steps=args.max_steps,
+                               charge=args.charge, exclude_outer_layers=args.exclude_outer_layers)
+    settings.validate()
+    backend = _backend_from_args(args)
+    if args.import_triplet is not None:
+        record = import_field(args.structure, args.import_triplet, settings, args.out)
+        print(_summary(record, args.out))
+        return 0
+    atoms = read_structure(args.structure)
+    check_spin_parity(atoms, 3, args.charge)
+    if args.dry_run:
+        for path in write_cp2k_inputs(atoms, backend, args.charge, args.out):
+            print(f"written {path}")
+        return 0
+    if args.backend == "cp2k":
+        backend.shell_command()  # fails now, with one line, if cp2k is not installed
+    print(f"{atoms.get_chemical_formula('metal')}: {len(atoms)} atoms, backend {backend.name}, "
+          f"fmax {args.fmax} eV/Å", flush=True)
+    record = spin_relax(atoms, backend, settings, args.out, source=args.structure,
+                        allow_unconverged=args.allow_unconverged)
+    print(_summary(record, args.out))
+    return 0
