@@ -9,10 +9,14 @@ from .. import __version__
 from ..environment import configure_prefect
 from ..errors import NclatticeError
 from . import build as build_cmd
+from . import calibration as calibration_cmd
+from . import delta_t as delta_t_cmd
 from . import demo as demo_cmd
+from . import kinetics as kinetics_cmd
 from . import polaron as polaron_cmd
+from . import ued as ued_cmd
 
-COMMANDS = (build_cmd, demo_cmd, polaron_cmd)
+COMMANDS = (build_cmd, calibration_cmd, delta_t_cmd, demo_cmd, kinetics_cmd, polaron_cmd, ued_cmd)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,75 @@
+"""MD runs as cached, resumable units: ``<results>/md/<key>/`` keyed on the canonical hash of
+(structure, potential file hash, settings). A finished run is loaded, never recomputed; a
+killed run leaves no ``result.json`` and is redone. Shared by calibration, ΔT and phonon flows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from ..potentials import PotentialSet
+from ..provenance import input_key, provenance
+from ..results import is_complete, read_json, result_dir, save_arrays, write_json
+from ..tasks.md import MDSettings, Trajectory, run_nvt
+
+
+def md_key(atoms: Atoms, potential: PotentialSet, settings: MDSettings) -> str:
+    # threads and MPI ranks change speed, not physics: leave them out of the key
+    physics = {k: v for k, v in asdict(settings).items() if k not in ("threads", "mpi_ranks")}
+    return input_key("md", atoms, potential.sha256, physics)
+
+
+def load_trajectory(directory: Path, atoms: Atoms, settings: MDSettings) -> Trajectory:
+    meta = read_json(directory / "result.json")
+    with np.load(directory / "trajectory.npz") as data:
+        return Trajectory(
+            symbols=atoms.get_chemical_symbols(), masses_amu=atoms.get_masses(),
+            times_ps=data["times_ps"], positions_angstrom=data["positions_angstrom"].astype(float),
+            temperature_k=data["temperature_k"], potential_energy_ev=data["potential_energy_ev"],
+            settings=settings, potential=meta["potential"], wall_s=meta["wall_s"],
+            lammps_version=meta["lammps_version"],
+            arrays={k: np.asarray(v) for k, v in atoms.arrays.items() if k not in ("numbers", "positions")},
+        )
+
+
+def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
+              results_root: str | Path) -> tuple[Trajectory, Path, bool]:
+    """Run (or load) one MD trajectory; returns (trajectory, result directory, was_cached)."""
+    key = md_key(atoms, potential, settings)
+    directory = result_dir(results_root, "md", key)
+    if is_complete(directory):
+        return load_trajectory(directory, atoms, settings), directory, True
+    if directory.exists():  # leftovers of a killed run
+        shutil.rmtree(directory)
+    work = directory / "work"
+    t0 = time.perf_counter()
+    traj = run_nvt(atoms, potential, settings, workdir=work)
+    save_arrays(directory / "trajectory.npz", times_ps=traj.times_ps,
+                positions_angstrom=traj.positions_angstrom.astype(np.float32),
+                temperature_k=traj.temperature_k, potential_energy_ev=traj.potential_energy_ev)
+    shutil.move(str(work / "log.lammps"), directory / "log.lammps")
+    shutil.rmtree(work, ignore_errors=True)
+    write_json(directory / "result.json", {
+        "key": key, "kind": "md-nvt", "settings": asdict(settings),
+        "potential": potential.record(), "n_atoms": len(atoms),
+        "formula": atoms.get_chemical_formula(mode="metal"),
+        "frames": traj.n_frames, "mean_temperature_k": float(traj.temperature_k.mean()),
+        "wall_s": time.perf_counter() - t0, "lammps_version": traj.lammps_version,
+        "provenance": provenance(seed=settings.seed, potential=potential.record(),
+                                 lammps_version=traj.lammps_version),
+    })
+    return traj, directory, False
+
+
+@task(name="md-nvt", cache_policy=NO_CACHE, retries=0)
+def md_task(atoms: Atoms, potential: PotentialSet, settings: MDSettings, results_root: str):
+    """Prefect task around :func:`cached_md` (file-level caching keyed on the inputs)."""
+    return cached_md(atoms, potential, settings, results_root)

@@ -1,0 +1,91 @@
+"""Temperature -> mean-square-displacement calibration (SCIENCE.md section 2).
+
+⟨u²⟩(T) = a + b·T is fitted by ordinary least squares per atom group; b converts a measured
+Debye-Waller change into a lattice temperature rise, ΔT = Δ⟨u²⟩/b, with
+σ_ΔT² = (σ_Δ/b)² + (Δ σ_b/b²)². All ⟨u²⟩ here are 3D (x + y + z); an isotropic
+Debye-Waller slope of -ln(I/I0) versus Q² equals ⟨Δu²⟩_3D/3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from ..errors import NclatticeError
+
+DEFAULT_KEY = "diffraction_weighted"
+
+
+def fit_linear(temperatures_k: np.ndarray, msd_angstrom2: np.ndarray) -> dict[str, float]:
+    """OLS fit of ⟨u²⟩ = a + b T with standard errors and R²."""
+    t, y = np.asarray(temperatures_k, float), np.asarray(msd_angstrom2, float)
+    if len(t) < 3:
+        raise NclatticeError(f"a calibration fit needs at least 3 temperatures, got {len(t)}.")
+    res = stats.linregress(t, y)
+    return {"slope_angstrom2_per_k": res.slope, "slope_stderr": res.stderr,
+            "intercept_angstrom2": res.intercept, "intercept_stderr": res.intercept_stderr,
+            "r2": res.rvalue**2}
+
+
+def build_calibration(temperatures_k: list[float], summaries: list[dict]) -> dict[str, Any]:
+    """Collect per-temperature MSD summaries (tasks.msd.summarize) into series and fits."""
+    order = np.argsort(temperatures_k)
+    temps = [float(temperatures_k[i]) for i in order]
+    summaries = [summaries[i] for i in order]
+    keys = [k for k in summaries[0]["groups"] if all(k in s["groups"] for s in summaries)]
+    msd = {k: [s["groups"][k]["msd_angstrom2"] for s in summaries] for k in keys}
+    err = {k: [s["groups"][k]["stderr_angstrom2"] for s in summaries] for k in keys}
+    directions = summaries[0]["directional_msd_angstrom2"].keys()
+    directional = {d: [s["directional_msd_angstrom2"][d] for s in summaries] for d in directions}
+    fits = {k: fit_linear(np.array(temps), np.array(v)) for k, v in msd.items()}
+    fits.update({f"direction:{d}": fit_linear(np.array(temps), np.array(v)) for d, v in directional.items()})
+    return {"temperatures_k": temps, "msd_angstrom2": msd, "msd_stderr_angstrom2": err,
+            "directional_msd_angstrom2": directional, "fit": fits}
+
+
+def delta_t_from_delta_msd(calibration: dict, delta_msd_angstrom2: float,
+                           delta_msd_stderr: float = 0.0, key: str = DEFAULT_KEY) -> tuple[float, float]:
+    """Lattice temperature rise (K) and its standard error for a measured 3D Δ⟨u²⟩ (Å²)."""
+    try:
+        fit = calibration["fit"][key]
+    except KeyError:
+        known = ", ".join(sorted(calibration.get("fit", {})))
+        raise NclatticeError(f"calibration has no fit named '{key}'; available: {known}.") from None
+    b, sb = fit["slope_angstrom2_per_k"], fit["slope_stderr"]
+    if not b > 0:
+        raise NclatticeError(f"calibration slope for '{key}' is not positive ({b}); the fit is unusable.")
+    dt = delta_msd_angstrom2 / b
+    sigma = np.hypot(delta_msd_stderr / b, delta_msd_angstrom2 * sb / b**2)
+    return float(dt), float(sigma)
+
+
+def plot_calibration(calibration: dict, keys: list[str] | None = None):
+    """MSD versus temperature with the linear fits (returns a matplotlib Figure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    temps = np.array(calibration["temperatures_k"])
+    if keys is None:
+        keys = [k for k in calibration["msd_angstrom2"] if len(k) <= 2 or k == DEFAULT_KEY]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    grid = np.linspace(0, temps.max() * 1.05, 50)
+    for k in keys:
+        y = np.array(calibration["msd_angstrom2"][k])
+        e = np.array(calibration["msd_stderr_angstrom2"][k])
+        fit = calibration["fit"][k]
+        line = ax.errorbar(temps, y, yerr=e, fmt="o", ms=4, capsize=2,
+                           label=f"{k}: b = {1e5 * fit['slope_angstrom2_per_k']:.2f}e-5 Å²/K, R² = {fit['r2']:.3f}")
+        ax.plot(grid, fit["intercept_angstrom2"] + fit["slope_angstrom2_per_k"] * grid,
+                color=line[0].get_color(), lw=1)
+    ax.set_xlabel("temperature (K)")
+    ax.set_ylabel("⟨u²⟩ (Å², 3D)")
+    ax.set_xlim(0, None)
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=7)
+    ax.set_title("Debye–Waller calibration")
+    fig.tight_layout()
+    return fig

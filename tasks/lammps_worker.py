@@ -1,0 +1,89 @@
+"""Worker process for one MD run: ``python -m nclattice.tasks.lammps_worker spec.json``.
+
+Runs in its own process so that a LAMMPS crash cannot take the caller down. Writes
+``trajectory.npz`` and ``trajectory.json`` beside the spec, or ``failure.txt`` with the cause.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .lammps_env import load_lammps
+
+
+def _fail(work: Path, message: str) -> None:
+    (work / "failure.txt").write_text(message + "\n")
+    sys.exit(3)
+
+
+# LAMMPS errors that a too-large timestep or an unstable structure produces in a free crystal
+BLOW_UP_SIGNS = ("Too many neighbor bins", "Lost atoms", "Out of range atoms", "Neighbor list overflow",
+                 "Bond atoms missing", "Non-numeric")
+
+
+def main(spec_path: str) -> None:
+    spec = json.loads(Path(spec_path).read_text())
+    work = Path(spec_path).parent
+    lmp = load_lammps()(cmdargs=["-log", spec["log"], "-screen", "none", "-nocite"])
+    try:
+        _run(lmp, spec, work)
+    except Exception as exc:  # LAMMPS raises its ERROR text as an exception
+        text = str(exc).replace("ERROR on proc 0: ", "").replace("ERROR: ", "").strip()
+        if any(sign in text for sign in BLOW_UP_SIGNS):
+            text += (f" (atoms flew apart: the timestep {spec['timestep_fs']} fs is too large "
+                     "or the structure is unstable)")
+        _fail(work, f"LAMMPS error: {text}")
+
+
+def _check_temperature(lmp, work: Path, spec: dict, where: str) -> float:
+    temp = lmp.get_thermo("temp")
+    target = spec["temperature_k"]
+    if not np.isfinite(temp) or temp > 10 * target + 1000:
+        _fail(work, f"temperature ran away to {temp:.0f} K (target {target} K) {where}; the timestep "
+                    f"{spec['timestep_fs']} fs is too large or the structure is unstable")
+    return temp
+
+
+def _run(lmp, spec: dict, work: Path) -> None:
+    rank = lmp.extract_setting("world_rank")
+    for command in spec["commands"]:
+        lmp.command(command)
+    remaining, chunk = spec["equilibration_steps"], max(10 * spec["stride"], 100)
+    while remaining > 0:  # in chunks, so that a blow-up is caught with its cause
+        lmp.command(f"run {min(chunk, remaining)}")
+        remaining -= chunk
+        _check_temperature(lmp, work, spec, "during equilibration")
+    lmp.command("reset_timestep 0")
+    n_atoms, stride, n_frames = lmp.get_natoms(), spec["stride"], spec["n_frames"]
+    positions = np.empty((n_frames, n_atoms, 3))
+    temps, pes = np.empty(n_frames), np.empty(n_frames)
+    target = spec["temperature_k"]
+    for k in range(n_frames):
+        lmp.command(f"run {stride} pre {'yes' if k == 0 else 'no'} post no")
+        temps[k] = _check_temperature(lmp, work, spec, f"after {(k + 1) * stride} production steps")
+        pes[k] = lmp.get_thermo("pe")
+        if not np.isfinite(pes[k]):
+            _fail(work, f"energy became NaN after {(k + 1) * stride} production steps; "
+                        f"the timestep {spec['timestep_fs']} fs is too large or atoms overlap")
+        positions[k] = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3)).reshape(n_atoms, 3)
+    mean_t = temps.mean()
+    if abs(mean_t / target - 1) > spec["max_temperature_deviation"]:
+        _fail(work, f"mean production temperature {mean_t:.0f} K is far from the target {target} K; "
+                    f"the timestep {spec['timestep_fs']} fs is too large or the thermostat too weak")
+    version = str(lmp.version())
+    lmp.close()
+    if rank != 0:
+        return
+    times = (np.arange(n_frames) + 1) * stride * spec["timestep_fs"] / 1000
+    np.savez(spec["output"] + ".part.npz", positions=positions, temperature_k=temps, pe_ev=pes,
+             times_ps=times)
+    Path(spec["output"] + ".part.npz").replace(spec["output"])
+    (work / "trajectory.json").write_text(json.dumps({"lammps_version": version}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

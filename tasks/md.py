@@ -1,0 +1,215 @@
+"""Free-nanocrystal NVT molecular dynamics with LAMMPS, one isolated worker process per run.
+
+Each run writes a LAMMPS data file and a JSON spec into a work directory and starts
+``python -m nclattice.tasks.lammps_worker`` (under ``mpiexec`` when ``mpi_ranks > 1``).
+A LAMMPS error, a segfault, NaN energies or a run that heats far away from its target
+therefore fail that run alone, with a message naming the cause.
+
+Protocol: velocities drawn at T with zero linear and angular momentum, thermostat (Langevin
+by default, with its net random force removed), linear and angular momentum re-zeroed every
+100 steps so the crystal neither drifts nor spins, equilibration, then production with frames
+kept every ``sample_every_fs``. Free crystals use shrink-wrapped boundaries and 6 removed
+degrees of freedom in the temperature. Same seed, same inputs: the same trajectory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from ..errors import NclatticeError
+from ..potentials import PotentialSet
+from ..structio import lammps_ready, species_order, write_structure
+from .lammps_env import worker_environment
+
+THERMOSTATS = ("langevin", "nose-hoover", "csvr")
+
+
+class MDError(NclatticeError):
+    """An MD run failed; the message names the cause."""
+
+
+@dataclass(frozen=True)
+class MDSettings:
+    temperature_k: float
+    equilibration_ps: float = 10.0
+    production_ps: float = 20.0
+    timestep_fs: float = 2.0
+    sample_every_fs: float = 20.0
+    thermostat: str = "langevin"
+    damping_ps: float = 0.1
+    seed: int = 12345
+    threads: int = 1
+    mpi_ranks: int = 1
+    neighbor_one: int | None = None  # raise LAMMPS' 'neigh_modify one' for long Coulomb cut-offs
+    max_temperature_deviation: float = 0.25  # production mean T within this fraction of target
+
+    def validate(self) -> None:
+        checks = [
+            (self.temperature_k > 0, f"temperature must be positive, got {self.temperature_k} K"),
+            (self.production_ps > 0, f"production time must be positive, got {self.production_ps} ps"),
+            (self.equilibration_ps >= 0, f"equilibration time cannot be negative ({self.equilibration_ps} ps)"),
+            (0 < self.timestep_fs, f"timestep must be positive, got {self.timestep_fs} fs"),
+            (self.sample_every_fs >= self.timestep_fs,
+             f"sampling interval {self.sample_every_fs} fs is shorter than the timestep {self.timestep_fs} fs"),
+            (self.thermostat in THERMOSTATS, f"thermostat must be one of {', '.join(THERMOSTATS)}"),
+            (self.damping_ps > 0, f"thermostat damping must be positive, got {self.damping_ps} ps"),
+            (isinstance(self.seed, int) and 0 < self.seed < 900_000_000,
+             f"seed must be an integer between 1 and 899999999, got {self.seed}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise MDError(message + ".")
+
+    @property
+    def steps(self) -> tuple[int, int, int]:
+        """(equilibration steps, steps between frames, number of frames)."""
+        stride = max(1, round(self.sample_every_fs / self.timestep_fs))
+        n_frames = max(1, round(self.production_ps * 1000 / (stride * self.timestep_fs)))
+        return round(self.equilibration_ps * 1000 / self.timestep_fs), stride, n_frames
+
+
+@dataclass
+class Trajectory:
+    symbols: list[str]
+    masses_amu: np.ndarray
+    times_ps: np.ndarray
+    positions_angstrom: np.ndarray  # (frames, atoms, 3)
+    temperature_k: np.ndarray
+    potential_energy_ev: np.ndarray
+    settings: MDSettings
+    potential: dict
+    wall_s: float
+    lammps_version: str
+    arrays: dict = field(default_factory=dict)  # per-atom labels of the structure (region, ...)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.times_ps)
+
+
+def lammps_setup(type_order: list[str], masses: dict[str, float], potential: PotentialSet,
+                 settings: MDSettings, data_file: str, periodic: bool) -> list[str]:
+    """LAMMPS commands up to (not including) the first ``run``; shared with the benchmark."""
+    t, dt_ps = settings.temperature_k, settings.timestep_fs / 1000
+    seed = settings.seed
+    cmds = [
+        "units metal",
+        f"atom_style {'charge' if potential.charged else 'atomic'}",
+        f"boundary {'p p p' if periodic else 's s s'}",
+        "atom_modify map array sort 0 0.0",
+        f"read_data {data_file}",
+    ]
+    for i, el in enumerate(type_order, start=1):
+        cmds.append(f"mass {i} {masses[el]}")
+        if potential.charged:
+            cmds.append(f"set type {i} charge {potential.charges()[el]}")
+    cmds += potential.lammps_commands(type_order, periodic=periodic)
+    neigh = "neigh_modify every 1 delay 0 check yes"
+    if settings.neighbor_one:
+        neigh += f" one {settings.neighbor_one} page {20 * settings.neighbor_one}"
+    cmds += [neigh, f"timestep {dt_ps}"]
+    if not periodic:
+        cmds.append("compute_modify thermo_temp extra/dof 6")
+    cmds.append(f"velocity all create {t} {seed} mom yes rot {'no' if periodic else 'yes'} dist gaussian")
+    damp = settings.damping_ps
+    if settings.thermostat == "langevin":
+        cmds += [f"fix thermostat all langevin {t} {t} {damp} {seed + 1} zero yes", "fix integrate all nve"]
+    elif settings.thermostat == "csvr":
+        cmds += [f"fix thermostat all temp/csvr {t} {t} {damp} {seed + 1}", "fix integrate all nve"]
+    else:
+        cmds += [f"fix integrate all nvt temp {t} {t} {damp}"]
+    angular = "" if periodic else " angular"
+    cmds += [f"fix zero_momentum all momentum 100 linear 1 1 1{angular}",
+             "thermo_style custom step temp pe etotal", "thermo 1000"]
+    return cmds
+
+
+def prepare_run(atoms: Atoms, potential: PotentialSet, settings: MDSettings, workdir: Path) -> dict:
+    """Write the data file and the worker spec; return the spec."""
+    settings.validate()
+    symbols = atoms.get_chemical_symbols()
+    potential.check_covers(symbols)
+    order = species_order(atoms)
+    periodic = bool(atoms.pbc.all())
+    if atoms.pbc.any() and not periodic:
+        raise MDError("MD of partly periodic assemblies is not supported yet; use a free or fully periodic cell.")
+    boxed = lammps_ready(atoms)
+    data_file = workdir / "structure.data"
+    write_structure(boxed, data_file)
+    masses = {el: float(atoms.get_masses()[symbols.index(el)]) for el in order}
+    equil, stride, n_frames = settings.steps
+    return {
+        "commands": lammps_setup(order, masses, potential, settings, str(data_file), periodic),
+        "equilibration_steps": equil, "stride": stride, "n_frames": n_frames,
+        "timestep_fs": settings.timestep_fs, "temperature_k": settings.temperature_k,
+        "max_temperature_deviation": settings.max_temperature_deviation,
+        "output": str(workdir / "trajectory.npz"), "log": str(workdir / "log.lammps"),
+        "shift_angstrom": (boxed.positions[0] - atoms.positions[0]).tolist(),
+    }
+
+
+def _failure_cause(workdir: Path, stderr: str) -> str:
+    """The most telling line: the worker's own diagnosis, else LAMMPS' ERROR line."""
+    diag = workdir / "failure.txt"
+    if diag.exists():
+        return diag.read_text().strip()
+    log = workdir / "log.lammps"
+    text = (log.read_text(errors="replace") if log.exists() else "") + "\n" + stderr
+    errors = [ln.strip() for ln in text.splitlines() if "ERROR" in ln]
+    if errors:
+        return errors[-1]
+    tail = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    return tail[-1] if tail else "the LAMMPS worker exited without a message"
+
+
+def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
+            workdir: str | Path | None = None, timeout_s: float | None = None) -> Trajectory:
+    """Run one NVT trajectory of a free (or fully periodic) crystal in an isolated worker."""
+    with tempfile.TemporaryDirectory(prefix="nclattice-md-") as tmp:
+        work = Path(workdir) if workdir is not None else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        spec = prepare_run(atoms, potential, settings, work)
+        spec_path = work / "spec.json"
+        spec_path.write_text(json.dumps(spec, indent=1))
+        cmd = [sys.executable, "-m", "nclattice.tasks.lammps_worker", str(spec_path)]
+        if settings.mpi_ranks > 1:
+            mpiexec = Path(sys.prefix) / "bin" / "mpiexec"
+            cmd = [str(mpiexec if mpiexec.exists() else "mpiexec"), "-n", str(settings.mpi_ranks), *cmd]
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                                  env=worker_environment(settings.threads), cwd=work)
+        except subprocess.TimeoutExpired:
+            raise MDError(f"MD at {settings.temperature_k} K did not finish within {timeout_s} s.") from None
+        if proc.returncode != 0 or not Path(spec["output"]).exists():
+            cause = _failure_cause(work, proc.stderr)
+            raise MDError(f"MD at {settings.temperature_k} K failed: {cause}")
+        with np.load(spec["output"]) as data:
+            out = {k: data[k] for k in data.files}
+        info = json.loads((work / "trajectory.json").read_text())
+    return Trajectory(
+        symbols=atoms.get_chemical_symbols(), masses_amu=atoms.get_masses(),
+        times_ps=out["times_ps"], positions_angstrom=out["positions"] - np.array(spec["shift_angstrom"]),
+        temperature_k=out["temperature_k"], potential_energy_ev=out["pe_ev"], settings=settings,
+        potential=potential.record(), wall_s=time.perf_counter() - t0,
+        lammps_version=info["lammps_version"],
+        arrays={k: np.asarray(v) for k, v in atoms.arrays.items() if k not in ("numbers", "positions")},
+    )
+
+
+def settings_record(settings: MDSettings) -> dict:
+    return asdict(settings)
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

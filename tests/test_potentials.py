@@ -1,0 +1,105 @@
+"""Parameter-set registry, LAMMPS command generation, and validation against experiment."""
+
+import numpy as np
+import pytest
+import spglib
+from ase.build import bulk
+from ase.filters import FrechetCellFilter
+from ase.optimize import BFGS
+
+from nclattice.potentials import PotentialError, available, default_for, load
+from nclattice.tasks.lammps_calc import lammps_calculator
+
+MADELUNG_ROCKSALT = 1.747565
+COULOMB_EV_ANGSTROM = 14.399645
+
+
+def test_shipped_set_is_cited_and_hashed():
+    assert "zhou2013-sw" in available()
+    pot = load("zhou2013-sw")
+    assert "Phys. Rev. B 88, 085309" in pot.citation and pot.doi == "10.1103/PhysRevB.88.085309"
+    assert len(pot.sha256) == 64 and pot.sha256 == load("zhou2013-sw").sha256
+    assert pot.lammps_commands(["Cd", "S", "Se"], periodic=False)[1].endswith("CdTeZnSeHgS0.sw Cd S Se")
+    assert default_for({"Cd", "Se", "S"}).name == "zhou2013-sw"
+
+
+def test_missing_coverage_says_what_to_do():
+    with pytest.raises(PotentialError, match="no shipped potential covers Pb, Se"):
+        default_for({"Pb", "Se"})
+    with pytest.raises(PotentialError, match="no parameters for Pb"):
+        load("zhou2013-sw").check_covers(["Pb", "Se"])
+    with pytest.raises(PotentialError, match="no potential named"):
+        load("nonexistent")
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "user.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_user_lj_coulomb_set_mixes_lorentz_berthelot(tmp_path):
+    path = _write(tmp_path, """
+name: test-lj
+form: lj-coulomb
+elements: [A, B]
+citation: test only
+doi: none
+charges: {A: 1.0, B: -1.0}
+lj: {A: {epsilon_ev: 0.01, sigma_angstrom: 3.0}, B: {epsilon_ev: 0.04, sigma_angstrom: 4.0}}
+cutoff_angstrom: 10
+""")
+    pot = load(path)
+    cmds = pot.lammps_commands(["A", "B"], periodic=False)
+    assert cmds[0] == "pair_style lj/cut/coul/cut 10.0 10.0"
+    assert "pair_coeff 1 2 0.02 3.5" in cmds
+    assert pot.lammps_commands(["A", "B"], periodic=True)[1].startswith("kspace_style pppm")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("name: x\nform: sw\nelements: [Cd]\ncitation: c\ndoi: d\nfile: missing.sw\n", "does not exist"),
+    ("name: x\nform: morse\nelements: [Cd]\ncitation: c\ndoi: d\n", "not one of"),
+    ("name: x\nform: sw\nelements: [Cd]\n", "lacks the required field 'citation'"),
+    ("name: x\nform: lj-coulomb\nelements: [A]\ncitation: c\ndoi: d\n", "needs 'charges'"),
+    ("- just a list\n", "mapping"),
+])
+def test_malformed_user_files(tmp_path, text, message):
+    with pytest.raises(PotentialError, match=message):
+        load(_write(tmp_path, text))
+
+
+def test_coulomb_path_reproduces_the_madelung_energy(tmp_path):
+    """Point charges ±1 on a rock-salt lattice: E per ion pair = -M k / r0 (PPPM, periodic)."""
+    path = _write(tmp_path, """
+name: ions
+form: buckingham-coulomb
+elements: [Na, Cl]
+citation: test only
+doi: none
+charges: {Na: 1.0, Cl: -1.0}
+cutoff_angstrom: 8
+""")
+    atoms = bulk("NaCl", "rocksalt", a=6.0).repeat(2)
+    atoms.calc = lammps_calculator(atoms, load(path))
+    per_pair = atoms.get_potential_energy() / (len(atoms) / 2)
+    assert per_pair == pytest.approx(-MADELUNG_ROCKSALT * COULOMB_EV_ANGSTROM / 3.0, rel=1e-4)
+
+
+@pytest.mark.parametrize(("formula", "structure", "a", "c", "spacegroup"), [
+    ("CdSe", "wurtzite", 4.299, 7.010, 186),   # Madelung, Semiconductors: Data Handbook
+    ("CdS", "wurtzite", 4.136, 6.714, 186),
+    ("ZnSe", "zincblende", 5.668, None, 216),
+    ("ZnS", "zincblende", 5.409, None, 216),
+])
+def test_shipped_sw_keeps_bulk_structure_within_3_percent(formula, structure, a, c, spacegroup):
+    atoms = bulk(formula, structure, a=a, c=c) if c else bulk(formula, structure, a=a)
+    atoms.rattle(0.01, seed=1)  # start off the symmetric point: the minimum must pull it back
+    atoms.calc = lammps_calculator(atoms, load("zhou2013-sw"))
+    BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=1e-4, steps=300)
+    lengths = atoms.cell.cellpar()
+    if c:
+        assert lengths[0] == pytest.approx(a, rel=0.03) and lengths[2] == pytest.approx(c, rel=0.03)
+    else:
+        assert lengths[0] * np.sqrt(2) == pytest.approx(a, rel=0.03)  # primitive fcc cell edge = a/sqrt 2
+    cell = (atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers)
+    assert spglib.get_symmetry_dataset(cell, symprec=1e-3).number == spacegroup
