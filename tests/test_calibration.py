@@ -42,7 +42,7 @@ def calibration(structure, tmp_path_factory):
 
 
 def test_msd_is_linear_in_temperature_per_element(calibration):
-    calib, out = calibration
+    _, out = calibration
     written = json.loads((out / "calibration.json").read_text())
     assert written["temperatures_k"] == [150, 200, 250, 300, 350, 450, 500]
     for element in ("Cd", "Se", "S", "diffraction_weighted"):
