@@ -443,10 +443,11 @@ def delta_g_ratio(r_angstrom: np.ndarray, delta_g: np.ndarray, r_num: float = 2.
     dg = np.atleast_2d(np.asarray(delta_g, float))
 
     def band(r0: float) -> np.ndarray:
-        sel = np.abs(r - r0) <= half_width
-        if not sel.any():
-            raise NclatticeError(f"ΔG(r) has no points within {half_width} Å of r = {r0} Å.")
-        return dg[:, sel].mean(1)
+        # average of the interpolated curve over the band: independent of where grid points fall
+        if r0 - half_width < r.min() or r0 + half_width > r.max():
+            raise NclatticeError(f"ΔG(r) does not cover r = {r0} ± {half_width} Å.")
+        samples = r0 + np.linspace(-half_width, half_width, 21)
+        return np.array([np.interp(samples, r, row).mean() for row in dg])
 
     num, den = band(r_num), band(r_den)
     small = np.abs(den) < min_fraction * np.nanmax(np.abs(den))
