@@ -122,6 +122,7 @@ class Cp2kBackend:
     omp_threads: int = 1
     command: str | None = None  # None: detect cp2k_shell.psmp / cp2k.psmp -s
     workdir: str = "cp2k_work"
+    set_pos_file: bool = False  # True for >100 atoms under MPI (needs CP2K >= 2024.2, ASE's advice)
     extra_input: str = ""
     name: str = field(default="cp2k", init=False)
     max_attempts: int = field(default=1, init=False)
@@ -159,7 +160,7 @@ class Cp2kBackend:
                     pseudo_potential=self.pseudo_potential,
                     potential_file=data(self.potential_file), cutoff=self.cutoff_ry * Rydberg,
                     max_scf=self.max_scf, stress_tensor=False, poisson_solver="auto",
-                    print_level="LOW",
+                    print_level="LOW", set_pos_file=self.set_pos_file,
                     inp=scf_template(self.eps_scf, self.outer_max_scf, self.rel_cutoff_ry,
                                      self.extra_input))
 

@@ -460,26 +460,29 @@ def plot_displacement(coords_angstrom: np.ndarray, u_angstrom: np.ndarray, symbo
 
     species = sorted(set(symbols))
     symbols_arr = np.asarray(symbols)
-    fig, axes = plt.subplots(2, len(species), figsize=(3.6 * len(species), 6.6), squeeze=False)
-    limit = float(np.abs(u_angstrom[:, 0]).max()) or 1e-6
+    fig, axes = plt.subplots(2, len(species), figsize=(3.9 * len(species), 7.0), squeeze=False)
+    edge = float(np.abs(coords_angstrom[:, :2]).max()) * 1.1 + 0.5
     for k, sp in enumerate(species):
         sel = symbols_arr == sp
         r, u = coords_angstrom[sel], u_angstrom[sel]
         top, bottom = axes[0, k], axes[1, k]
+        limit = float(np.abs(u[:, 0]).max()) or 1e-6  # per species: Br moves far less than Cs
         im = top.scatter(r[:, 0], r[:, 1], c=u[:, 0], cmap="RdBu", vmin=-limit, vmax=limit,
                          s=40, edgecolors="k", linewidths=0.3)
-        top.set(title=f"{sp}: $u_x$ (blue = +x)", xlabel="x (Å)", ylabel="y (Å)", aspect="equal")
+        top.set(title=f"{sp}: $u_x$ (blue = +x)", xlabel="x (Å)", ylabel="y (Å)",
+                xlim=(-edge, edge), ylim=(-edge, edge), aspect="equal")
+        fig.colorbar(im, ax=top, label="$u_x$ (Å)", shrink=0.8)
         bottom.scatter(r[:, 0], u[:, 0] * 1e3, c=np.sign(u[:, 0]), cmap="RdBu", vmin=-1, vmax=1,
                        s=20, edgecolors="k", linewidths=0.3)
         if table is not None and np.isfinite(table[sp]["slope_ppm"][0][0]):
             s = table[sp]["slope_ppm"][0][0] / PPM
             xs = np.linspace(r[:, 0].min(), r[:, 0].max(), 2)
             bottom.plot(xs, (s * xs + (u[:, 0] - s * r[:, 0]).mean()) * 1e3, "k-",
-                        label=f"slope {s * PPM:+.0f} ppm")
+                        label=f"slope {s * PPM:+.0f} ± {table[sp]['stderr_ppm'][0][0]:.0f} ppm")
             bottom.legend(fontsize=8)
         bottom.axhline(0, color="0.6", lw=0.5)
-        bottom.set(xlabel="x (Å)", ylabel="$u_x$ (mÅ)")
-    fig.colorbar(im, ax=axes[0, :].tolist(), label="$u_x$ (Å)", shrink=0.8)
+        bottom.set(xlabel="x (Å)", ylabel="$u_x$ (mÅ)", xlim=(-edge, edge))
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
     return fig

@@ -255,3 +255,17 @@ def test_cp2k_real_single_point_of_hbr_singlet_and_triplet(tmp_path):
     np.testing.assert_allclose(s0.forces_ev_per_angstrom.sum(0), 0, atol=0.05)
     with pytest.raises(SCFNotConverged):
         single_point(hbr, replace(backend, max_scf=1, outer_max_scf=1, eps_scf=1e-12), 1)
+
+
+def test_written_pair_feeds_the_diffraction_dft_model(polaron, tmp_path):
+    """Same file format as the diffraction issue reads: two extxyz files, same atom order."""
+    models = pytest.importorskip("nclattice.tasks.models",
+                                 reason="the diffraction models module is not in this checkout")
+    from nclattice.structio import read_structure, write_structure
+
+    write_structure(polaron.singlet.atoms, tmp_path / "singlet.extxyz")
+    write_structure(polaron.triplet.atoms, tmp_path / "triplet.extxyz")
+    s, t = read_structure(tmp_path / "singlet.extxyz"), read_structure(tmp_path / "triplet.extxyz")
+    assert s.info["multiplicity"] == 1 and t.info["multiplicity"] == 3
+    u_dft_model = models.displacement_from_relaxations(s, t)
+    np.testing.assert_allclose(u_dft_model, displacement_field(s, t)[1], atol=1e-9)
