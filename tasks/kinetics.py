@@ -272,12 +272,13 @@ def max_gain(filling: float, stokes_shift_ev: float = 0.0, linewidth_ev: float =
     stimulated emission L(E−E0+ΔE)·x̄/2 (Gaussian lines, FWHM ``linewidth_ev``).
 
     Without Stokes shift this is x̄ − 1, i.e. gain needs x̄ > 1 and saturates at +1 (A = −A0).
+    0 means no net gain at any energy (far from the line A → 0, so the maximum is never below 0).
     """
     sigma = linewidth_ev / (2.0 * np.sqrt(2.0 * np.log(2.0)))
     e = np.linspace(-stokes_shift_ev - 4 * sigma, 4 * sigma, 2001)
     absorption = np.exp(-0.5 * (e / sigma) ** 2) * (1.0 - filling / 2.0)
     emission = np.exp(-0.5 * ((e + stokes_shift_ev) / sigma) ** 2) * filling / 2.0
-    return float(np.max(emission - absorption))
+    return max(float(np.max(emission - absorption)), 0.0)
 
 
 def effective_excitations(bleach: float, g_e: int = 2, g_h: int = 4) -> float | None:
