@@ -472,8 +472,8 @@ def read_calibration(payload: dict, key: str = "diffraction_weighted") -> MsdCal
     """Read the MD issue's ``calibration.json`` content (already parsed into a dict)."""
     fit = payload.get("fit") if isinstance(payload, dict) else None
     if not isinstance(fit, dict):
-        raise NclatticeError("the calibration has no 'fit' table; pass the calibration.json of "
-                             "`nclattice md calibrate`.")
+        raise NclatticeError("the calibration has no 'fit' table; pass the calibration.json written by "
+                             "`nclattice calibrate`.")
     if key not in fit:
         raise NclatticeError(f"the calibration has no fit '{key}'; choose --calibration-key from "
                              f"{', '.join(sorted(fit))}.")
