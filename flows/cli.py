@@ -14,10 +14,11 @@ from . import delta_t as delta_t_cmd
 from . import demo as demo_cmd
 from . import diffraction as diffraction_cmd
 from . import kinetics as kinetics_cmd
+from . import phonons as phonons_cmd
 from . import polaron as polaron_cmd
 from . import ued as ued_cmd
 
-COMMANDS = (build_cmd, calibration_cmd, delta_t_cmd, demo_cmd, diffraction_cmd, kinetics_cmd, polaron_cmd,
+COMMANDS = (build_cmd, calibration_cmd, delta_t_cmd, demo_cmd, diffraction_cmd, kinetics_cmd, phonons_cmd, polaron_cmd,
             ued_cmd)
 
 

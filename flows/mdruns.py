@@ -33,6 +33,8 @@ def load_trajectory(directory: Path, atoms: Atoms, settings: MDSettings) -> Traj
         return Trajectory(
             symbols=atoms.get_chemical_symbols(), masses_amu=atoms.get_masses(),
             times_ps=data["times_ps"], positions_angstrom=data["positions_angstrom"].astype(float),
+            velocities_angstrom_per_ps=(data["velocities_angstrom_per_ps"].astype(float)
+                                        if "velocities_angstrom_per_ps" in data.files else None),
             temperature_k=data["temperature_k"], potential_energy_ev=data["potential_energy_ev"],
             settings=settings, potential=meta["potential"], wall_s=meta["wall_s"],
             lammps_version=meta["lammps_version"],
@@ -52,7 +54,9 @@ def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
     work = directory / "work"
     t0 = time.perf_counter()
     traj = run_nvt(atoms, potential, settings, workdir=work)
-    save_arrays(directory / "trajectory.npz", times_ps=traj.times_ps,
+    velocities = ({} if traj.velocities_angstrom_per_ps is None
+                  else {"velocities_angstrom_per_ps": traj.velocities_angstrom_per_ps.astype(np.float32)})
+    save_arrays(directory / "trajectory.npz", times_ps=traj.times_ps, **velocities,
                 positions_angstrom=traj.positions_angstrom.astype(np.float32),
                 temperature_k=traj.temperature_k, potential_energy_ev=traj.potential_energy_ev)
     shutil.move(str(work / "log.lammps"), directory / "log.lammps")

@@ -40,9 +40,11 @@ def build_calibration(temperatures_k: list[float], summaries: list[dict]) -> dic
     directions = summaries[0]["directional_msd_angstrom2"].keys()
     directional = {d: [s["directional_msd_angstrom2"][d] for s in summaries] for d in directions}
     fits = {k: fit_linear(np.array(temps), np.array(v)) for k, v in msd.items()}
-    fits.update({f"direction:{d}": fit_linear(np.array(temps), np.array(v)) for d, v in directional.items()})
+    # one-dimensional ⟨u_n²⟩ along a direction: kept apart from the 3D fits so that ΔT = Δ⟨u²⟩/b
+    # is never taken with a 1D slope by mistake (for isotropic motion b_1D = b_3D / 3)
+    fits_1d = {d: fit_linear(np.array(temps), np.array(v)) for d, v in directional.items()}
     return {"temperatures_k": temps, "msd_angstrom2": msd, "msd_stderr_angstrom2": err,
-            "directional_msd_angstrom2": directional, "fit": fits}
+            "directional_msd_1d_angstrom2": directional, "fit": fits, "fit_directional_1d": fits_1d}
 
 
 def delta_t_from_delta_msd(calibration: dict, delta_msd_angstrom2: float,

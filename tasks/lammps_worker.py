@@ -36,7 +36,8 @@ def main(spec_path: str) -> None:
         if any(sign in text for sign in BLOW_UP_SIGNS):
             text += (f" (atoms flew apart: the timestep {spec['timestep_fs']} fs is too large "
                      "or the structure is unstable)")
-        _fail(work, f"LAMMPS error: {text}")
+        origin = "LAMMPS error" if "ERROR" in str(exc) else f"worker error ({type(exc).__name__})"
+        _fail(work, f"{origin}: {text}")
 
 
 def _check_temperature(lmp, work: Path, spec: dict, where: str) -> float:
@@ -58,8 +59,14 @@ def _run(lmp, spec: dict, work: Path) -> None:
         remaining -= chunk
         _check_temperature(lmp, work, spec, "during equilibration")
     lmp.command("reset_timestep 0")
+    if spec["production_ensemble"] == "nve" and spec["thermostat"] != "nose-hoover":
+        lmp.command("unfix thermostat")  # microcanonical production: no thermostat friction
+    elif spec["production_ensemble"] == "nve":
+        lmp.command("unfix integrate")
+        lmp.command("fix integrate all nve")
     n_atoms, stride, n_frames = lmp.get_natoms(), spec["stride"], spec["n_frames"]
     positions = np.empty((n_frames, n_atoms, 3))
+    velocities = np.empty((n_frames, n_atoms, 3)) if spec["store_velocities"] else None
     temps, pes = np.empty(n_frames), np.empty(n_frames)
     target = spec["temperature_k"]
     for k in range(n_frames):
@@ -70,6 +77,8 @@ def _run(lmp, spec: dict, work: Path) -> None:
             _fail(work, f"energy became NaN after {(k + 1) * stride} production steps; "
                         f"the timestep {spec['timestep_fs']} fs is too large or atoms overlap")
         positions[k] = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3)).reshape(n_atoms, 3)
+        if velocities is not None:  # metal units: Å/ps
+            velocities[k] = np.ctypeslib.as_array(lmp.gather_atoms("v", 1, 3)).reshape(n_atoms, 3)
     mean_t = temps.mean()
     if abs(mean_t / target - 1) > spec["max_temperature_deviation"]:
         _fail(work, f"mean production temperature {mean_t:.0f} K is far from the target {target} K; "
@@ -79,8 +88,9 @@ def _run(lmp, spec: dict, work: Path) -> None:
     if rank != 0:
         return
     times = (np.arange(n_frames) + 1) * stride * spec["timestep_fs"] / 1000
+    extra = {} if velocities is None else {"velocities": velocities}
     np.savez(spec["output"] + ".part.npz", positions=positions, temperature_k=temps, pe_ev=pes,
-             times_ps=times)
+             times_ps=times, **extra)
     Path(spec["output"] + ".part.npz").replace(spec["output"])
     (work / "trajectory.json").write_text(json.dumps({"lammps_version": version}))
 

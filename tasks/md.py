@@ -52,6 +52,8 @@ class MDSettings:
     mpi_ranks: int = 1
     neighbor_one: int | None = None  # raise LAMMPS' 'neigh_modify one' for long Coulomb cut-offs
     max_temperature_deviation: float = 0.25  # production mean T within this fraction of target
+    production_ensemble: str = "nvt"  # "nve": thermostat off after equilibration (phonon lifetimes)
+    store_velocities: bool = False
 
     def validate(self) -> None:
         checks = [
@@ -63,6 +65,8 @@ class MDSettings:
              f"sampling interval {self.sample_every_fs} fs is shorter than the timestep {self.timestep_fs} fs"),
             (self.thermostat in THERMOSTATS, f"thermostat must be one of {', '.join(THERMOSTATS)}"),
             (self.damping_ps > 0, f"thermostat damping must be positive, got {self.damping_ps} ps"),
+            (self.production_ensemble in ("nvt", "nve"),
+             f"production ensemble must be nvt or nve, not '{self.production_ensemble}'"),
             (isinstance(self.seed, int) and 0 < self.seed < 900_000_000,
              f"seed must be an integer between 1 and 899999999, got {self.seed}"),
         ]
@@ -84,6 +88,7 @@ class Trajectory:
     masses_amu: np.ndarray
     times_ps: np.ndarray
     positions_angstrom: np.ndarray  # (frames, atoms, 3)
+    velocities_angstrom_per_ps: np.ndarray | None
     temperature_k: np.ndarray
     potential_energy_ev: np.ndarray
     settings: MDSettings
@@ -154,6 +159,8 @@ def prepare_run(atoms: Atoms, potential: PotentialSet, settings: MDSettings, wor
         "timestep_fs": settings.timestep_fs, "temperature_k": settings.temperature_k,
         "max_temperature_deviation": settings.max_temperature_deviation,
         "output": str(workdir / "trajectory.npz"), "log": str(workdir / "log.lammps"),
+        "production_ensemble": settings.production_ensemble, "thermostat": settings.thermostat,
+        "store_velocities": settings.store_velocities,
         "shift_angstrom": (boxed.positions[0] - atoms.positions[0]).tolist(),
     }
 
@@ -200,6 +207,7 @@ def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
     return Trajectory(
         symbols=atoms.get_chemical_symbols(), masses_amu=atoms.get_masses(),
         times_ps=out["times_ps"], positions_angstrom=out["positions"] - np.array(spec["shift_angstrom"]),
+        velocities_angstrom_per_ps=out.get("velocities"),
         temperature_k=out["temperature_k"], potential_energy_ev=out["pe_ev"], settings=settings,
         potential=potential.record(), wall_s=time.perf_counter() - t0,
         lammps_version=info["lammps_version"],

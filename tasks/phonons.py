@@ -1,0 +1,269 @@
+"""Phonons of a free nanocrystal: minimisation, Hessian, modes, DOS, and lifetimes.
+
+Hessian. Central finite differences of LAMMPS forces, H_{ia,jb} = -[F_jb(x + h e_ia) -
+F_jb(x - h e_ia)] / 2h, done directly in one LAMMPS session: a free crystal has no symmetry
+for phonopy's displacement machinery to exploit, and no periodic supercell is needed. H is
+symmetrised and mass-weighted, D = H / sqrt(m_i m_j), and diagonalised densely (numpy eigh;
+3N x 3N doubles: 72 MB and ~10 s at N = 1000, 1.9 GB at N = 5000). Frequencies
+f = sqrt(λ)/2π in THz (1 eV Å⁻² amu⁻¹ = (15.633 THz · 2π)²); λ < 0 gives a negative f, flagged
+as imaginary. The six rigid-body modes (3 translations, 3 rotations of the free crystal) are
+the six eigenvectors with the largest overlap with the mass-weighted rigid-body subspace;
+they are reported, not dropped.
+
+Lifetimes (linear response, generalized Langevin equation). In an NVE trajectory at T, the
+mass-weighted velocities are projected on every mode, q̇_k(t) = Σ_i sqrt(m_i) e_ik · v_i(t),
+after superposing each frame on the minimised structure. Each mode obeys
+q̈ = -ω² q - ∫ K(t - s) q̇(s) ds + R(t), so its normalised velocity autocorrelation C_k(t)
+has the Laplace transform C̃(s) = 1 / (s + K̃(s) + ω²/s). Evaluated at s = iω_k, where the
+first and last terms cancel, the friction at the mode's own frequency is
+
+    γ_k = Re K̃(iω_k) = Re [1 / C̃(iω_k)],    τ_k = 1 / γ_k   (energy lifetime),
+
+with C̃ computed by numerical Laplace transform (trapezoid rule) of C_k over the correlation
+window, and ω_k² = ⟨q̇_k²⟩/⟨δq_k²⟩ the mode's frequency at T (equipartition). Assumptions:
+classical dynamics, modes weakly coupled (each sees the rest as a bath), the correlation
+window longer than the lifetime (otherwise the result is flagged unresolved). Cross-check:
+a damped-oscillator fit C(t) = e^{-Γt/2}[cos ω₁t - (Γ/2ω₁) sin ω₁t], τ = 1/Γ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from scipy.optimize import curve_fit
+
+from ..errors import NclatticeError
+from ..potentials import PotentialSet
+from ..structio import lammps_ready, species_order
+from .lammps_env import load_lammps
+from .msd import kabsch
+
+THZ_PER_SQRT_EV_A2_AMU = 15.6333  # sqrt(eV / (Å² amu)) / 2π in THz
+
+
+class LammpsSession:
+    """One in-process LAMMPS instance holding a structure: minimise, and forces at positions."""
+
+    def __init__(self, atoms: Atoms, potential: PotentialSet, log_file: str = "none"):
+        import tempfile
+
+        from ..structio import write_structure
+
+        self.atoms = atoms
+        self.order = species_order(atoms)
+        self.periodic = bool(np.all(atoms.pbc))
+        boxed = atoms if self.periodic else lammps_ready(atoms, vacuum_angstrom=20.0)
+        self.shift = boxed.positions[0] - atoms.positions[0]
+        self._tmp = tempfile.TemporaryDirectory(prefix="nclattice-phon-")
+        data = f"{self._tmp.name}/structure.data"
+        write_structure(boxed, data)
+        self.lmp = load_lammps()(cmdargs=["-log", log_file, "-screen", "none", "-nocite"])
+        masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
+        cmds = ["units metal", f"atom_style {'charge' if potential.charged else 'atomic'}",
+                f"boundary {'p p p' if self.periodic else 'm m m'}", "atom_modify map array sort 0 0.0",
+                f"read_data {data}"]
+        for i, el in enumerate(self.order, start=1):
+            cmds.append(f"mass {i} {masses[el]}")
+            if potential.charged:
+                cmds.append(f"set type {i} charge {potential.charges()[el]}")
+        cmds += potential.lammps_commands(self.order, periodic=self.periodic)
+        for c in cmds:
+            self.lmp.command(c)
+        self.n = len(atoms)
+
+    def positions(self) -> np.ndarray:
+        x = np.ctypeslib.as_array(self.lmp.gather_atoms("x", 1, 3)).reshape(self.n, 3)
+        return x - self.shift
+
+    def forces(self, positions: np.ndarray | None = None) -> np.ndarray:
+        if positions is not None:
+            flat = np.ascontiguousarray((positions + self.shift).ravel())
+            self.lmp.scatter_atoms("x", 1, 3, np.ctypeslib.as_ctypes(flat))
+        self.lmp.command("run 0 pre yes post no")
+        return np.ctypeslib.as_array(self.lmp.gather_atoms("f", 1, 3)).reshape(self.n, 3).copy()
+
+    def minimize(self, fmax_ev_per_angstrom: float = 1e-5, max_iterations: int = 20000) -> dict:
+        """Conjugate-gradient minimisation to a maximum force component; returns the record."""
+        self.lmp.command("min_style cg")
+        self.lmp.command("min_modify dmax 0.05 line quadratic")
+        self.lmp.command(f"minimize 0.0 {fmax_ev_per_angstrom} {max_iterations} {10 * max_iterations}")
+        forces = self.forces()
+        fmax = float(np.abs(forces).max())
+        return {"max_force_ev_per_angstrom": fmax, "converged": fmax <= fmax_ev_per_angstrom * 1.0001,
+                "energy_ev": float(self.lmp.get_thermo("pe")), "algorithm": "LAMMPS min_style cg"}
+
+    def close(self) -> None:
+        self.lmp.close()
+        self._tmp.cleanup()
+
+
+def hessian(session: LammpsSession, step_angstrom: float = 0.005) -> np.ndarray:
+    """Symmetrised Hessian (eV/Å²) by central differences at the session's current positions."""
+    x0 = session.positions()
+    n3 = 3 * session.n
+    h = np.empty((n3, n3))
+    for k in range(n3):
+        xp, xm = x0.copy(), x0.copy()
+        xp.flat[k] += step_angstrom
+        xm.flat[k] -= step_angstrom
+        h[k] = -(session.forces(xp) - session.forces(xm)).ravel() / (2 * step_angstrom)
+    session.forces(x0)
+    return 0.5 * (h + h.T)
+
+
+def rigid_body_basis(positions: np.ndarray, masses: np.ndarray) -> np.ndarray:
+    """Orthonormal mass-weighted translation and rotation vectors, shape (3N, 6)."""
+    sq = np.sqrt(masses)
+    centred = positions - np.average(positions, axis=0, weights=masses)
+    vecs = []
+    for axis in np.eye(3):
+        vecs.append((sq[:, None] * axis[None, :]).ravel())
+    for axis in np.eye(3):
+        vecs.append((sq[:, None] * np.cross(axis, centred)).ravel())
+    q, _ = np.linalg.qr(np.array(vecs).T)
+    return q
+
+
+@dataclass
+class Modes:
+    frequencies_thz: np.ndarray  # (3N,), ascending; negative = imaginary
+    eigenvectors: np.ndarray  # (3N, 3N) mass-weighted, columns
+    rigid_body_modes: np.ndarray  # indices of the 6 rigid-body modes
+    rigid_body_overlap: np.ndarray
+
+    @property
+    def imaginary_modes(self) -> np.ndarray:
+        vib = np.setdiff1d(np.arange(len(self.frequencies_thz)), self.rigid_body_modes)
+        return vib[self.frequencies_thz[vib] < 0]
+
+
+def normal_modes(hessian_ev_a2: np.ndarray, masses: np.ndarray, positions: np.ndarray,
+                 free: bool = True) -> Modes:
+    m3 = np.repeat(masses, 3)
+    dyn = hessian_ev_a2 / np.sqrt(np.outer(m3, m3))
+    lam, vec = np.linalg.eigh(dyn)
+    freq = np.sign(lam) * np.sqrt(np.abs(lam)) * THZ_PER_SQRT_EV_A2_AMU
+    if free:
+        basis = rigid_body_basis(positions, masses)
+        overlap = np.sum((basis.T @ vec) ** 2, axis=0)
+        rigid = np.sort(np.argsort(overlap)[-6:])
+    else:
+        overlap, rigid = np.zeros(len(freq)), np.sort(np.argsort(np.abs(freq))[:3])
+    return Modes(freq, vec, rigid, overlap)
+
+
+def density_of_states(frequencies_thz: np.ndarray, weights: np.ndarray | None = None,
+                      sigma_thz: float = 0.1, grid_thz: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-broadened DOS, normalised to the (weighted) number of modes per THz."""
+    f = np.asarray(frequencies_thz, float)
+    w = np.ones_like(f) if weights is None else np.asarray(weights, float)
+    grid = np.linspace(0, max(f.max() * 1.1, 1.0), 600) if grid_thz is None else grid_thz
+    g = np.exp(-0.5 * ((grid[:, None] - f[None, :]) / sigma_thz) ** 2) @ w
+    return grid, g / (sigma_thz * np.sqrt(2 * np.pi))
+
+
+def projection_weights(eigenvectors: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Fraction of each mode's (mass-weighted) amplitude on the selected atoms."""
+    e2 = eigenvectors.reshape(-1, 3, eigenvectors.shape[1]) ** 2
+    return e2[mask].sum(axis=(0, 1))
+
+
+def mode_velocities(velocities: np.ndarray, positions: np.ndarray, reference: np.ndarray,
+                    masses: np.ndarray, eigenvectors: np.ndarray, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Mode velocities q̇_k(t) and displacements q_k(t), frames in blocks (bounded memory)."""
+    w = masses / masses.sum()
+    ref_c = reference - np.average(reference, axis=0, weights=masses)
+    sq = np.sqrt(masses)[None, :, None]
+    n_frames = len(velocities)
+    qdot = np.empty((n_frames, eigenvectors.shape[1]))
+    q = np.empty_like(qdot)
+    for start in range(0, n_frames, block):
+        stop = min(start + block, n_frames)
+        vb, xb = [], []
+        for k in range(start, stop):
+            com = np.average(positions[k], axis=0, weights=masses)
+            rot = kabsch(positions[k] - com, ref_c, w)
+            xb.append((positions[k] - com) @ rot.T - ref_c)
+            vcom = np.average(velocities[k], axis=0, weights=masses)
+            vb.append((velocities[k] - vcom) @ rot.T)
+        qdot[start:stop] = (np.array(vb) * sq).reshape(stop - start, -1) @ eigenvectors
+        q[start:stop] = (np.array(xb) * sq).reshape(stop - start, -1) @ eigenvectors
+    return qdot, q
+
+
+def autocorrelation(x: np.ndarray, n_lags: int) -> np.ndarray:
+    """Normalised autocorrelation of each column (FFT, unbiased), lags 0..n_lags-1."""
+    n = x.shape[0]
+    x = x - x.mean(0)
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    spec = np.fft.rfft(x, size, axis=0)
+    acf = np.fft.irfft(spec * np.conj(spec), size, axis=0)[:n_lags]
+    acf /= (n - np.arange(n_lags))[:, None]
+    return acf / acf[0]
+
+
+def gle_lifetime(c: np.ndarray, dt_ps: float, omega_rad_per_ps: float) -> float:
+    """τ = 1/Re K̃(iω) from the numerical Laplace transform of a normalised VACF (ps)."""
+    t = np.arange(len(c)) * dt_ps
+    c_tilde = np.trapezoid(c * np.exp(-1j * omega_rad_per_ps * t), t)
+    gamma = (1 / c_tilde).real
+    return float(1 / gamma) if gamma > 0 else float("inf")
+
+
+def damped_oscillator(t, gamma, omega1):
+    return np.exp(-gamma * t / 2) * (np.cos(omega1 * t) - gamma / (2 * omega1) * np.sin(omega1 * t))
+
+
+def fit_lifetime(c: np.ndarray, dt_ps: float, omega_rad_per_ps: float) -> float:
+    """Cross-check: damped-oscillator fit of the VACF; returns τ = 1/Γ (ps) or NaN."""
+    t = np.arange(len(c)) * dt_ps
+    try:
+        (gamma, _), _ = curve_fit(damped_oscillator, t, c, p0=(1.0, omega_rad_per_ps),
+                                  bounds=([1e-6, 0.5 * omega_rad_per_ps], [1e3, 2 * omega_rad_per_ps]))
+    except (RuntimeError, ValueError):
+        return float("nan")
+    return float(1 / gamma)
+
+
+def lifetimes(qdot: np.ndarray, q: np.ndarray, dt_ps: float, modes: Modes,
+              window_ps: float | None = None) -> dict[str, np.ndarray]:
+    """Per-mode GLE lifetimes, fit cross-check, effective frequencies; NaN for rigid-body modes."""
+    n_frames, n_modes = qdot.shape
+    n_lags = n_frames // 2 if window_ps is None else min(n_frames // 2, int(window_ps / dt_ps))
+    if n_lags < 10:
+        raise NclatticeError("the trajectory is too short for mode autocorrelations; run a longer production.")
+    acf = autocorrelation(qdot, n_lags)
+    omega_eff = np.sqrt(np.var(qdot, axis=0) / np.maximum(np.var(q, axis=0), 1e-30))
+    tau_gle = np.full(n_modes, np.nan)
+    tau_fit = np.full(n_modes, np.nan)
+    window = n_lags * dt_ps
+    for k in range(n_modes):
+        if k in modes.rigid_body_modes or modes.frequencies_thz[k] <= 0:
+            continue
+        tau_gle[k] = gle_lifetime(acf[:, k], dt_ps, omega_eff[k])
+        tau_fit[k] = fit_lifetime(acf[:, k], dt_ps, omega_eff[k])
+    resolved = np.isfinite(tau_gle) & (tau_gle < window / 3)
+    return {"lifetimes_ps": tau_gle, "lifetimes_fit_ps": tau_fit, "resolved": resolved,
+            "frequencies_md_thz": omega_eff / (2 * np.pi), "window_ps": window}
+
+
+def lifetime_summary(frequencies_thz: np.ndarray, lifetimes_ps: np.ndarray, resolved: np.ndarray,
+                     window_ps: float) -> dict:
+    """Median lifetime, fraction below 1 ps, and the trend with frequency (median per band)."""
+    ok = np.isfinite(lifetimes_ps)
+    f, tau = frequencies_thz[ok], lifetimes_ps[ok]
+    bands = [(0.0, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 16.0)]
+    trend = []
+    for lo, hi in bands:
+        sel = (f >= lo) & (f < hi)
+        if sel.any():
+            trend.append({"band_thz": [lo, hi], "modes": int(sel.sum()),
+                          "median_lifetime_ps": float(np.median(tau[sel])),
+                          "resolved_fraction": float(np.mean(resolved[ok][sel]))})
+    return {"median_lifetime_ps": float(np.median(tau)) if len(tau) else None,
+            "fraction_below_1ps": float(np.mean(tau < 1.0)) if len(tau) else None,
+            "resolved_fraction": float(np.mean(resolved[ok])) if len(tau) else None,
+            "window_ps": window_ps, "trend": trend,
+            "note": "unresolved lifetimes (longer than a third of the correlation window) are lower bounds"}
