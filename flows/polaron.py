@@ -253,7 +253,8 @@ def spin_relax(atoms: Atoms, backend: str | Backend, settings: PolaronSettings, 
         print(f"already complete: {done}", flush=True)
         return read_json(done)
     run = run_polaron(atoms, backend, settings, out / ".progress", progress)
-    if not run.converged and not allow_unconverged:
+    # an unconverged triplet may be written on request; without a singlet there is no triplet
+    if not run.singlet.converged or (not run.triplet.converged and not allow_unconverged):
         stage = "singlet" if not run.singlet.converged else "triplet"
         r = run.singlet if stage == "singlet" else run.triplet
         raise NclatticeError(
@@ -432,7 +433,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude-outer-layers", action="store_true",
                    help="leave the outermost layer along each axis out of its regression (Fig. S4)")
     p.add_argument("--allow-unconverged", action="store_true",
-                   help="write results even if a relaxation hit --max-steps (flagged in spin.json)")
+                   help="write results even if the triplet relaxation hit --max-steps "
+                        "(flagged in spin.json); the singlet must converge")
     p.set_defaults(func=run)
 
 

@@ -12,6 +12,7 @@ from ase import Atoms
 from nclattice.flows.cli import main
 from nclattice.flows.polaron import RESULT_FILES, polaron_ensemble_flow
 from nclattice.structio import read_structure, write_structure
+from nclattice.tasks.cp2k_backend import find_cp2k
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 KEYS = ("backend", "energy_singlet_ev", "energy_triplet_vertical_ev", "energy_triplet_relaxed_ev",
@@ -101,6 +102,12 @@ def test_bad_input_is_one_line_and_writes_nothing(cluster, tmp_path, capsys, arg
     assert main(["spin-relax", str(cluster), "--out", str(out), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.skipif(find_cp2k() is not None, reason="cp2k is installed here, so it would run")
+def test_cp2k_backend_without_cp2k_is_a_one_line_error(cluster, tmp_path, capsys):
+    assert main(["spin-relax", str(cluster), "--backend", "cp2k", "--out", str(tmp_path / "c")]) == 2
+    assert "not installed" in capsys.readouterr().err and not (tmp_path / "c").exists()
 
 
 def test_mismatched_import_is_refused(cluster, tmp_path, capsys):
