@@ -81,15 +81,21 @@ class CheckedCP2K(CP2K):
     def calculate(self, atoms=None, properties=None, system_changes=None):
         out = Path(self.label + ".out")
         start = out.stat().st_size if out.exists() else 0
-        if system_changes is None:
-            super().calculate(atoms, properties)
-        else:
-            super().calculate(atoms, properties, system_changes)
+        args = (atoms, properties) if system_changes is None else (atoms, properties, system_changes)
+        try:
+            super().calculate(*args)
+            crashed = None
+        except (AssertionError, OSError, ValueError, RuntimeError) as exc:  # shell died or aborted
+            crashed = exc
+        text = ""
         if out.exists():
             with open(out, errors="replace") as fh:
                 fh.seek(start)
-                if output_reports_failure(fh.read()):
-                    raise CalculationFailed(f"{NOT_CONVERGED} (see {out})")
+                text = fh.read()
+        if output_reports_failure(text) or crashed is not None:
+            self.results, self.atoms = {}, None  # never serve these numbers from the cache
+            reason = NOT_CONVERGED if output_reports_failure(text) else f"cp2k failed: {crashed}"
+            raise CalculationFailed(f"{reason} (see {out})") from crashed
 
 
 class _InputOnlyCP2K(CP2K):
