@@ -10,6 +10,7 @@ from ..environment import configure_prefect
 from ..errors import NclatticeError
 from . import build as build_cmd
 from . import calibration as calibration_cmd
+from . import campaign as campaign_cmd
 from . import delta_t as delta_t_cmd
 from . import demo as demo_cmd
 from . import diffraction as diffraction_cmd
@@ -18,8 +19,8 @@ from . import phonons as phonons_cmd
 from . import polaron as polaron_cmd
 from . import ued as ued_cmd
 
-COMMANDS = (build_cmd, calibration_cmd, delta_t_cmd, demo_cmd, diffraction_cmd, kinetics_cmd, phonons_cmd, polaron_cmd,
-            ued_cmd)
+COMMANDS = (build_cmd, calibration_cmd, campaign_cmd, delta_t_cmd, demo_cmd, diffraction_cmd, kinetics_cmd,
+            phonons_cmd, polaron_cmd, ued_cmd)
 
 
 class _Parser(argparse.ArgumentParser):

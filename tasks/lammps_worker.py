@@ -33,6 +33,7 @@ def main(spec_path: str) -> None:
         _run(lmp, spec, work)
     except Exception as exc:  # LAMMPS raises its ERROR text as an exception
         text = str(exc).replace("ERROR on proc 0: ", "").replace("ERROR: ", "").strip()
+        text = text.split("\n")[0].strip()  # drop LAMMPS' "For more information see ..." line
         if any(sign in text for sign in BLOW_UP_SIGNS):
             text += (f" (atoms flew apart: the timestep {spec['timestep_fs']} fs is too large "
                      "or the structure is unstable)")

@@ -1,0 +1,145 @@
+"""Campaigns: validation before work, caching, changed inputs, kill -9 and resume, Dask, deployments."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nclattice.flows.campaign import CampaignError, load_campaign, run_campaign
+from nclattice.flows.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_DATA = ROOT / "examples" / "cdse_cds_510nm_heating.csv"
+
+
+def _spec(tmp_path, text, name="c.yaml"):
+    shutil.copy(EXAMPLE_DATA, tmp_path / EXAMPLE_DATA.name)
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+TINY = """
+name: tiny
+structures:
+  cs:
+    build: {{kind: cdse-cds, core-diameter: 1.5, shell-ml: 1}}
+analyses:
+  - run: calibrate
+    structure: cs
+    with: {{temperatures: "{temps}", equilibration-ps: 1, production-ps: {prod}}}
+  - run: kinetics-occupation
+    with: {{gamma0-t: 1, gamma-ratio: 0.4}}
+  - run: ued
+    args: [cdse_cds_510nm_heating.csv]
+    with: {{calibration: "@cs-calibrate/calibration.json"}}
+"""
+
+
+@pytest.mark.parametrize(("patch", "message"), [
+    (("kind: cdse-cds", "kind: gaas"), "line 5, structures.cs.build: argument kind: invalid choice: 'gaas'"),
+    (('"200,300"', '"200,-300"'), "line 9, analyses[0].with.temperatures: temperatures must be positive"),
+    (("[cdse_cds_510nm_heating.csv]", "[missing.csv]"), "line 13, analyses[2].args: file 'missing.csv' does not exist"),
+    (("run: kinetics-occupation", "run: kinetics-nonsense"), "line 10, analyses[1].run: unknown analysis"),
+    (("@cs-calibrate/", "@nowhere/"), "analyses[2].with.calibration: refers to unknown item 'nowhere'"),
+    (("gamma0-t: 1", "gamma0-z: 1"), "line 10, analyses[1]: invalid options for 'kinetics-occupation'"),
+])
+def test_invalid_campaign_is_rejected_before_any_work(tmp_path, capsys, patch, message):
+    spec = _spec(tmp_path, TINY.format(temps="200,300", prod=3).replace(*patch))
+    with pytest.raises(CampaignError) as info:
+        load_campaign(spec)
+    assert message in str(info.value)
+    out = tmp_path / "out"
+    assert main(["campaign", str(spec), "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_rerun_is_cached_and_a_changed_input_recomputes_only_new_work(tmp_path):
+    spec = _spec(tmp_path, TINY.format(temps="200,300,400", prod=3))
+    out = tmp_path / "out"
+    first = run_campaign(str(spec), str(out))
+    assert [i["status"] for i in first["items"]] == ["completed"] * 3
+    index = json.loads((out / "campaign.json").read_text())
+    assert {"name", "status", "key", "result", "wall_s"} <= set(index["items"][0])
+    report = (out / "report.html").read_text()
+    assert "calibration.png" in report and "dw_vs_q2.png" in report
+
+    t0 = time.perf_counter()
+    second = run_campaign(str(spec), str(out))
+    assert [i["status"] for i in second["items"]] == ["cached"] * 3
+    assert second["wall_s"] < 0.1 * first["wall_s"]
+
+    runs = out / "runs" / "md"
+    before = {p.name for p in runs.iterdir()}
+    spec.write_text(TINY.format(temps="200,300,400,450", prod=3))
+    third = run_campaign(str(spec), str(out))
+    statuses = {i["name"]: i["status"] for i in third["items"]}
+    # the calibration and the analysis that uses it change; the kinetics item does not
+    assert statuses == {"cs-calibrate": "completed", "kinetics-occupation-1": "cached", "ued-2": "completed"}
+    assert len({p.name for p in runs.iterdir()} - before) == 1  # one new MD run: 450 K
+    assert time.perf_counter() - t0 > 0
+
+
+def test_kill_minus_nine_then_resume(tmp_path):
+    spec = _spec(tmp_path, TINY.format(temps="150,200,250,300,350,400,450,500", prod=10))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "nclattice", "campaign", str(spec), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    fast = out / "items" / "kinetics-occupation-1" / "result.json"
+    slow = out / "items" / "cs-calibrate" / "result.json"
+    deadline = time.monotonic() + 240
+    while not fast.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert fast.exists(), "the fast item should finish first"
+    assert not slow.exists(), "the calibration should still be running when killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not slow.exists()
+    resumed = run_campaign(str(spec), str(out))
+    statuses = {i["name"]: i["status"] for i in resumed["items"]}
+    assert statuses == {"cs-calibrate": "completed", "kinetics-occupation-1": "cached", "ued-2": "completed"}
+
+
+def test_failed_item_is_reported_and_others_complete(tmp_path):
+    text = TINY.format(temps="200,300,400", prod=3).replace(
+        "- run: kinetics-occupation", "- run: calibrate\n    name: broken\n    structure: cs\n"
+        "    with: {timestep-fs: 50, sample-every-fs: 100, temperatures: '200,300,400', production-ps: 2}\n"
+        "  - run: kinetics-occupation")
+    out = tmp_path / "out"
+    result = run_campaign(str(_spec(tmp_path, text)), str(out))
+    statuses = {i["name"]: i for i in result["items"]}
+    assert statuses["broken"]["status"] == "failed" and "a calibration needs 3" in statuses["broken"]["error"]
+    assert statuses["cs-calibrate"]["status"] == "completed" and statuses["ued-3"]["status"] == "completed"
+    assert "Error:" in (out / "report.md").read_text()
+
+
+def test_dask_cluster_runs_the_same_campaign(tmp_path):
+    from distributed import LocalCluster
+
+    spec = _spec(tmp_path, TINY.format(temps="200,300,400", prod=2))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = run_campaign(str(spec), str(tmp_path / "out"), dask_address=cluster.scheduler_address)
+    assert [i["status"] for i in result["items"]] == ["completed"] * 3
+    assert (tmp_path / "out" / "items" / "ued-2" / "ued.json").exists()
+
+
+def test_prefect_deploy_accepts_prefect_yaml(tmp_path):
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    prefect = str(Path(sys.executable).parent / "prefect")
+    subprocess.run([prefect, "work-pool", "create", "nclattice-local", "--type", "process"], cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=300)
+    deploy = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert deploy.returncode == 0, deploy.stdout[-2000:] + deploy.stderr[-2000:]
+    listing = subprocess.run([prefect, "deployment", "ls"], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=300, check=True).stdout
+    for name in ("calibration-campaign", "ued-comparison", "phonons"):
+        assert name in listing
