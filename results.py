@@ -8,6 +8,7 @@ last and atomically, so a killed run never leaves something that looks finished.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,17 @@ def save_arrays(path: str | Path, **arrays: np.ndarray) -> Path:
     return Path(path)
 
 
+# matplotlib's text layout (mathtext, pyparsing) is not thread-safe, and campaign items and
+# ensemble flows plot from threads: rendering is serialised here. Plotting functions defer
+# layout to this point with fig.set_layout_engine("tight") instead of calling tight_layout().
+FIGURE_LOCK = threading.RLock()
+
+
 def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Save a matplotlib figure atomically and close it."""
+    """Render and save a matplotlib figure atomically (one figure at a time) and close it."""
     import matplotlib.pyplot as plt
 
-    with atomic_path(path) as tmp:
+    with FIGURE_LOCK, atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
-    plt.close(fig)
+        plt.close(fig)
     return Path(path)

@@ -88,8 +88,23 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
     })
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "calibration.json", calibration)
+    _fit_artifact(calibration)
     save_figure(plot_calibration(calibration), out_dir / "calibration.png")
     return calibration
+
+
+def _fit_artifact(calibration: dict[str, Any]) -> None:
+    """The fit table in the Prefect UI (the JSON on disk is the result; this is for browsing)."""
+    from prefect.artifacts import create_table_artifact
+
+    rows = [{"group": k, "slope_angstrom2_per_k": f"{f['slope_angstrom2_per_k']:.4e}",
+             "slope_stderr": f"{f['slope_stderr']:.1e}", "intercept_angstrom2": f"{f['intercept_angstrom2']:.4f}",
+             "r2": f"{f['r2']:.4f}"} for k, f in calibration["fit"].items()]
+    try:
+        create_table_artifact(table=rows, key="calibration-fit",
+                              description=f"<u²>(T) fits of {calibration['structure']['formula']}")
+    except Exception as exc:  # never lose a finished calibration over a UI artifact
+        print(f"note: could not create the Prefect table artifact ({exc})")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

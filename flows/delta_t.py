@@ -105,7 +105,7 @@ def _plot(r, g0, g1, r_fq, gq0, gq1, t0, dt, peaks):
     axes[1].set_xlabel("r (Å)")
     axes[1].set_ylabel(f"ΔG(r, ΔT = {dt:g} K)")
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 

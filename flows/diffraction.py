@@ -272,7 +272,7 @@ def plot_delta_slices(boxes, dark, pumped, path: Path, title: str = "") -> Path:
         fig.colorbar(im, ax=ax, shrink=0.8, format="%.1e")
     if title:
         fig.suptitle(title + " (red: more intensity when pumped; arrows point to q = 0)", fontsize=9)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return save_figure(fig, path)
 
 
@@ -295,7 +295,7 @@ def plot_intensity_slices(boxes, intensities, path: Path) -> Path:
         ax.set_ylabel(f"q_{'xyz'[v]} (Å⁻¹)")
         ax.set_aspect("equal")
         fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return save_figure(fig, path)
 
 
@@ -312,7 +312,7 @@ def plot_powder(pat: dif.PowderPattern, path: Path) -> Path:
     a2.plot(pat.r_angstrom, pat.pdf, lw=1)
     a2.set_xlabel("r (Å)")
     a2.set_ylabel("G(r) (Å⁻²)")
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return save_figure(fig, path)
 
 

@@ -179,7 +179,7 @@ def _plot_heating(times, g, me_energy, closure, fit, title):
     ax.legend(fontsize=8)
     ax2.plot(times, g.excitons_mean)
     ax2.set(xlabel="time (ps)", ylabel="⟨N⟩ excitons per NC", yscale="log")
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -191,7 +191,7 @@ def _plot_trapping(times, with_trap, alone, tau_trap_ps):
     ax.plot(times, with_trap.trapped_mean, ":", label="trapped holes per NC")
     ax.set(xlabel="time (ps)", ylabel="per NC (exciton energies / count)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -205,7 +205,7 @@ def _plot_occupation(result):
     ax.set(xlabel="γ0·t", ylabel="probability / pairs",
            title=f"occupation, γ1/γ0 = {result['gamma_ratio']:g}")
     ax.legend()
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -223,7 +223,7 @@ def _plot_state_filling(result, n_bar):
     ax2.axhline(0, color="grey", lw=0.5)
     ax2.set(xlabel="n̄ (excitations per QD)", ylabel="max gain −A/A0")
     ax2.legend()
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 

@@ -42,6 +42,17 @@ def load_trajectory(directory: Path, atoms: Atoms, settings: MDSettings) -> Traj
         )
 
 
+def _report(message: str) -> None:
+    """Progress to the console and, inside a Prefect run, to its logs."""
+    print(f"  {message}", flush=True)
+    try:
+        from prefect import get_run_logger
+
+        get_run_logger().info(message)
+    except Exception:  # outside a Prefect run there is no run logger: the console line suffices
+        pass
+
+
 def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
               results_root: str | Path) -> tuple[Trajectory, Path, bool]:
     """Run (or load) one MD trajectory; returns (trajectory, result directory, was_cached)."""
@@ -53,7 +64,7 @@ def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
         shutil.rmtree(directory)
     work = directory / "work"
     t0 = time.perf_counter()
-    traj = run_nvt(atoms, potential, settings, workdir=work)
+    traj = run_nvt(atoms, potential, settings, workdir=work, progress=_report)
     velocities = ({} if traj.velocities_angstrom_per_ps is None
                   else {"velocities_angstrom_per_ps": traj.velocities_angstrom_per_ps.astype(np.float32)})
     save_arrays(directory / "trajectory.npz", times_ps=traj.times_ps, **velocities,

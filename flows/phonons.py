@@ -144,7 +144,7 @@ def _plot_dos(grid, total, projected):
     ax.set_xlabel("frequency (THz)")
     ax.set_ylabel("DOS (modes/THz)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -167,7 +167,7 @@ def _plot_lifetimes(freq, tau, resolved, tau_fit, temperature_k):
     ax.set_ylabel("lifetime (ps)")
     ax.set_title(f"phonon lifetimes at {temperature_k:g} K")
     ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 

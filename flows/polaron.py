@@ -495,3 +495,10 @@ def run(args: argparse.Namespace) -> int:
                         allow_unconverged=args.allow_unconverged)
     print(_summary(record, args.out))
     return 0
+
+
+def __getattr__(name: str):
+    """``spin_relax_flow``: the one-structure polaron flow as a module attribute (for prefect.yaml)."""
+    if name == "spin_relax_flow":
+        return _polaron_flow_object()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -259,7 +259,7 @@ def _plot_dw(series: ued.UedSeries, r: dict, plot_delays, q2_max_fit: float):
            title="Debye–Waller: line fitted below the dotted Q²; red squares: localized-disorder flags")
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -286,7 +286,7 @@ def _plot_time(r: dict):
         scale = r["delta_energy_ev"][int(np.argmax(np.abs(y)))] / y[int(np.argmax(np.abs(y)))]
         sec = ax.secondary_yaxis("right", functions=(lambda v: v * scale, lambda v: v / scale))
         sec.set_ylabel("ΔE per NC (eV)")
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 

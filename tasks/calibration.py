@@ -89,5 +89,5 @@ def plot_calibration(calibration: dict, keys: list[str] | None = None):
     ax.set_ylim(0, None)
     ax.legend(fontsize=7)
     ax.set_title("Debye–Waller calibration")
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig

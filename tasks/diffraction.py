@@ -24,6 +24,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from ..errors import NclatticeError
+from . import lazy_prefect_tasks
 from .scattering import Probe
 
 # ---------------------------------------------------------------- species bookkeeping
@@ -552,12 +553,4 @@ _TASKS = {"kinematic_intensity_task": "kinematic_intensity", "debye_intensity_ta
           "ensemble_intensity_task": "ensemble_intensity", "peak_shift_task": "peak_shift"}
 
 
-def __getattr__(name: str):
-    """Prefect @task wrappers of the kernels, created on first access (Prefect imports slowly)."""
-    if name in _TASKS:
-        from prefect import task
-
-        wrapped = task(globals()[_TASKS[name]], name=_TASKS[name])
-        globals()[name] = wrapped
-        return wrapped
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_prefect_tasks(globals(), _TASKS)

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import linalg, optimize, stats
 
 from ..errors import NclatticeError
+from . import lazy_prefect_tasks
 
 HC_EV_NM = 1239.841984  # h·c in eV·nm
 EV_J = 1.602176634e-19
@@ -489,12 +490,4 @@ _TASKS = {"auger_heating_task": "auger_heating_gillespie", "state_filling_task":
           "occupation_task": "occupation_model", "fit_exponential_task": "fit_exponential"}
 
 
-def __getattr__(name: str):
-    """Prefect @task wrappers of the kernels, created on first access (Prefect imports slowly)."""
-    if name in _TASKS:
-        from prefect import task
-
-        wrapped = task(globals()[_TASKS[name]], name=_TASKS[name])
-        globals()[name] = wrapped
-        return wrapped
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_prefect_tasks(globals(), _TASKS)

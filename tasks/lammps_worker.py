@@ -41,6 +41,12 @@ def main(spec_path: str) -> None:
         _fail(work, f"{origin}: {text}")
 
 
+def _progress(rank: int, phase: str, done: int, total: int) -> None:
+    """A line the parent process turns into progress output: 'progress PHASE DONE TOTAL'."""
+    if rank == 0:
+        print(f"progress {phase} {done} {total}", flush=True)
+
+
 def _check_temperature(lmp, work: Path, spec: dict, where: str) -> float:
     temp = lmp.get_thermo("temp")
     target = spec["temperature_k"]
@@ -54,11 +60,14 @@ def _run(lmp, spec: dict, work: Path) -> None:
     rank = lmp.extract_setting("world_rank")
     for command in spec["commands"]:
         lmp.command(command)
-    remaining, chunk = spec["equilibration_steps"], max(10 * spec["stride"], 100)
+    total_equil = spec["equilibration_steps"]
+    remaining, chunk = total_equil, max(10 * spec["stride"], 100)
     while remaining > 0:  # in chunks, so that a blow-up is caught with its cause
         lmp.command(f"run {min(chunk, remaining)}")
         remaining -= chunk
         _check_temperature(lmp, work, spec, "during equilibration")
+    if total_equil:
+        _progress(rank, "equilibration", total_equil, total_equil)
     lmp.command("reset_timestep 0")
     if spec["production_ensemble"] == "nve" and spec["thermostat"] != "nose-hoover":
         lmp.command("unfix thermostat")  # microcanonical production: no thermostat friction
@@ -78,6 +87,8 @@ def _run(lmp, spec: dict, work: Path) -> None:
             _fail(work, f"energy became NaN after {(k + 1) * stride} production steps; "
                         f"the timestep {spec['timestep_fs']} fs is too large or atoms overlap")
         positions[k] = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3)).reshape(n_atoms, 3)
+        if (k + 1) % max(1, n_frames // 4) == 0:
+            _progress(rank, "production", (k + 1) * stride, n_frames * stride)
         if velocities is not None:  # metal units: Å/ps
             velocities[k] = np.ctypeslib.as_array(lmp.gather_atoms("v", 1, 3)).reshape(n_atoms, 3)
     mean_t = temps.mean()

@@ -19,7 +19,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -179,9 +181,39 @@ def _failure_cause(workdir: Path, stderr: str) -> str:
     return tail[-1] if tail else "the LAMMPS worker exited without a message"
 
 
+def _stream(cmd: list[str], settings: MDSettings, work: Path, timeout_s: float | None,
+            progress: Callable[[str], None] | None) -> tuple[int, str]:
+    """Run the worker, turning its 'progress' lines into messages; returns (exit code, other output)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=worker_environment(settings.threads), cwd=work)
+    timer = threading.Timer(timeout_s, proc.kill) if timeout_s else None
+    if timer:
+        timer.start()
+    other = []
+    try:
+        for line in proc.stdout:
+            if line.startswith("progress ") and progress is not None:
+                _, phase, done, total = line.split()
+                progress(f"MD {settings.temperature_k:g} K: {phase} {100 * int(done) // max(int(total), 1)} % "
+                         f"(step {done}/{total})")
+            elif not line.startswith("progress "):
+                other.append(line)
+        rc = proc.wait()
+    finally:
+        if timer:
+            timer.cancel()
+    if timer and not timer.is_alive() and rc < 0:
+        raise MDError(f"MD at {settings.temperature_k} K did not finish within {timeout_s} s.")
+    return rc, "".join(other)
+
+
 def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
-            workdir: str | Path | None = None, timeout_s: float | None = None) -> Trajectory:
-    """Run one NVT trajectory of a free (or fully periodic) crystal in an isolated worker."""
+            workdir: str | Path | None = None, timeout_s: float | None = None,
+            progress: Callable[[str], None] | None = None) -> Trajectory:
+    """Run one NVT trajectory of a free (or fully periodic) crystal in an isolated worker.
+
+    ``progress`` receives a short line after equilibration and at every quarter of production.
+    """
     with tempfile.TemporaryDirectory(prefix="nclattice-md-") as tmp:
         work = Path(workdir) if workdir is not None else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -193,13 +225,9 @@ def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
             mpiexec = Path(sys.prefix) / "bin" / "mpiexec"
             cmd = [str(mpiexec if mpiexec.exists() else "mpiexec"), "-n", str(settings.mpi_ranks), *cmd]
         t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                                  env=worker_environment(settings.threads), cwd=work)
-        except subprocess.TimeoutExpired:
-            raise MDError(f"MD at {settings.temperature_k} K did not finish within {timeout_s} s.") from None
-        if proc.returncode != 0 or not Path(spec["output"]).exists():
-            cause = _failure_cause(work, proc.stderr)
+        rc, output = _stream(cmd, settings, work, timeout_s, progress)
+        if rc != 0 or not Path(spec["output"]).exists():
+            cause = _failure_cause(work, output)
             raise MDError(f"MD at {settings.temperature_k} K failed: {cause}")
         with np.load(spec["output"]) as data:
             out = {k: data[k] for k in data.files}

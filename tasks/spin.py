@@ -484,5 +484,5 @@ def plot_displacement(coords_angstrom: np.ndarray, u_angstrom: np.ndarray, symbo
         bottom.set(xlabel="x (Å)", ylabel="$u_x$ (mÅ)", xlim=(-edge, edge))
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import NclatticeError
+from . import lazy_prefect_tasks
 
 K_B_EV_PER_K = 8.617333262e-5
 Q2_DISORDER_THRESHOLD = 40.0  # Å⁻²: seed 000 finds heating-only linearity below, disorder above
@@ -542,12 +543,4 @@ def synthesize_series(delays_ps: np.ndarray, peaks: Sequence[str], q_inv_angstro
 _TASKS = {"analyze_series_task": "analyze_series", "parse_ued_csv_task": "parse_ued_csv"}
 
 
-def __getattr__(name: str):
-    """Prefect @task wrappers of the kernels, created on first access (Prefect imports slowly)."""
-    if name in _TASKS:
-        from prefect import task
-
-        wrapped = task(globals()[_TASKS[name]], name=_TASKS[name])
-        globals()[name] = wrapped
-        return wrapped
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_prefect_tasks(globals(), _TASKS)

@@ -1,10 +1,12 @@
 """`nclattice build` end to end: files, summaries, and bad input writing nothing."""
 
+import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import ase.io
-import numpy as np
 import pytest
 
 from nclattice.flows.cli import main
@@ -74,11 +76,21 @@ def test_unknown_extension_is_rejected(tmp_path, capsys):
     assert "extxyz" in capsys.readouterr().err
 
 
-def test_demo_builds_every_family(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
-    files = sorted(p.name for p in (tmp_path / "structures").iterdir())
-    assert "cspbbr3_n5_tetra.extxyz" in files and "pbse_5p5nm_dimer.extxyz" in files
-    for name in files:
-        atoms = read_structure(tmp_path / "structures" / name)
-        assert len(atoms) > 0 and np.isfinite(atoms.positions).all()
-    assert "structures written" in capsys.readouterr().out
+def test_demo_runs_every_capability_and_reruns_from_cache(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    index = json.loads((out / "campaign.json").read_text())
+    analyses = {item["analysis"] for item in index["items"]}
+    assert {"calibrate", "delta-t", "phonons", "spin-relax", "polaron-diffraction", "ued"} <= analyses
+    assert all(item["status"] == "completed" for item in index["items"])
+    report = (out / "report.html").read_text()
+    for item in index["items"]:
+        for png in Path(item["result"]).glob("*.png"):
+            assert str(png.relative_to(out)) in report
+            assert png.stat().st_size > 5000
+    assert "report:" in capsys.readouterr().out
+    t0 = time.perf_counter()
+    assert main(["demo", "--out", str(out)]) == 0
+    rerun = json.loads((out / "campaign.json").read_text())
+    assert all(item["status"] == "cached" for item in rerun["items"])
+    assert time.perf_counter() - t0 < 0.1 * index["wall_s"] + 5
