@@ -47,6 +47,16 @@ def save_arrays(path: str | Path, **arrays: np.ndarray) -> Path:
 FIGURE_LOCK = threading.RLock()
 
 
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (figures are only ever saved)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
     """Render and save a matplotlib figure atomically (one figure at a time) and close it."""
     import matplotlib.pyplot as plt

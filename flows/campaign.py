@@ -291,9 +291,9 @@ def item_dir(out: Path, it: Item) -> Path:
     return out / "items" / it.name
 
 
-def _resolve(value: Any, out: Path, base: Path) -> Any:
+def _resolve(value: Any, out: Path) -> Any:
     if isinstance(value, list):
-        return [_resolve(v, out, base) for v in value]
+        return [_resolve(v, out) for v in value]
     if isinstance(value, str) and value.startswith(REF):
         ref, _, rest = value[1:].partition("/")
         return str(out / "items" / ref / rest) if rest else str(out / "items" / ref)
@@ -307,11 +307,11 @@ def item_argv(c: Campaign, it: Item, out: Path) -> list[str]:
     if takes_structure:
         argv.append(str(out / "structures" / f"{it.structure}.extxyz"))
     for p in it.positional:
-        resolved = _resolve(p, out, base)
+        resolved = _resolve(p, out)
         argv.append(resolved if resolved.startswith(str(out)) or Path(resolved).is_absolute() else str(base / p))
     options = {}
     for key, value in it.options.items():
-        resolved = _resolve(value, out, base)
+        resolved = _resolve(value, out)
         if isinstance(value, str) and not value.startswith(REF) and _looks_like_file(key, value):
             resolved = str(base / value)
         options[key] = resolved

@@ -16,7 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from ..atomicio import write_text_atomic
 from ..errors import NclatticeError
 from ..provenance import provenance, structure_fingerprint
-from ..results import save_figure, write_json
+from ..results import pyplot, save_figure, write_json
 from ..structures.labels import equivalent_diameter_nm
 from ..tasks.md import MDSettings
 from ..tasks.msd import diffraction_weights
@@ -88,10 +88,7 @@ def _write_csv(path: Path, r, g0, g1) -> None:
 
 
 def _plot(r, g0, g1, r_fq, gq0, gq1, t0, dt, peaks):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(2, 1, figsize=(6, 5.5), sharex=True)
     axes[0].plot(r, g0, lw=1, label=f"G(r), {t0:g} K")

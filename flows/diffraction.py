@@ -20,7 +20,7 @@ from ase import Atoms
 
 from ..errors import NclatticeError
 from ..provenance import input_key, provenance
-from ..results import save_arrays, save_figure, write_json
+from ..results import pyplot, save_arrays, save_figure, write_json
 from ..structio import read_structure
 from ..structures import build_cspbbr3_superellipsoid
 from ..tasks import diffraction as dif
@@ -247,10 +247,7 @@ def _central_slice(box: dif.QBox, data: np.ndarray) -> tuple[np.ndarray, int, in
 
 
 def plot_delta_slices(boxes, dark, pumped, path: Path, title: str = "") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(boxes), figsize=(3.3 * len(boxes), 3.4), squeeze=False)
     for ax, b, d, p in zip(axes[0], boxes, dark, pumped, strict=True):
@@ -277,10 +274,7 @@ def plot_delta_slices(boxes, dark, pumped, path: Path, title: str = "") -> Path:
 
 
 def plot_intensity_slices(boxes, intensities, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.colors import LogNorm
 
     fig, axes = plt.subplots(1, len(boxes), figsize=(3.4 * len(boxes), 3.4), squeeze=False)
@@ -300,10 +294,7 @@ def plot_intensity_slices(boxes, intensities, path: Path) -> Path:
 
 
 def plot_powder(pat: dif.PowderPattern, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
     a1.plot(pat.q_inv_angstrom, pat.reduced_structure_factor, lw=1)

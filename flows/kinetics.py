@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import NclatticeError
 from ..provenance import provenance
-from ..results import save_figure, write_json
+from ..results import pyplot, save_figure, write_json
 from ..tasks import kinetics as kin
 
 PAPER_AUGER_TIME_CONSTANT_PS = 200.0  # seed 000: single-exponential fit of ΔT(t), 2.1 mJ cm⁻², 510 nm
@@ -156,17 +156,9 @@ def _write(out: Path, name: str, result: dict, fig) -> None:
 
 
 # ---------------------------------------------------------------- figures
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
 
 def _plot_heating(times, g, me_energy, closure, fit, title):
-    plt = _plt()
+    plt = pyplot()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax.fill_between(times, g.delta_energy_per_nc - 2 * g.delta_energy_stderr,
                     g.delta_energy_per_nc + 2 * g.delta_energy_stderr, alpha=0.3, label="Gillespie ±2σ")
@@ -184,7 +176,7 @@ def _plot_heating(times, g, me_energy, closure, fit, title):
 
 
 def _plot_trapping(times, with_trap, alone, tau_trap_ps):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(times, alone.delta_energy_per_nc, "k--", label="Auger heating only")
     ax.plot(times, with_trap.delta_energy_per_nc, label=f"with hole trapping, τ_trap = {tau_trap_ps:g} ps")
@@ -196,7 +188,7 @@ def _plot_trapping(times, with_trap, alone, tau_trap_ps):
 
 
 def _plot_occupation(result):
-    plt = _plt()
+    plt = pyplot()
     c = result["curve"]
     fig, ax = plt.subplots(figsize=(6, 4))
     for key in ("p0", "p1", "p2", "mean_pairs"):
@@ -210,7 +202,7 @@ def _plot_occupation(result):
 
 
 def _plot_state_filling(result, n_bar):
-    plt = _plt()
+    plt = pyplot()
     c = result["curve"]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax.plot(c["mean_excitations"], c["bleach_without_trapping"], "k", label="state filling only")

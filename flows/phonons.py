@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from ..errors import NclatticeError
 from ..potentials import PotentialSet
 from ..provenance import input_key, provenance, structure_fingerprint
-from ..results import is_complete, read_json, result_dir, save_arrays, save_figure, write_json
+from ..results import is_complete, pyplot, read_json, result_dir, save_arrays, save_figure, write_json
 from ..tasks.md import MDSettings
 from ..tasks.phonons import (
     LammpsSession,
@@ -132,10 +132,7 @@ def phonons_flow(structure: str, out: str, potential: str | None = None, tempera
 
 
 def _plot_dos(grid, total, projected):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     ax.plot(grid, total, color="k", lw=1.2, label="total")
@@ -149,10 +146,7 @@ def _plot_dos(grid, total, projected):
 
 
 def _plot_lifetimes(freq, tau, resolved, tau_fit, temperature_k):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     ok = np.isfinite(tau)
     fig, ax = plt.subplots(figsize=(5.5, 3.8))

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import NclatticeError
 from ..provenance import file_sha256, provenance
-from ..results import save_figure, write_json
+from ..results import pyplot, save_figure, write_json
 from ..tasks import kinetics as kin
 from ..tasks import ued
 
@@ -222,17 +222,9 @@ def _fluence_scaling(results: list[dict]) -> list[dict]:
 
 
 # ---------------------------------------------------------------- figures
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
 
 def _plot_dw(series: ued.UedSeries, r: dict, plot_delays, q2_max_fit: float):
-    plt = _plt()
+    plt = pyplot()
     delays = series.delays_ps
     if plot_delays:
         idx = [int(np.argmin(np.abs(delays - t))) for t in plot_delays]
@@ -264,7 +256,7 @@ def _plot_dw(series: ued.UedSeries, r: dict, plot_delays, q2_max_fit: float):
 
 
 def _plot_time(r: dict):
-    plt = _plt()
+    plt = pyplot()
     t = np.asarray(r["delays_ps"])
     calibrated = "delta_t_k" in r
     y = np.asarray(r["delta_t_k"] if calibrated else r["delta_msd_angstrom2"])

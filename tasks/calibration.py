@@ -14,6 +14,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import NclatticeError
+from ..results import pyplot
 
 DEFAULT_KEY = "diffraction_weighted"
 
@@ -65,10 +66,7 @@ def delta_t_from_delta_msd(calibration: dict, delta_msd_angstrom2: float,
 
 def plot_calibration(calibration: dict, keys: list[str] | None = None):
     """MSD versus temperature with the linear fits (returns a matplotlib Figure)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     temps = np.array(calibration["temperatures_k"])
     if keys is None:

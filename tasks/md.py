@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -104,23 +104,29 @@ class Trajectory:
         return len(self.times_ps)
 
 
+def system_commands(type_order: list[str], masses: dict[str, float], potential: PotentialSet,
+                    data_file: str, periodic: bool, free_boundary: str = "s") -> list[str]:
+    """Units, atom style, box, data file, masses, charges and the potential: a system ready to run.
+
+    ``free_boundary`` is the LAMMPS boundary of a free crystal ('s' shrink-wraps for MD,
+    'm' keeps a minimum box for static calculations).
+    """
+    boundary = "p p p" if periodic else " ".join([free_boundary] * 3)
+    cmds = ["units metal", f"atom_style {'charge' if potential.charged else 'atomic'}",
+            f"boundary {boundary}", "atom_modify map array sort 0 0.0", f"read_data {data_file}"]
+    for i, el in enumerate(type_order, start=1):
+        cmds.append(f"mass {i} {masses[el]}")
+        if potential.charged:
+            cmds.append(f"set type {i} charge {potential.charges()[el]}")
+    return cmds + potential.lammps_commands(type_order, periodic=periodic)
+
+
 def lammps_setup(type_order: list[str], masses: dict[str, float], potential: PotentialSet,
                  settings: MDSettings, data_file: str, periodic: bool) -> list[str]:
     """LAMMPS commands up to (not including) the first ``run``; shared with the benchmark."""
     t, dt_ps = settings.temperature_k, settings.timestep_fs / 1000
     seed = settings.seed
-    cmds = [
-        "units metal",
-        f"atom_style {'charge' if potential.charged else 'atomic'}",
-        f"boundary {'p p p' if periodic else 's s s'}",
-        "atom_modify map array sort 0 0.0",
-        f"read_data {data_file}",
-    ]
-    for i, el in enumerate(type_order, start=1):
-        cmds.append(f"mass {i} {masses[el]}")
-        if potential.charged:
-            cmds.append(f"set type {i} charge {potential.charges()[el]}")
-    cmds += potential.lammps_commands(type_order, periodic=periodic)
+    cmds = system_commands(type_order, masses, potential, data_file, periodic)
     neigh = "neigh_modify every 1 delay 0 check yes"
     if settings.neighbor_one:
         neigh += f" one {settings.neighbor_one} page {20 * settings.neighbor_one}"
@@ -241,10 +247,6 @@ def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
         lammps_version=info["lammps_version"],
         arrays={k: np.asarray(v) for k, v in atoms.arrays.items() if k not in ("numbers", "positions")},
     )
-
-
-def settings_record(settings: MDSettings) -> dict:
-    return asdict(settings)
 
 
 def cpu_count() -> int:

@@ -38,6 +38,7 @@ from ..errors import NclatticeError
 from ..potentials import PotentialSet
 from ..structio import lammps_ready, species_order
 from .lammps_env import load_lammps
+from .md import system_commands
 from .msd import kabsch
 
 THZ_PER_SQRT_EV_A2_AMU = 15.6333  # sqrt(eV / (Å² amu)) / 2π in THz
@@ -61,15 +62,7 @@ class LammpsSession:
         write_structure(boxed, data)
         self.lmp = load_lammps()(cmdargs=["-log", log_file, "-screen", "none", "-nocite"])
         masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
-        cmds = ["units metal", f"atom_style {'charge' if potential.charged else 'atomic'}",
-                f"boundary {'p p p' if self.periodic else 'm m m'}", "atom_modify map array sort 0 0.0",
-                f"read_data {data}"]
-        for i, el in enumerate(self.order, start=1):
-            cmds.append(f"mass {i} {masses[el]}")
-            if potential.charged:
-                cmds.append(f"set type {i} charge {potential.charges()[el]}")
-        cmds += potential.lammps_commands(self.order, periodic=self.periodic)
-        for c in cmds:
+        for c in system_commands(self.order, masses, potential, data, self.periodic, free_boundary="m"):
             self.lmp.command(c)
         self.n = len(atoms)
 

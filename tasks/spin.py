@@ -36,6 +36,7 @@ from ase.calculators.calculator import CalculationFailed, Calculator, all_change
 from ase.optimize import BFGS
 
 from ..errors import NclatticeError
+from ..results import pyplot
 
 PPM = 1e6
 OPENBLAS_CANDIDATES = (
@@ -453,10 +454,7 @@ def plot_displacement(coords_angstrom: np.ndarray, u_angstrom: np.ndarray, symbo
                       table: dict[str, dict[str, Any]] | None = None, title: str = ""):
     """Figure S3/S4 of seed 002: per species, the (x, y) projection coloured by u_x (blue =
     towards +x) and u_x against x with its regression line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     species = sorted(set(symbols))
     symbols_arr = np.asarray(symbols)
