@@ -1,10 +1,7 @@
-"""Prefect flows and the command line.
+"""Compositions of the tasks into capabilities (calibration, ΔT, phonons, spin relaxation,
+diffraction, UED analysis, kinetics), their settings models, the registry and campaigns.
 
-Importing this package points Prefect at the project's own home (``.prefect/`` in the
-checkout) with analytics off, before Prefect itself is imported; values the user set in
-the environment are kept. This is the package's one deliberate import-time effect.
+Importing this package changes nothing in the process (no environment variables, no Prefect):
+Prefect is configured and imported only where a flow really runs under it (flows/deployments.py,
+campaigns).
 """
-
-from ..environment import configure_prefect
-
-configure_prefect()

@@ -1,73 +1,53 @@
-"""Calibration flow: MD at a series of temperatures -> ⟨u²⟩(T) fits -> calibration.json.
+"""Calibration: MD at a series of temperatures -> ⟨u²⟩(T) fits -> calibration.json.
 
-One cached MD task per temperature, run side by side (each in its own LAMMPS worker, one
+One cached MD run per temperature, run side by side (each in its own LAMMPS worker, one
 thread each); a failed temperature is reported with its cause and the fit uses the rest.
+Plain composition: no Prefect here (the Prefect flow wrapping it is in flows/deployments.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
-from prefect.futures import as_completed
-from prefect.task_runners import ThreadPoolTaskRunner
-
 from ..errors import NclatticeError
 from ..provenance import provenance, structure_fingerprint
-from ..results import read_json, save_figure, write_json
-from ..tasks.calibration import DEFAULT_KEY, build_calibration, delta_t_from_delta_msd, plot_calibration
+from ..results import save_figure, write_json
+from ..tasks.calibration import DEFAULT_KEY, build_calibration, plot_calibration
 from ..tasks.md import MDSettings, cpu_count
 from ..tasks.msd import msd_from_frames, summarize
-from .common import ensure_out, load_inputs, parse_float_list
-from .mdruns import md_task
+from .common import load_inputs
+from .mdruns import cached_md
+from .settings import CalibrationSettings
 
 DEFAULT_TEMPERATURES = [150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0]
 
 
-@flow(name="calibration", task_runner=ThreadPoolTaskRunner(max_workers=cpu_count()))
-def calibration_flow(structure: str, out: str, potential: str | None = None,
-                     temperatures_k: list[float] | None = None, equilibration_ps: float = 10.0,
-                     production_ps: float = 20.0, timestep_fs: float = 2.0, sample_every_fs: float = 20.0,
-                     thermostat: str = "langevin", seed: int = 12345, probe: str = "electron",
-                     results: str | None = None,
-                     overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def run_calibration(structure: str | Path, settings: CalibrationSettings, out: str | Path,
+                    results: str | Path | None = None,
+                    overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run the temperature series and write ``out/calibration.json`` and ``calibration.png``.
 
     ``overrides`` maps a temperature (as text) to MDSettings fields for that run only.
     """
-    atoms, pot = load_inputs(structure, potential)
-    temps = sorted(temperatures_k or DEFAULT_TEMPERATURES)
-    if any(t <= 0 for t in temps):
-        raise NclatticeError(f"temperatures must be positive, got {temps}.")
-    out_dir = ensure_out(out)
+    s = settings
+    atoms, pot = load_inputs(structure, s.potential)
+    temps = list(s.temperatures_k)
+    out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
-    base = MDSettings(temperature_k=temps[0], equilibration_ps=equilibration_ps, production_ps=production_ps,
-                      timestep_fs=timestep_fs, sample_every_fs=sample_every_fs, thermostat=thermostat, seed=seed)
-    runs = {}
-    for t in temps:
-        settings = replace(base, temperature_k=t, **(overrides or {}).get(f"{t:g}", {}))
-        settings.validate()
-        runs[md_task.submit(atoms, pot, settings, results_root)] = t
-    summaries, failed, done = {}, [], 0
+    md = {t: MDSettings(temperature_k=t, equilibration_ps=s.equilibration_ps, production_ps=s.production_ps,
+                        timestep_fs=s.timestep_fs, sample_every_fs=s.sample_every_fs, thermostat=s.thermostat,
+                        seed=s.seed, **(overrides or {}).get(f"{t:g}", {})) for t in temps}
+    for m in md.values():
+        m.validate()
+    summaries, failed = {}, []
     t0 = time.perf_counter()
-    for future in as_completed(list(runs)):
-        t = runs[future]
-        done += 1
-        try:
-            traj, _, cached = future.result()
-        except Exception as exc:  # the task's own exception names the cause
-            failed.append({"temperature_k": t, "error": str(exc)})
-            print(f"[{done}/{len(runs)}] {t:g} K FAILED: {exc}", flush=True)
-            continue
-        result = msd_from_frames(traj.positions_angstrom, traj.masses_amu)
-        summaries[t] = summarize(result, traj.symbols, traj.arrays, probe=probe)
-        note = "cached" if cached else f"{traj.wall_s:.1f} s"
-        print(f"[{done}/{len(runs)}] {t:g} K done ({note}); "
-              f"<u²> = {summaries[t]['groups'][DEFAULT_KEY]['msd_angstrom2']:.4f} Å²", flush=True)
+    pool = ThreadPoolExecutor(max_workers=max(1, min(cpu_count(), len(temps))), thread_name_prefix="md")
+    with pool:
+        runs = {pool.submit(cached_md, atoms, pot, md[t], results_root): t for t in temps}
+        _collect(runs, summaries, failed, s.probe)
     if len(summaries) < 3:
         raise NclatticeError(
             f"only {len(summaries)} of {len(temps)} temperatures finished; a calibration needs 3 "
@@ -79,18 +59,32 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
         "failed": failed,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms)},
-        "settings": {"equilibration_ps": equilibration_ps, "production_ps": production_ps,
-                     "timestep_fs": timestep_fs, "sample_every_fs": sample_every_fs,
-                     "thermostat": thermostat, "probe": probe, "overrides": overrides or {}},
+        "settings": {**s.canonical(), "overrides": overrides or {}},
         "msd_definition": "3D positional variance about mean positions after removing rigid-body motion",
         "wall_s": time.perf_counter() - t0,
-        "provenance": provenance(seed=seed, potential=pot.record()),
+        "provenance": provenance(seed=s.seed, potential=pot.record()),
     })
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "calibration.json", calibration)
-    _fit_artifact(calibration)
     save_figure(plot_calibration(calibration), out_dir / "calibration.png")
+    write_json(out_dir / "calibration.json", calibration)  # last: its presence marks a complete result
     return calibration
+
+
+def _collect(runs: dict, summaries: dict, failed: list, probe: str) -> None:
+    """Per finished temperature: the MSD summary, or the failure with its cause."""
+    for done, future in enumerate(as_completed(runs), start=1):
+        t = runs[future]
+        try:
+            traj, _, cached = future.result()
+        except Exception as exc:  # the run's own exception names the cause
+            failed.append({"temperature_k": t, "error": str(exc)})
+            print(f"[{done}/{len(runs)}] {t:g} K FAILED: {exc}", flush=True)
+            continue
+        result = msd_from_frames(traj.positions_angstrom, traj.masses_amu)
+        summaries[t] = summarize(result, traj.symbols, traj.arrays, probe=probe)
+        note = "cached" if cached else f"{traj.wall_s:.1f} s"
+        print(f"[{done}/{len(runs)}] {t:g} K done ({note}); "
+              f"<u²> = {summaries[t]['groups'][DEFAULT_KEY]['msd_angstrom2']:.4f} Å²", flush=True)
 
 
 def _fit_artifact(calibration: dict[str, Any]) -> None:
@@ -105,54 +99,3 @@ def _fit_artifact(calibration: dict[str, Any]) -> None:
                               description=f"<u²>(T) fits of {calibration['structure']['formula']}")
     except Exception as exc:  # never lose a finished calibration over a UI artifact
         print(f"note: could not create the Prefect table artifact ({exc})")
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "calibrate", help="MD temperature series -> Debye-Waller <u²>(T) calibration",
-        description="Run NVT MD of a nanocrystal at several temperatures, fit <u²> = a + bT per element/"
-                    "region and for the diffraction-weighted average, and write OUT/calibration.json and "
-                    "OUT/calibration.png. With --apply, convert a measured Δ<u²> into ΔT ± σ instead.")
-    p.add_argument("structure", nargs="?", help="structure file (.extxyz from nclattice build)")
-    p.add_argument("--out", help="output directory")
-    p.add_argument("--potential", help="potential name or YAML file (default: shipped set covering the elements)")
-    p.add_argument("--temperatures", default="150:500:50", help="K, comma list or start:stop:step")
-    p.add_argument("--equilibration-ps", type=float, default=10.0)
-    p.add_argument("--production-ps", type=float, default=20.0)
-    p.add_argument("--timestep-fs", type=float, default=2.0)
-    p.add_argument("--sample-every-fs", type=float, default=20.0)
-    p.add_argument("--thermostat", default="langevin", choices=("langevin", "nose-hoover", "csvr"))
-    p.add_argument("--seed", type=int, default=12345)
-    p.add_argument("--probe", default="electron", choices=("electron", "xray"),
-                   help="weighting of the diffraction-weighted average")
-    p.add_argument("--results", help="cache of MD runs (default OUT/runs)")
-    p.add_argument("--apply", metavar="CALIBRATION_JSON", help="convert --delta-msd with this calibration")
-    p.add_argument("--delta-msd", type=float, help="measured 3D Δ<u²> in Å² (with --apply)")
-    p.add_argument("--delta-msd-stderr", type=float, default=0.0, help="its standard error in Å²")
-    p.add_argument("--key", default=DEFAULT_KEY, help="which fit to use (default diffraction_weighted)")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.apply:
-        if args.delta_msd is None:
-            raise NclatticeError("--apply needs --delta-msd (the measured 3D Δ<u²> in Å²).")
-        path = Path(args.apply)
-        if not path.is_file():
-            raise NclatticeError(f"calibration file '{path}' does not exist.")
-        dt, sigma = delta_t_from_delta_msd(read_json(path), args.delta_msd, args.delta_msd_stderr, args.key)
-        print(f"ΔT = {dt:.2f} ± {sigma:.2f} K  (Δ<u²> = {args.delta_msd} Å², fit '{args.key}')")
-        return 0
-    if not args.structure or not args.out:
-        raise NclatticeError("calibrate needs a STRUCTURE file and --out DIR (or --apply FILE --delta-msd X).")
-    temps = parse_float_list(args.temperatures, "temperatures")
-    calibration = calibration_flow(
-        structure=args.structure, out=args.out, potential=args.potential, temperatures_k=temps,
-        equilibration_ps=args.equilibration_ps, production_ps=args.production_ps,
-        timestep_fs=args.timestep_fs, sample_every_fs=args.sample_every_fs, thermostat=args.thermostat,
-        seed=args.seed, probe=args.probe, results=args.results)
-    fit = calibration["fit"][DEFAULT_KEY]
-    print(f"\nslope b = {fit['slope_angstrom2_per_k']:.3e} ± {fit['slope_stderr']:.1e} Å²/K "
-          f"(R² = {fit['r2']:.4f}, diffraction-weighted)")
-    print(f"written {Path(args.out) / 'calibration.json'} and calibration.png")
-    return 1 if calibration["failed"] else 0

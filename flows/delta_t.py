@@ -1,20 +1,16 @@
-"""ΔT flow: equilibrium MD at T0 and T0 + ΔT -> weighted G(r) -> ΔG(r) (SCIENCE.md section 3)."""
+"""ΔT: equilibrium MD at T0 and T0 + ΔT -> weighted G(r) -> ΔG(r) (plain composition, no Prefect)."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from ..atomicio import write_text_atomic
-from ..errors import NclatticeError
 from ..provenance import provenance, structure_fingerprint
 from ..results import pyplot, save_figure, write_json
 from ..structures.labels import equivalent_diameter_nm
@@ -29,28 +25,29 @@ from ..tasks.pdf import (
     pair_histograms,
     peak_near,
 )
-from .common import ensure_out, load_inputs
-from .mdruns import md_task
+from .common import load_inputs
+from .mdruns import cached_md
+from .settings import DeltaTSettings
 
 
-@flow(name="delta-t", task_runner=ThreadPoolTaskRunner(max_workers=2))
-def delta_t_flow(structure: str, out: str, potential: str | None = None, t0_k: float = 300.0,
-                 delta_t_k: float = 14.0, equilibration_ps: float = 10.0, production_ps: float = 40.0,
-                 timestep_fs: float = 2.0, sample_every_fs: float = 20.0, seed: int = 12345,
-                 probe: str = "electron", r_max_angstrom: float = 12.0, smoothing_angstrom: float = 0.02,
-                 q_min_inv_angstrom: float = 1.0, q_max_inv_angstrom: float = 12.0,
-                 results: str | None = None) -> dict[str, Any]:
+def run_delta_t(structure: str | Path, settings: DeltaTSettings, out: str | Path,
+                results: str | Path | None = None, r_max_angstrom: float = 12.0,
+                smoothing_angstrom: float = 0.02) -> dict[str, Any]:
     """Write ``out/delta_g.csv`` (direct route), ``delta_g_fq.csv`` (F(Q) route), ``delta_t.json``, PNG."""
-    if delta_t_k == 0:
-        raise NclatticeError("--delta-t must be non-zero.")
-    atoms, pot = load_inputs(structure, potential)
-    out_dir = ensure_out(out)
+    s = settings
+    t0_k, delta_t_k = s.t0_k, s.delta_t_k
+    q_min_inv_angstrom, q_max_inv_angstrom = s.q_range_inv_angstrom
+    atoms, pot = load_inputs(structure, s.potential)
+    out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
-    base = MDSettings(temperature_k=t0_k, equilibration_ps=equilibration_ps, production_ps=production_ps,
-                      timestep_fs=timestep_fs, sample_every_fs=sample_every_fs, seed=seed)
-    futures = [md_task.submit(atoms, pot, replace(base, temperature_k=t), results_root)
-               for t in (t0_k, t0_k + delta_t_k)]
-    trajs = [f.result()[0] for f in futures]
+    runs = [MDSettings(temperature_k=t, equilibration_ps=s.equilibration_ps, production_ps=s.production_ps,
+                       timestep_fs=s.timestep_fs, sample_every_fs=s.sample_every_fs, seed=s.seed)
+            for t in (t0_k, t0_k + delta_t_k)]
+    for m in runs:
+        m.validate()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="md") as pool:
+        trajs = [f.result()[0] for f in [pool.submit(cached_md, atoms, pot, m, results_root) for m in runs]]
+    probe = s.probe
     symbols = atoms.get_chemical_symbols()
     w = dict(zip(symbols, diffraction_weights(symbols, probe), strict=True))
     diameter = 10 * equivalent_diameter_nm(atoms)
@@ -71,10 +68,10 @@ def delta_t_flow(structure: str, out: str, potential: str | None = None, t0_k: f
         "q_range_inv_angstrom": [q_min_inv_angstrom, q_max_inv_angstrom], "peaks": peaks,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "fingerprint": structure_fingerprint(atoms)},
-        "provenance": provenance(seed=seed, potential=pot.record()),
+        "provenance": provenance(seed=s.seed, potential=pot.record()),
     }
-    write_json(out_dir / "delta_t.json", summary)
     save_figure(_plot(r, g0, g1, r_fq, gq0, gq1, t0_k, delta_t_k, peaks), out_dir / "delta_g.png")
+    write_json(out_dir / "delta_t.json", summary)  # last: its presence marks a complete result
     return summary
 
 
@@ -104,45 +101,3 @@ def _plot(r, g0, g1, r_fq, gq0, gq1, t0, dt, peaks):
     axes[1].legend(fontsize=8)
     fig.set_layout_engine("tight")
     return fig
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "delta-t", help="MD at T0 and T0+ΔT -> differential pair distribution function ΔG(r)",
-        description="Run equilibrium MD at T0 and T0+ΔT and write OUT/delta_g.csv (r_angstrom, g_t0, g_t1, "
-                    "delta_g; direct-space route), OUT/delta_g_fq.csv (through F(Q) over the Q range), "
-                    "OUT/delta_t.json and OUT/delta_g.png.")
-    p.add_argument("structure", help="structure file (.extxyz)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--potential")
-    p.add_argument("--t0", type=float, default=300.0, help="base temperature in K")
-    p.add_argument("--delta-t", type=float, default=14.0, help="temperature rise in K")
-    p.add_argument("--equilibration-ps", type=float, default=10.0)
-    p.add_argument("--production-ps", type=float, default=40.0)
-    p.add_argument("--timestep-fs", type=float, default=2.0)
-    p.add_argument("--sample-every-fs", type=float, default=20.0)
-    p.add_argument("--seed", type=int, default=12345)
-    p.add_argument("--probe", default="electron", choices=("electron", "xray"))
-    p.add_argument("--q-range", default="1,12", help="Qmin,Qmax in 1/Å for the F(Q) route")
-    p.add_argument("--results", help="cache of MD runs (default OUT/runs)")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        qmin, qmax = (float(x) for x in args.q_range.split(","))
-    except ValueError:
-        raise NclatticeError(f"--q-range must be 'Qmin,Qmax' in 1/Å, got '{args.q_range}'.") from None
-    if not 0 <= qmin < qmax:
-        raise NclatticeError(f"--q-range needs 0 <= Qmin < Qmax, got {qmin}, {qmax}.")
-    summary = delta_t_flow(structure=args.structure, out=args.out, potential=args.potential, t0_k=args.t0,
-                           delta_t_k=args.delta_t, equilibration_ps=args.equilibration_ps,
-                           production_ps=args.production_ps, timestep_fs=args.timestep_fs,
-                           sample_every_fs=args.sample_every_fs, seed=args.seed, probe=args.probe,
-                           q_min_inv_angstrom=qmin, q_max_inv_angstrom=qmax, results=args.results)
-    for name, p in summary["peaks"].items():
-        print(f"{name:<16} r = {p['r_peak_angstrom']:.2f} Å  centre {p['delta_g_centre']:+.4f}  "
-              f"flanks {p['delta_g_left_max']:+.4f} / {p['delta_g_right_max']:+.4f}  "
-              f"{'broadening' if p['broadening'] else 'no clear broadening'}")
-    print(f"written {Path(args.out) / 'delta_g.csv'} and delta_g.png")
-    return 0

@@ -1,14 +1,13 @@
-"""`nclattice diffract` and `nclattice polaron-diffraction`: composition of the diffraction and
-displacement-model kernels (tasks/diffraction.py, tasks/models.py), files and figures.
+"""Diffraction of one structure and polaron differential diffraction: composition of the
+diffraction and displacement-model kernels (tasks/diffraction.py, tasks/models.py), files, figures.
 
-Both are quick analyses (seconds to minutes), so the command line calls the composition
-functions directly; ``diffraction_flow`` and ``polaron_diffraction_flow`` are the same
-compositions as Prefect flows for campaigns and deployments (created on first access).
+``run_diffract`` and ``run_polaron_diffraction`` take the settings models (command line,
+campaigns); ``compute_*`` take the plain physics settings. ``diffraction_flow`` and
+``polaron_diffraction_flow`` are the compositions as Prefect flows (created on first access).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Iterator
@@ -25,7 +24,8 @@ from ..structio import read_structure
 from ..structures import build_cspbbr3_superellipsoid
 from ..tasks import diffraction as dif
 from ..tasks import models
-from ..tasks.scattering import DEFAULT_ENERGY_KEV, Probe, nearby_edges
+from ..tasks.scattering import Probe, nearby_edges
+from .settings import DiffractSettings, PolaronDiffractionSettings
 
 POLARON_MODELS = ("dft", "orthorhombic", "random-hole", "localized")
 DEFAULT_HKL = ("200", "110", "111", "400")
@@ -307,149 +307,62 @@ def plot_powder(pat: dif.PowderPattern, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-# ---------------------------------------------------------------- command line
+# ---------------------------------------------------------------- entries (settings in, result out)
 
 
-def _probe(args: argparse.Namespace) -> Probe:
-    energy = args.energy_kev if args.energy_kev is not None else DEFAULT_ENERGY_KEV[args.probe]
-    return Probe(args.probe, float(energy), bool(getattr(args, "anomalous", False)))
+def _probe(s: DiffractSettings | PolaronDiffractionSettings) -> Probe:
+    return Probe(s.probe, float(s.energy()), s.anomalous)
 
 
-def _add_probe_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--probe", choices=("xray", "electron"), default="xray", help="X-rays or electrons")
-    p.add_argument("--energy-kev", type=float,
-                   help="photon or beam energy in keV (default 13.6 for X-rays, 3700 for electrons)")
-    p.add_argument("--anomalous", action="store_true",
-                   help="add Chantler f', f'' (X-rays; unreliable next to absorption edges)")
-    p.add_argument("--hkl", nargs="+", default=list(DEFAULT_HKL), help="peaks, e.g. 200 110 111 400")
-    p.add_argument("--half-width", type=float, default=0.3, help="box half width around each peak, Å⁻¹")
-    p.add_argument("--points", type=int, default=25, help="grid points per axis of each box (odd)")
-    p.add_argument("--lattice-constant", type=float, help="cubic lattice constant in Å for hkl boxes")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
+def polaron_settings(s: PolaronDiffractionSettings) -> PolaronSettings:
+    """The physics settings of a polaron-diffraction request (validated before any work)."""
+    ps = PolaronSettings(model=s.model, hole_bias=s.hole_bias, k_ev_per_angstrom2=(s.k_cs, s.k_pb, s.k_br),
+                         electron_field=s.electron_field, sizes=parse_sizes(s.sizes), samples=s.samples,
+                         seed=s.seed, p1=s.p1, p2=s.p2, probe=_probe(s), hkl=tuple(s.hkl),
+                         half_width_inv_angstrom=s.half_width_inv_angstrom, points=s.points,
+                         lattice_constant_angstrom=s.lattice_constant_angstrom or 5.90, t_center=s.t_center,
+                         amplitude_angstrom=s.amplitude_angstrom)
+    ps.hole_model()  # validates the restoring constants
+    dif.occupation_weighted(np.zeros(1), np.zeros(1), np.zeros(1), ps.p1, ps.p2)
+    return ps
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("diffract", help="powder and 3D kinematic diffraction of one structure",
-                       description="Kinematic diffraction of a structure file: the Debye powder pattern "
-                                   "with S(Q), F(Q), G(r) (--powder) and/or the 3D intensity on boxes around "
-                                   "hkl, a whole grid or a slice through q = 0 (--grid).")
-    p.add_argument("structure", type=Path, help="structure file (.extxyz or .data)")
-    _add_probe_options(p)
-    p.add_argument("--powder", action="store_true", help="Debye powder pattern, S(Q), F(Q), G(r)")
-    p.add_argument("--q-range", type=float, nargs=2, default=(0.3, 12.0), metavar=("QMIN", "QMAX"),
-                   help="powder Q range in Å⁻¹")
-    p.add_argument("--q-points", type=int, default=600, help="powder Q points")
-    p.add_argument("--r-max", type=float, default=30.0, help="largest r of G(r) in Å")
-    p.add_argument("--grid", choices=("box", "whole", "slice"),
-                   help="3D intensity: boxes around --hkl, a cube up to --q-max, or the qz = 0 plane")
-    p.add_argument("--q-max", type=float, default=3.0, help="half width of the whole grid / slice, Å⁻¹")
-    p.add_argument("--method", choices=("nufft", "direct"), default="nufft", help="3D intensity route")
-    p.set_defaults(func=run_diffract)
-
-    q = sub.add_parser("polaron-diffraction", help="model ΔI around Bragg peaks for a polaron displacement model",
-                       description="Differential diffraction (pumped − dark) of CsPbBr3 nanocrystal ensembles "
-                                   "for a displacement model, with the peak shift of each hkl along q "
-                                   "(negative = inward) and the change of its integrated intensity.")
-    q.add_argument("--model", choices=POLARON_MODELS, required=True, help="displacement-field model")
-    q.add_argument("--hole-bias", choices=models.HOLE_BIASES, default="surface",
-                   help="random-hole: hole positions (surface = the paper's l5-norm bias)")
-    q.add_argument("--k-cs", type=float, default=20.0, help="restoring constant of Cs, eV/Å²")
-    q.add_argument("--k-pb", type=float, default=20.0, help="restoring constant of Pb, eV/Å²")
-    q.add_argument("--k-br", type=float, default=5.0, help="restoring constant of Br, eV/Å²")
-    q.add_argument("--electron-field", choices=("paper", "sphere"), default="paper",
-                   help="electron sphere field: -r/(L/2)^3 at every atom (paper) or exact outside the sphere")
-    q.add_argument("--sizes", default="gamma:shape=2,mean=5.4,min=3,max=15",
-                   help="edge lengths in nm: gamma:shape=..,mean=..,min=..,max=.. or fixed:4.9[,5.5]")
-    q.add_argument("--samples", type=int, default=32, help="crystals in the ensemble (one hole each)")
-    q.add_argument("--seed", type=int, default=0, help="random seed")
-    q.add_argument("--p1", type=float, default=1.0, help="fraction of crystals with one exciton")
-    q.add_argument("--p2", type=float, default=0.0, help="fraction with two (twice the displacement)")
-    q.add_argument("--t-center", type=float, default=0.8, help="orthorhombic: t at the centre")
-    q.add_argument("--amplitude", type=float, default=0.15, help="localized: displacement in Å")
-    q.add_argument("--spin-dir", type=Path,
-                   help="dft: directory with singlet.extxyz and triplet.extxyz (nclattice spin-relax)")
-    _add_probe_options(q)
-    q.set_defaults(func=run_polaron)
+def relaxed_pair(spin_dir: str | Path) -> tuple[Atoms, Atoms]:
+    """singlet.extxyz and triplet.extxyz of a spin-relax output directory, checked for pairing."""
+    d = Path(spin_dir)
+    pair = (read_structure(d / "singlet.extxyz"), read_structure(d / "triplet.extxyz"))
+    models.displacement_from_relaxations(*pair)
+    return pair
 
 
-def _check_common(args: argparse.Namespace) -> None:
-    if args.points < 3 or args.points % 2 == 0:
-        raise NclatticeError(f"--points must be an odd number of at least 3, got {args.points}.")
-    if not args.half_width > 0:
-        raise NclatticeError("--half-width must be a positive number of Å⁻¹.")
-    for h in args.hkl:
-        if not any(dif.parse_hkl(h)):
-            raise NclatticeError("--hkl 000 is the forward beam, not a Bragg peak; pick e.g. 200.")
+def run_polaron_diffraction(settings: PolaronDiffractionSettings, out: str | Path,
+                            show_progress: bool = True) -> dict:
+    ps = polaron_settings(settings)
+    pair = relaxed_pair(settings.spin_dir) if settings.model == "dft" else None
+    return compute_polaron_diffraction(ps, Path(out), pair, show_progress=show_progress)
 
 
-def run_polaron(args: argparse.Namespace) -> int:
-    _check_common(args)
-    if args.samples < 1:
-        raise NclatticeError(f"--samples must be at least 1, got {args.samples}.")
-    pair = None
-    if args.model == "dft":
-        if args.spin_dir is None:
-            raise NclatticeError("the dft model needs --spin-dir DIR holding singlet.extxyz and triplet.extxyz.")
-        pair = (read_structure(args.spin_dir / "singlet.extxyz"), read_structure(args.spin_dir / "triplet.extxyz"))
-    elif args.spin_dir is not None:
-        raise NclatticeError("--spin-dir applies to --model dft only.")
-    s = PolaronSettings(model=args.model, hole_bias=args.hole_bias, k_ev_per_angstrom2=(args.k_cs, args.k_pb,
-                        args.k_br), electron_field=args.electron_field, sizes=parse_sizes(args.sizes),
-                        samples=args.samples, seed=args.seed, p1=args.p1, p2=args.p2, probe=_probe(args),
-                        hkl=tuple(args.hkl), half_width_inv_angstrom=args.half_width, points=args.points,
-                        lattice_constant_angstrom=args.lattice_constant or 5.90, t_center=args.t_center,
-                        amplitude_angstrom=args.amplitude)
-    s.hole_model()  # validates the restoring constants before any work
-    dif.occupation_weighted(np.zeros(1), np.zeros(1), np.zeros(1), s.p1, s.p2)
-    if pair is not None:
-        models.displacement_from_relaxations(*pair)
-    if not 0 <= s.t_center <= 1:
-        raise NclatticeError(f"--t-center must lie between 0 and 1, got {s.t_center}.")
-    summary = compute_polaron_diffraction(s, args.out, pair)
-    print(f"{s.model} model, {summary['crystals']} crystal(s), {s.probe.kind} {s.probe.energy_kev:g} keV")
-    print(f"{'hkl':>5} {'shift (1/Å)':>13} {'direction':>9} {'ΔI_int/I_int':>13}")
-    for h, v in summary["peak_shifts"].items():
-        d = "inward" if v["shift_inv_angstrom"] < 0 else "outward"
-        print(f"{h:>5} {v['shift_inv_angstrom']:>+13.3e} {d:>9} {v['integrated_change']:>+13.3e}")
-    print(f"written to {args.out}/ (peak_shifts.json, delta_intensity.npz, delta_slices.png, result.json)")
-    return 0
-
-
-def _grid_boxes(args: argparse.Namespace, atoms: Atoms) -> list[dif.QBox]:
-    if args.grid == "box":
-        a = args.lattice_constant or atoms.info.get("a_angstrom")
+def grid_boxes(s: DiffractSettings, atoms: Atoms) -> list[dif.QBox]:
+    if s.grid == "box":
+        a = s.lattice_constant_angstrom or atoms.info.get("a_angstrom")
         if a is None:
             raise NclatticeError("boxes around hkl need --lattice-constant (the structure does not record one).")
-        return [dif.box_around(dif.parse_hkl(h), float(a), args.half_width, args.points) for h in args.hkl]
-    if not args.q_max > 0:
-        raise NclatticeError("--q-max must be a positive number of Å⁻¹.")
-    flat = 2 if args.grid == "slice" else None
-    return [dif.QBox((0.0, 0.0, 0.0), args.q_max, args.points, flat, label=args.grid)]
+        return [dif.box_around(dif.parse_hkl(h), float(a), s.half_width_inv_angstrom, s.points) for h in s.hkl]
+    flat = 2 if s.grid == "slice" else None
+    return [dif.QBox((0.0, 0.0, 0.0), s.q_max_inv_angstrom, s.points, flat, label=s.grid)]
 
 
-def run_diffract(args: argparse.Namespace) -> int:
-    _check_common(args)
-    if not args.powder and args.grid is None:
-        raise NclatticeError("nothing to compute; add --powder and/or --grid box|whole|slice.")
-    probe = _probe(args)
-    q_min, q_max = args.q_range
-    if args.powder and not (0 < q_min < q_max and args.q_points >= 2 and args.r_max > 0):
-        raise NclatticeError("the powder needs 0 < QMIN < QMAX, --q-points >= 2 and --r-max > 0.")
-    atoms = read_structure(args.structure)
-    boxes = _grid_boxes(args, atoms) if args.grid else None
+def run_diffract(structure: str | Path, settings: DiffractSettings, out: str | Path) -> dict:
+    s = settings
+    probe = _probe(s)
+    atoms = read_structure(structure)
+    boxes = grid_boxes(s, atoms) if s.grid else None
     for sym in set(atoms.get_chemical_symbols()):
         probe.factor(sym, np.zeros(1))  # an unknown element fails here, before any output
-    powder = {"q_min": q_min, "q_max": q_max, "q_points": args.q_points, "r_max": args.r_max} \
-        if args.powder else None
-    summary = compute_diffraction(atoms, probe, args.out, powder, {"boxes": boxes} if boxes else None,
-                                  args.method)
-    print(f"{summary['formula']}: {summary['atoms']} atoms, {probe.kind} {probe.energy_kev:g} keV, "
-          f"{summary['wall_s']} s")
-    for edge in summary.get("absorption_edges_within_1_kev", []):
-        print(f"  note: {edge['element']} {edge['edge']} edge at {edge['energy_kev']:.3f} keV "
-              "(scattering factors uncertain near edges)")
-    print(f"written to {args.out}/ ({', '.join(summary['files'] + ['result.json'])})")
-    return 0
+    q_min, q_max = s.q_range_inv_angstrom
+    powder = {"q_min": q_min, "q_max": q_max, "q_points": s.q_points, "r_max": s.r_max_angstrom} \
+        if s.powder else None
+    return compute_diffraction(atoms, probe, Path(out), powder, {"boxes": boxes} if boxes else None, s.method)
 
 
 # ---------------------------------------------------------------- Prefect flows (lazy)

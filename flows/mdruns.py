@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from ..potentials import PotentialSet
 from ..provenance import input_key, provenance
@@ -82,9 +80,3 @@ def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
                                  lammps_version=traj.lammps_version),
     })
     return traj, directory, False
-
-
-@task(name="md-nvt", cache_policy=NO_CACHE, retries=0)
-def md_task(atoms: Atoms, potential: PotentialSet, settings: MDSettings, results_root: str):
-    """Prefect task around :func:`cached_md` (file-level caching keyed on the inputs)."""
-    return cached_md(atoms, potential, settings, results_root)

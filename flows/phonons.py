@@ -1,15 +1,12 @@
-"""Phonon flow: minimise -> Hessian -> modes and DOS -> NVE MD -> mode lifetimes (SCIENCE.md §4)."""
+"""Phonons: minimise -> Hessian -> modes and DOS -> NVE MD -> mode lifetimes (plain composition, no Prefect)."""
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
 
 from ..errors import NclatticeError
 from ..potentials import PotentialSet
@@ -27,14 +24,14 @@ from ..tasks.phonons import (
     normal_modes,
     projection_weights,
 )
-from .common import ensure_out, load_inputs
-from .mdruns import md_task
+from .common import load_inputs
+from .mdruns import cached_md
+from .settings import PhononSettings
 
 MAX_DENSE_ATOMS = 4000  # 12k x 12k doubles = 1.2 GB per matrix; eigh needs ~3 of them
 
 
-@task(name="normal-modes", cache_policy=NO_CACHE)
-def modes_task(atoms, potential: PotentialSet, fmax: float, step: float, results_root: str):
+def cached_modes(atoms, potential: PotentialSet, fmax: float, step: float, results_root: str):
     """Minimise and diagonalise, cached under <results>/modes/<key>/."""
     key = input_key("modes", atoms, potential.sha256, {"fmax": fmax, "step": step})
     directory = result_dir(results_root, "modes", key)
@@ -64,32 +61,30 @@ def modes_task(atoms, potential: PotentialSet, fmax: float, step: float, results
     return modes, positions, record, timings
 
 
-@flow(name="phonons")
-def phonons_flow(structure: str, out: str, potential: str | None = None, temperature_k: float = 300.0,
-                 md_ps: float = 40.0, equilibration_ps: float = 10.0, timestep_fs: float = 1.0,
-                 sample_every_fs: float = 5.0, window_ps: float = 20.0, fmax_ev_per_angstrom: float = 1e-5,
-                 dos_sigma_thz: float = 0.1, seed: int = 12345, results: str | None = None) -> dict[str, Any]:
+def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path,
+                results: str | Path | None = None) -> dict[str, Any]:
     """Write ``out/phonons.json``, ``dos.png`` and ``lifetimes.png``."""
-    atoms, pot = load_inputs(structure, potential)
+    s = settings
+    temperature_k, window_ps, dos_sigma_thz = s.temperature_k, s.window_ps, s.dos_sigma_thz
+    atoms, pot = load_inputs(structure, s.potential)
     if len(atoms) > MAX_DENSE_ATOMS:
         raise NclatticeError(f"{len(atoms)} atoms is beyond dense diagonalisation here (limit {MAX_DENSE_ATOMS}); "
                              "use a smaller nanocrystal.")
-    if window_ps * 2 > md_ps:
-        raise NclatticeError(f"--md-ps ({md_ps}) must be at least twice the correlation window ({window_ps} ps).")
-    out_dir = ensure_out(out)
+    md = MDSettings(temperature_k, equilibration_ps=s.equilibration_ps, production_ps=s.production_ps,
+                    timestep_fs=s.timestep_fs, sample_every_fs=s.sample_every_fs, production_ensemble="nve",
+                    store_velocities=True, seed=s.seed, max_temperature_deviation=0.5)
+    md.validate()
+    out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
-    modes, minimized, record, timings = modes_task(atoms, pot, fmax_ev_per_angstrom, 0.005, results_root)
+    modes, minimized, record, timings = cached_modes(atoms, pot, s.fmax_ev_per_angstrom, 0.005, results_root)
     relaxed = atoms.copy()
     relaxed.positions = minimized
-    settings = MDSettings(temperature_k, equilibration_ps=equilibration_ps, production_ps=md_ps,
-                          timestep_fs=timestep_fs, sample_every_fs=sample_every_fs, production_ensemble="nve",
-                          store_velocities=True, seed=seed, max_temperature_deviation=0.5)
-    traj, _, _ = md_task(relaxed, pot, settings, results_root)
+    traj, _, _ = cached_md(relaxed, pot, md, results_root)
     t0 = time.perf_counter()
     qdot, q = mode_velocities(traj.velocities_angstrom_per_ps, traj.positions_angstrom, minimized,
                               atoms.get_masses(), modes.eigenvectors)
     timings["projection"] = time.perf_counter() - t0
-    life = lifetimes(qdot, q, sample_every_fs / 1000, modes, window_ps=window_ps)
+    life = lifetimes(qdot, q, s.sample_every_fs / 1000, modes, window_ps=window_ps)
     vib = np.setdiff1d(np.arange(len(modes.frequencies_thz)), modes.rigid_body_modes)
     freq = modes.frequencies_thz
     grid, total = density_of_states(freq[vib], sigma_thz=dos_sigma_thz)
@@ -118,16 +113,14 @@ def phonons_flow(structure: str, out: str, potential: str | None = None, tempera
         "minimization": record, "timings_s": timings,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms)},
-        "settings": {"temperature_k": temperature_k, "md_ps": md_ps, "equilibration_ps": equilibration_ps,
-                     "timestep_fs": timestep_fs, "sample_every_fs": sample_every_fs, "window_ps": window_ps,
-                     "fmax_ev_per_angstrom": fmax_ev_per_angstrom},
-        "provenance": provenance(seed=seed, potential=pot.record()),
+        "settings": {**s.canonical(), "md_ps": s.production_ps},
+        "provenance": provenance(seed=s.seed, potential=pot.record()),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "phonons.json", result)
     save_figure(_plot_dos(grid, total, projected), out_dir / "dos.png")
     save_figure(_plot_lifetimes(freq, tau, life["resolved"], life["lifetimes_fit_ps"], temperature_k),
                 out_dir / "lifetimes.png")
+    write_json(out_dir / "phonons.json", result)  # last: its presence marks a complete result
     return result
 
 
@@ -163,39 +156,3 @@ def _plot_lifetimes(freq, tau, resolved, tau_fit, temperature_k):
     ax.legend(fontsize=7)
     fig.set_layout_engine("tight")
     return fig
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "phonons", help="normal modes, phonon DOS and lifetimes of a nanocrystal",
-        description="Minimise the nanocrystal (LAMMPS CG), build the mass-weighted Hessian by central differences, "
-                    "diagonalise, and compute mode lifetimes from NVE MD at --temperature. Writes OUT/phonons.json, "
-                    "OUT/dos.png and OUT/lifetimes.png.")
-    p.add_argument("structure", help="structure file (.extxyz)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--potential")
-    p.add_argument("--temperature", type=float, default=300.0, help="K")
-    p.add_argument("--md-ps", type=float, default=40.0, help="NVE production length")
-    p.add_argument("--equilibration-ps", type=float, default=10.0)
-    p.add_argument("--window-ps", type=float, default=20.0, help="velocity autocorrelation window")
-    p.add_argument("--fmax", type=float, default=1e-5, help="minimisation force tolerance in eV/Å")
-    p.add_argument("--dos-sigma", type=float, default=0.1, help="Gaussian DOS broadening in THz")
-    p.add_argument("--seed", type=int, default=12345)
-    p.add_argument("--results", help="cache of runs (default OUT/runs)")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    r = phonons_flow(structure=args.structure, out=args.out, potential=args.potential,
-                     temperature_k=args.temperature, md_ps=args.md_ps, equilibration_ps=args.equilibration_ps,
-                     window_ps=args.window_ps, fmax_ev_per_angstrom=args.fmax, dos_sigma_thz=args.dos_sigma,
-                     seed=args.seed, results=args.results)
-    s = r["lifetime_summary"]
-    n_low = int(np.sum(np.abs(r["frequencies_thz"]) < 0.05))
-    print(f"modes {len(r['frequencies_thz'])}, rigid-body {len(r['rigid_body_modes'])} "
-          f"(max |f| {np.abs(r['rigid_body_frequencies_thz']).max():.4f} THz), |f| < 0.05 THz: {n_low}, "
-          f"imaginary: {len(r['imaginary_modes'])}")
-    print(f"median lifetime {s['median_lifetime_ps']:.2f} ps, below 1 ps: {100 * s['fraction_below_1ps']:.0f} %, "
-          f"resolved: {100 * s['resolved_fraction']:.0f} %")
-    print(f"written {Path(args.out) / 'phonons.json'}, dos.png, lifetimes.png")
-    return 0

@@ -1,4 +1,4 @@
-"""The polaron flow and `nclattice spin-relax`: singlet relaxation, vertical triplet single point,
+"""The polaron composition (`nclattice spin-relax`): singlet relaxation, vertical triplet single point,
 triplet relaxation, and the displacement field between the two relaxed geometries.
 
 Composition only; the physics is in tasks/spin.py (and tasks/cp2k_backend.py). Stages write
@@ -7,7 +7,7 @@ continues where it stopped; the checkpoints go once every stage has converged. R
 ``OUT/singlet.extxyz`` and ``OUT/triplet.extxyz`` (same atoms, same order: the input of the
 diffraction ``dft`` model), ``OUT/spin.json`` (written last) and ``OUT/displacement.png``.
 
-Paper-sized model on a cluster (Cs200Pb125Br450, CP2K/PBE as in seed 002). Check the inputs here::
+Paper-sized model on a cluster (Cs200Pb125Br450, CP2K/PBE as in Shen et al.). Check the inputs here::
 
     nclattice build cspbbr3 --cells 5 --vacancies tetra -o tetra.extxyz
     nclattice spin-relax tetra.extxyz --backend cp2k --dry-run --out cp2k_inputs
@@ -24,7 +24,6 @@ cluster (a Dask runner from dask-jobqueue for one node per model). A killed job 
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -56,6 +55,7 @@ from ..tasks.spin import (
     relax,
     single_point,
 )
+from .settings import SpinRelaxSettings
 
 RESULT_FILES = ("singlet.extxyz", "triplet.extxyz", "spin.json", "displacement.png")
 
@@ -219,7 +219,7 @@ def spin_record(run: PolaronRun | None, analysis: dict[str, Any], backend: Backe
             "log": {"singlet": run.singlet.log, "triplet": run.triplet.log},
         })
     record["provenance"] = provenance(blas=prefer_openblas() or "bundled with tblite",
-                                      reference="Shen et al., seed 002, supplement S4 / Table S2")
+                                      reference="Shen et al., CsPbBr3 exciton polaron, supplement S4 / Table S2")
     return record
 
 
@@ -400,101 +400,42 @@ def _ensemble_flow_object():
     return _flow
 
 
-# ------------------------------------------------------------------ command line
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "spin-relax", help="singlet vs triplet relaxation: the exciton-polaron displacement field",
-        description="Relax STRUCTURE in the singlet (S=0), compute the triplet (S=1) at that "
-                    "geometry, relax the triplet, and write OUT/singlet.extxyz, OUT/triplet.extxyz, "
-                    "OUT/spin.json (energies, Table-S2 regression in ppm) and OUT/displacement.png. "
-                    "A killed run resumes from OUT/.progress.")
-    p.add_argument("structure", type=Path, help="structure file (.extxyz); with --import-triplet "
-                                                "the relaxed singlet")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--backend", choices=("xtb", "cp2k"), default="xtb",
-                   help="GFN2-xTB via tblite (default) or CP2K/PBE via its shell")
-    p.add_argument("--fmax", type=float, default=0.05, help="force convergence in eV/Å (0.05)")
-    p.add_argument("--max-steps", type=int, default=500,
-                   help="BFGS steps per stage, counting steps of earlier (killed) runs (500)")
-    p.add_argument("--charge", type=int, default=0, help="total charge in e (0)")
-    p.add_argument("--spin-polarization", type=float, default=None,
-                   help="xtb: tblite spin-polarization scaling (e.g. 1.0); default off")
-    p.add_argument("--electronic-temperature", type=float, default=300.0,
-                   help="xtb: electronic temperature in K (300)")
-    p.add_argument("--cp2k-ranks", type=int, default=1, help="cp2k: MPI ranks (1)")
-    p.add_argument("--cp2k-command", default=None,
-                   help="cp2k: shell command (default: detect cp2k_shell.psmp / cp2k.psmp -s)")
-    p.add_argument("--cp2k-data-dir", default=None, help="cp2k: basis/potential directory")
-    p.add_argument("--vacuum", type=float, default=8.0, help="cp2k: vacuum each side in Å (8)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="cp2k: write OUT/cp2k/*.inp and the command, run nothing")
-    p.add_argument("--import-triplet", type=Path, default=None,
-                   help="analyse STRUCTURE (singlet) and this triplet geometry, computed anywhere")
-    p.add_argument("--exclude-outer-layers", action="store_true",
-                   help="leave the outermost layer along each axis out of its regression (Fig. S4)")
-    p.add_argument("--allow-unconverged", action="store_true",
-                   help="write results even if the triplet relaxation hit --max-steps "
-                        "(flagged in spin.json); the singlet must converge")
-    p.set_defaults(func=run)
+# ------------------------------------------------------------------ entry (settings in, result out)
+def backend_for(s: SpinRelaxSettings, out: Path):
+    """The electronic-structure backend a spin-relax request names."""
+    if s.backend == "xtb":
+        return make_backend("xtb", spin_polarization=s.spin_polarization,
+                            electronic_temperature_k=s.electronic_temperature_k)
+    return make_backend("cp2k", mpi_ranks=s.cp2k_ranks, command=s.cp2k_command, data_dir=s.cp2k_data_dir,
+                        vacuum_angstrom=s.vacuum_angstrom, workdir=str(Path(out) / "cp2k_work"))
 
 
-def _backend_from_args(args: argparse.Namespace):
-    if args.backend == "xtb":
-        stray = [f for f, v in (("--cp2k-ranks", args.cp2k_ranks != 1), ("--dry-run", args.dry_run),
-                                ("--cp2k-command", args.cp2k_command), ("--vacuum", args.vacuum != 8.0),
-                                ("--cp2k-data-dir", args.cp2k_data_dir)) if v]
-        if stray:
-            raise NclatticeError(f"{', '.join(stray)} applies to --backend cp2k only.")
-        return make_backend("xtb", spin_polarization=args.spin_polarization,
-                            electronic_temperature_k=args.electronic_temperature)
-    if args.cp2k_ranks < 1:
-        raise NclatticeError(f"--cp2k-ranks must be at least 1, got {args.cp2k_ranks}.")
-    return make_backend("cp2k", mpi_ranks=args.cp2k_ranks, command=args.cp2k_command,
-                        data_dir=args.cp2k_data_dir, vacuum_angstrom=args.vacuum,
-                        workdir=str(args.out / "cp2k_work"))
-
-
-def _summary(record: dict[str, Any], out: Path) -> str:
-    def fmt(x, unit="eV"):
-        return "n/a" if x is None else f"{x:.4f} {unit}"
-
-    lines = [f"relaxation energy  {fmt(record['relaxation_energy_ev'])}",
-             f"Stokes shift (2x)  {fmt(record['stokes_shift_ev'])}",
-             f"adiabatic gap      {fmt(record['adiabatic_gap_ev'])}",
-             "regression diagonal (ppm: ux~x, uy~y, uz~z):"]
-    for sp, t in record["displacement_regression"].items():
-        diag = [t["slope_ppm"][i][i] for i in range(3)]
-        err = [t["stderr_ppm"][i][i] for i in range(3)]
-        cells = "  ".join("n/a" if d is None else f"{d:+8.0f}±{e or 0:.0f}"
-                          for d, e in zip(diag, err, strict=True))
-        lines.append(f"  {sp:<3} {cells}")
-    lines.append(f"written            {out}/ ({', '.join(RESULT_FILES)})")
-    return "\n".join(lines)
-
-
-def run(args: argparse.Namespace) -> int:
-    settings = PolaronSettings(fmax_ev_per_angstrom=args.fmax, max_steps=args.max_steps,
-                               charge=args.charge, exclude_outer_layers=args.exclude_outer_layers)
+def physics_settings(s: SpinRelaxSettings) -> PolaronSettings:
+    settings = PolaronSettings(fmax_ev_per_angstrom=s.fmax_ev_per_angstrom, max_steps=s.max_steps,
+                               charge=s.charge, exclude_outer_layers=s.exclude_outer_layers)
     settings.validate()
-    backend = _backend_from_args(args)
-    if args.import_triplet is not None:
-        record = import_field(args.structure, args.import_triplet, settings, args.out)
-        print(_summary(record, args.out))
-        return 0
-    atoms = read_structure(args.structure)
-    check_spin_parity(atoms, 3, args.charge)
-    if args.dry_run:
-        for path in write_cp2k_inputs(atoms, backend, args.charge, args.out):
-            print(f"written {path}")
-        return 0
-    if args.backend == "cp2k":
+    return settings
+
+
+def run_spin_relax(structure: str | Path, settings: SpinRelaxSettings, out: str | Path,
+                   progress=print_progress) -> dict[str, Any]:
+    """Relax (or import, or dry-run) one structure; returns the spin.json record (or the dry-run files)."""
+    s, out, structure = settings, Path(out), Path(structure)
+    physics = physics_settings(s)
+    backend = backend_for(s, out)
+    if s.import_triplet is not None:
+        return import_field(structure, Path(s.import_triplet), physics, out)
+    atoms = read_structure(structure)
+    check_spin_parity(atoms, 3, s.charge)
+    if s.dry_run:
+        return {"dry_run": [str(p) for p in write_cp2k_inputs(atoms, backend, s.charge, out)]}
+    if s.backend == "cp2k":
         backend.shell_command()  # fails now, with one line, if cp2k is not installed
-    print(f"{atoms.get_chemical_formula('metal')}: {len(atoms)} atoms, backend {backend.name}, "
-          f"fmax {args.fmax} eV/Å", flush=True)
-    record = spin_relax(atoms, backend, settings, args.out, source=args.structure,
-                        allow_unconverged=args.allow_unconverged)
-    print(_summary(record, args.out))
-    return 0
+    if progress is not None:
+        print(f"{atoms.get_chemical_formula('metal')}: {len(atoms)} atoms, backend {backend.name}, "
+              f"fmax {s.fmax_ev_per_angstrom} eV/Å", flush=True)
+    return spin_relax(atoms, backend, physics, out, source=structure, allow_unconverged=s.allow_unconverged,
+                      progress=progress)
 
 
 def __getattr__(name: str):

@@ -1,14 +1,11 @@
-"""`nclattice ued analyze`: Debye–Waller analysis of a UED time series, ΔT(t) and kinetics.
+"""UED analysis: Debye–Waller fit per delay, ΔT(t) with an MD calibration, kinetics fits.
 
-Composition only (physics in tasks/ued.py and tasks/kinetics.py). ``analyze`` is the plain
-composition the command line calls (it takes seconds); ``ued_analyze_flow`` is the same
-composition as a Prefect flow for campaigns and deployments, built on first access because
-importing Prefect costs seconds.
+Composition only (physics in tasks/ued.py and tasks/kinetics.py). ``analyze`` takes plain
+arguments; ``run_ued`` takes the settings model (command line, campaigns, deployments).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,11 +18,7 @@ from ..provenance import file_sha256, provenance
 from ..results import pyplot, save_figure, write_json
 from ..tasks import kinetics as kin
 from ..tasks import ued
-
-DATA_FORMAT = """CSV, one row per delay and peak, header
-  delay_ps,peak,q_inv_angstrom,i_over_i0,error[,fluence_mj_cm2]
-or s_inv_angstrom (s = 1/d = Q/2π) instead of q_inv_angstrom, or h,k,l columns with --lattice.
-error = standard error of i_over_i0. Lines starting with '#' are comments."""
+from .settings import UedSettings
 
 
 # ---------------------------------------------------------------- reading inputs
@@ -110,7 +103,7 @@ def analyze_one(series: ued.UedSeries, calibration: ued.MsdCalibration | None, *
 
 
 def _peak_results(series: ued.UedSeries) -> dict[str, Any]:
-    """Per-peak ⟨Δu²⟩ along Q (seed 001's ⟨Δu²⟩_s) and its single-exponential time constant."""
+    """Per-peak ⟨Δu²⟩ along Q (⟨Δu²⟩_s of Yue et al. 2024) and its single-exponential time constant."""
     msd, err = ued.peak_msd(series)
     return {p: {"msd_along_q_angstrom2": msd[:, j], "stderr": err[:, j],
                 "single": _fit_or_reason(kin.fit_exponential, series.delays_ps, msd[:, j], err[:, j])}
@@ -180,7 +173,7 @@ def analyze(data: Sequence[Path], out: Path, calibration: Path | None = None,
     payload = {**results[primary], "primary_fluence_mj_cm2": series[primary].fluence_mj_cm2,
                "series": results, "fluence_scaling": _fluence_scaling(results),
                "conventions": {"delta_msd_angstrom2": "3D Δ⟨u²⟩ = 3 × slope of −ln(I/I0) vs Q² (Å²)",
-                               "msd_along_q_angstrom2": "1D ⟨Δu²⟩ along Q = −ln(I/I0)/Q² = seed 001's ⟨Δu²⟩_s",
+                               "msd_along_q_angstrom2": "1D ⟨Δu²⟩ along Q = −ln(I/I0)/Q² (⟨Δu²⟩_s, Yue et al. 2024)",
                                "q": "Q = 2π/d in Å⁻¹; s = 1/d = Q/2π",
                                "delta_t_k": "Δ⟨u²⟩_3D / b_3D of the calibration",
                                "disorder": f"high-Q peaks (Q² > {q2_max_fit:g} Å⁻²) vs the low-Q line; "
@@ -190,7 +183,7 @@ def analyze(data: Sequence[Path], out: Path, calibration: Path | None = None,
                "inputs": {"data": [str(p) for p in data], "data_sha256": [file_sha256(p) for p in data],
                           "lattice": None if lattice is None else list(lattice), "q2_max_fit": q2_max_fit,
                           "z_threshold": z_threshold, "through_origin": through_origin, "n_atoms": n_atoms},
-               "provenance": provenance(analysis="Debye–Waller per delay (SCIENCE.md §6)")}
+               "provenance": provenance(analysis="Debye–Waller per delay")}
     s, r = series[primary], results[primary]
     save_figure(_plot_dw(s, r, plot_delays, q2_max_fit), Path(out) / "dw_vs_q2.png")
     save_figure(_plot_time(r), Path(out) / "delta_t.png")
@@ -248,11 +241,16 @@ def _plot_dw(series: ued.UedSeries, r: dict, plot_delays, q2_max_fit: float):
         ax.annotate(p, (q2[j], 0), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
     ax.axvline(q2_max_fit, color="grey", ls=":", lw=1)
     ax.set(xlabel="Q² (Å⁻²)", ylabel="−ln(I/I0)",
-           title="Debye–Waller: line fitted below the dotted Q²; red squares: localized-disorder flags")
+           title=f"Debye–Waller{_fluence_label(series.fluence_mj_cm2)}: line fitted below the dotted Q²; "
+                 "red squares: localized-disorder flags")
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
     fig.set_layout_engine("tight")
     return fig
+
+
+def _fluence_label(fluence_mj_cm2: float | None) -> str:
+    return "" if fluence_mj_cm2 is None else f" at {fluence_mj_cm2:g} mJ/cm²"
 
 
 def _plot_time(r: dict):
@@ -272,7 +270,8 @@ def _plot_time(r: dict):
         a = r["auger_fit"]
         ax.plot(t, a["model_delta_t_k"], "k--",
                 label=f"Auger heating, ⟨N⟩ = {a['mean_excitons']:.3g}, τ_AR = {a['tau_auger_ps']:.0f} ps")
-    ax.set(xlabel="delay (ps)", ylabel="ΔT (K)" if calibrated else "Δ⟨u²⟩ 3D (Å²)")
+    ax.set(xlabel="delay (ps)", ylabel="ΔT (K)" if calibrated else "Δ⟨u²⟩ 3D (Å²)",
+           title=("ΔT(t)" if calibrated else "Δ⟨u²⟩(t)") + _fluence_label(r["fluence_mj_cm2"]))
     ax.legend(fontsize=8)
     if calibrated and "delta_energy_ev" in r:
         scale = r["delta_energy_ev"][int(np.argmax(np.abs(y)))] / y[int(np.argmax(np.abs(y)))]
@@ -282,66 +281,11 @@ def _plot_time(r: dict):
     return fig
 
 
-# ---------------------------------------------------------------- command line
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of numbers") from None
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ued", help="analyze UED Bragg-peak time series (Debye–Waller, ΔT, disorder)",
-                       description="Ultrafast electron diffraction analysis.")
-    actions = p.add_subparsers(dest="action", required=True, parser_class=type(p))
-    a = actions.add_parser("analyze", help="Debye–Waller fit per delay, ΔT(t), localized-disorder test",
-                           description="Per delay: weighted fit of -ln(I/I0) vs Q^2 below --q2-max-fit, "
-                                       "delta_msd = 3 x slope (3D), intercept test, high-Q disorder flags; "
-                                       "Delta T = delta_msd / b with an MD calibration. Writes OUT/ued.json, "
-                                       "OUT/dw_vs_q2.png, OUT/delta_t.png.\n\nData format: " + DATA_FORMAT,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    a.add_argument("data", type=Path, nargs="+", help="CSV file(s); several fluences in one file or one per file")
-    a.add_argument("--out", type=Path, required=True, help="output directory")
-    a.add_argument("--calibration", type=Path, help="calibration.json from the MD calibration")
-    a.add_argument("--calibration-key", default="diffraction_weighted", help="which fit of the calibration")
-    a.add_argument("--lattice", type=_floats, help="for h,k,l data: a (cubic), a,c (hexagonal) or 6 values")
-    a.add_argument("--q2-max-fit", type=float, default=ued.Q2_DISORDER_THRESHOLD,
-                   help="peaks with Q² above this (Å⁻²) are tested for localized disorder (default 40)")
-    a.add_argument("--z-threshold", type=float, default=3.0, help="significance for a disorder flag (default 3)")
-    a.add_argument("--through-origin", action="store_true", help="fit the DW line with zero intercept")
-    a.add_argument("--fluence", type=float, help="fluence whose results go to the top level (default highest)")
-    a.add_argument("--plot-delays", type=_floats, help="delays (ps) to show in dw_vs_q2.png")
-    a.add_argument("--mean-excitons", type=float, help="⟨N⟩ for an Auger-heating fit of ΔT(t)")
-    a.add_argument("--excitons-per-mj-cm2", type=float, help="⟨N⟩ per fluence unit (seed 000: 10 at 510 nm)")
-    a.add_argument("--n-atoms", type=int, help="atoms per NC: ΔE = 3 N k_B ΔT")
-    a.add_argument("--disorder-peaks", nargs=2, metavar=("HIGH", "LOW"),
-                   help="excess loss of HIGH beyond LOW rescaled by the DW law (seed 000: Q6 Q3)")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    r = analyze(args.data, args.out, args.calibration, args.calibration_key, args.lattice, args.q2_max_fit,
-                args.z_threshold, args.through_origin, args.fluence, args.plot_delays, args.mean_excitons,
-                args.excitons_per_mj_cm2, args.n_atoms,
-                None if args.disorder_peaks is None else tuple(args.disorder_peaks))
-    single = r["fits"]["delta_msd_single"]
-    tau = f"{single['time_constants_ps'][0]:.3g} ps" if "time_constants_ps" in single else "no fit"
-    print(f"{len(r['series'])} series, {len(r['delays_ps'])} delays; Δ⟨u²⟩ rise time {tau}; "
-          f"localized disorder: {'yes' if r['localized_disorder_detected'] else 'no'} "
-          f"({len(r['disorder_flags'])} flagged delay/peak pairs)")
-    if "delta_t_k" in r:
-        print(f"ΔT at the last delay: {r['delta_t_k'][-1]:.2f} ± {r['delta_t_stderr_k'][-1]:.2f} K")
-    print(f"results: {args.out / 'ued.json'}, figures: {args.out / 'dw_vs_q2.png'}, {args.out / 'delta_t.png'}")
-    return 0
-
-
-# ---------------------------------------------------------------- Prefect flow (lazy)
-def __getattr__(name: str):
-    """``ued_analyze_flow``: ``analyze`` as a Prefect flow, built on first access."""
-    if name == "ued_analyze_flow":
-        from prefect import flow
-
-        wrapped = flow(analyze, name="ued-analyze", log_prints=True)
-        globals()[name] = wrapped
-        return wrapped
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# ---------------------------------------------------------------- entry (settings in, result out)
+def run_ued(data: Sequence[str | Path], settings: UedSettings, out: str | Path) -> dict[str, Any]:
+    """The analysis of ``data`` (one or more CSV files) with ``settings``; files under ``out``."""
+    s = settings
+    return analyze([Path(d) for d in data], Path(out), None if s.calibration is None else Path(s.calibration),
+                   s.calibration_key, s.lattice, s.q2_max_fit, s.z_threshold, s.through_origin, s.fluence,
+                   s.plot_delays, s.mean_excitons, s.excitons_per_mj_cm2, s.n_atoms,
+                   None if s.disorder_peaks is None else tuple(s.disorder_peaks))

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from nclattice.flows.calibration import calibration_flow
-from nclattice.flows.cli import main
-from nclattice.flows.delta_t import delta_t_flow
+from nclattice.flows.calibration import run_calibration
+from nclattice.cli import main
+from nclattice.flows.delta_t import run_delta_t
+from nclattice.flows.settings import CalibrationSettings, DeltaTSettings
 from nclattice.structio import write_structure
 from nclattice.structures import build_cdse_cds
 from nclattice.tasks.calibration import delta_t_from_delta_msd, fit_linear
@@ -35,9 +36,10 @@ def structure(tmp_path_factory):
 @pytest.fixture(scope="module")
 def calibration(structure, tmp_path_factory):
     out = tmp_path_factory.mktemp("calib")
-    calib = calibration_flow(structure=structure, out=str(out), temperatures_k=[150, 200, 250, 300, 350, 400,
-                             450, 500], equilibration_ps=2, production_ps=8, seed=7,
-                             overrides={"400": {"timestep_fs": 50.0, "sample_every_fs": 100.0}})
+    settings = CalibrationSettings(temperatures_k=[150, 200, 250, 300, 350, 400, 450, 500], equilibration_ps=2,
+                                   production_ps=8, seed=7)
+    calib = run_calibration(structure, settings, out,
+                            overrides={"400": {"timestep_fs": 50.0, "sample_every_fs": 100.0}})
     return calib, out
 
 
@@ -66,8 +68,8 @@ def test_broken_temperature_is_reported_and_the_rest_completes(calibration):
 
 
 def test_same_seed_gives_identical_numbers(structure, tmp_path):
-    runs = [calibration_flow(structure=structure, out=str(tmp_path / name), temperatures_k=[200, 300, 400],
-                             equilibration_ps=1, production_ps=4, seed=3) for name in ("a", "b")]
+    settings = CalibrationSettings(temperatures_k=[200, 300, 400], equilibration_ps=1, production_ps=4, seed=3)
+    runs = [run_calibration(structure, settings, tmp_path / name) for name in ("a", "b")]
     assert runs[0]["msd_angstrom2"] == runs[1]["msd_angstrom2"]
     assert runs[0]["fit"] == runs[1]["fit"]
 
@@ -91,8 +93,8 @@ def test_bad_calibrate_input_writes_nothing(structure, tmp_path, capsys):
 
 def test_delta_t_shows_broadening_at_the_wurtzite_peaks(structure, tmp_path):
     """A 100 K step on a tiny crystal (a 14 K step needs the larger runs of the benchmark)."""
-    summary = delta_t_flow(structure=structure, out=str(tmp_path), delta_t_k=100.0, equilibration_ps=2,
-                           production_ps=20, seed=5)
+    summary = run_delta_t(structure, DeltaTSettings(delta_t_k=100.0, equilibration_ps=2, production_ps=20, seed=5),
+                          tmp_path)
     for name in ("first_neighbour", "a_axis", "c_axis"):
         assert summary["peaks"][name]["broadening"], name
     assert 2.5 < summary["peaks"]["first_neighbour"]["r_peak_angstrom"] < 2.65

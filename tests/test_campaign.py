@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from nclattice.flows.campaign import CampaignError, load_campaign, run_campaign
-from nclattice.flows.cli import main
+from nclattice.flows.campaign import CampaignError, load_campaign
+from nclattice.flows.campaign_run import run_campaign
+from nclattice.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DATA = ROOT / "examples" / "cdse_cds_510nm_heating.csv"
@@ -43,15 +44,15 @@ analyses:
 
 
 @pytest.mark.parametrize(("patch", "message"), [
-    (("kind: cdse-cds", "kind: gaas"), "line 5, structures.cs.build: argument kind: invalid choice: 'gaas'"),
-    (('"200,300"', '"200,-300"'), "line 9, analyses[0].with.temperatures: temperatures must be positive"),
+    (("kind: cdse-cds", "kind: gaas"), "line 5, structures.cs.build.kind: must be one of 'cdse', 'cdse-cds'"),
+    (('"200,300,400"', '"200,-300,400"'), "line 9, analyses[0].with.temperatures: temperatures must be positive"),
     (("[cdse_cds_510nm_heating.csv]", "[missing.csv]"), "line 13, analyses[2].args: file 'missing.csv' does not exist"),
     (("run: kinetics-occupation", "run: kinetics-nonsense"), "line 10, analyses[1].run: unknown analysis"),
     (("@cs-calibrate/", "@nowhere/"), "analyses[2].with.calibration: refers to unknown item 'nowhere'"),
-    (("gamma0-t: 1", "gamma0-z: 1"), "line 10, analyses[1]: invalid options for 'kinetics-occupation'"),
+    (("gamma0-t: 1", "gamma0-z: 1"), "line 11, analyses[1].with.gamma0-z: unknown option; the options are"),
 ])
 def test_invalid_campaign_is_rejected_before_any_work(tmp_path, capsys, patch, message):
-    spec = _spec(tmp_path, TINY.format(temps="200,300", prod=3).replace(*patch))
+    spec = _spec(tmp_path, TINY.format(temps="200,300,400", prod=3).replace(*patch))
     with pytest.raises(CampaignError) as info:
         load_campaign(spec)
     assert message in str(info.value)

@@ -9,7 +9,7 @@ from pathlib import Path
 import ase.io
 import pytest
 
-from nclattice.flows.cli import main
+from nclattice.cli import main
 from nclattice.structio import read_structure
 
 

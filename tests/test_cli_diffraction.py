@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from nclattice.flows.cli import main
+from nclattice.cli import main
 from nclattice.structio import write_structure
 from nclattice.structures import build_cspbbr3_cube
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from nclattice.flows.cli import main
+from nclattice.cli import main
 from nclattice.flows.polaron import RESULT_FILES, polaron_ensemble_flow
 from nclattice.structio import read_structure, write_structure
 from nclattice.tasks.cp2k_backend import find_cp2k

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nclattice.flows.cli import main
+from nclattice.cli import main
 from nclattice.tasks import kinetics as kin
 from nclattice.tasks import ued
 

@@ -11,8 +11,9 @@ from ase.optimize import BFGS
 from phonopy import Phonopy
 from phonopy.structure.atoms import PhonopyAtoms
 
-from nclattice.flows.cli import main
-from nclattice.flows.phonons import phonons_flow
+from nclattice.cli import main
+from nclattice.flows.phonons import run_phonons
+from nclattice.flows.settings import PhononSettings
 from nclattice.potentials import load
 from nclattice.structio import write_structure
 from nclattice.structures import build_cdse, build_cdse_cds
@@ -126,8 +127,8 @@ def structure(tmp_path_factory):
 
 
 def test_lifetimes_are_long_in_the_harmonic_limit_and_short_at_300_k(structure, tmp_path):
-    runs = {t: phonons_flow(structure=structure, out=str(tmp_path / f"t{t}"), temperature_k=t, md_ps=24,
-                            equilibration_ps=4, window_ps=10, seed=4, results=str(tmp_path / "runs"))
+    runs = {t: run_phonons(structure, PhononSettings(temperature_k=t, production_ps=24, equilibration_ps=4,
+                                                     window_ps=10, seed=4), tmp_path / f"t{t}", tmp_path / "runs")
             for t in (300.0, 5.0)}
     hot, cold = (runs[t]["lifetime_summary"] for t in (300.0, 5.0))
     assert hot["resolved_fraction"] > 0.6 and hot["median_lifetime_ps"] < 10 / 4

@@ -1,0 +1,57 @@
+"""`nclattice calibrate`: MD temperature series -> Debye-Waller calibration (or --apply one)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from ..errors import NclatticeError
+from ..flows.settings import CalibrationSettings
+from .options import add_run_options, add_settings_options, execute, settings_from_args
+
+
+def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
+    p = sub.add_parser(
+        "calibrate", help=help_text,
+        description="Run NVT MD of a nanocrystal at several temperatures, fit <u²> = a + bT per element/"
+                    "region and for the diffraction-weighted average, and write OUT/calibration.json and "
+                    "OUT/calibration.png. With --apply, convert a measured Δ<u²> into ΔT ± σ instead.")
+    p.add_argument("structure", nargs="?", help="structure file (.extxyz from nclattice build)")
+    add_run_options(p, md_cache=True, out_required=False)
+    add_settings_options(p, CalibrationSettings)
+    p.add_argument("--apply", metavar="CALIBRATION_JSON", help="convert --delta-msd with this calibration")
+    p.add_argument("--delta-msd", type=float, help="measured 3D Δ<u²> in Å² (with --apply)")
+    p.add_argument("--delta-msd-stderr", type=float, default=0.0, help="its standard error in Å²")
+    p.add_argument("--key", default="diffraction_weighted", help="which fit to use (default diffraction_weighted)")
+    p.set_defaults(func=run)
+
+
+def apply(args: argparse.Namespace) -> int:
+    from ..results import read_json
+    from ..tasks.calibration import delta_t_from_delta_msd
+
+    if args.delta_msd is None:
+        raise NclatticeError("--apply needs --delta-msd (the measured 3D Δ<u²> in Å²).")
+    if not (math.isfinite(args.delta_msd) and math.isfinite(args.delta_msd_stderr) and args.delta_msd_stderr >= 0):
+        raise NclatticeError("--delta-msd must be a finite number and --delta-msd-stderr finite and >= 0.")
+    path = Path(args.apply)
+    if not path.is_file():
+        raise NclatticeError(f"calibration file '{path}' does not exist.")
+    dt, sigma = delta_t_from_delta_msd(read_json(path), args.delta_msd, args.delta_msd_stderr, args.key)
+    print(f"ΔT = {dt:.2f} ± {sigma:.2f} K  (Δ<u²> = {args.delta_msd} Å², fit '{args.key}')")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.apply:
+        return apply(args)
+    if not args.structure or not args.out:
+        raise NclatticeError("calibrate needs a STRUCTURE file and --out DIR (or --apply FILE --delta-msd X).")
+    settings = settings_from_args(CalibrationSettings, args)
+    calibration = execute("calibrate", args, settings, structure=args.structure)
+    fit = calibration["fit"]["diffraction_weighted"]
+    print(f"\nslope b = {fit['slope_angstrom2_per_k']:.3e} ± {fit['slope_stderr']:.1e} Å²/K "
+          f"(R² = {fit['r2']:.4f}, diffraction-weighted)")
+    print(f"written {Path(args.out) / 'calibration.json'} and calibration.png")
+    return 1 if calibration["failed"] else 0

@@ -1,0 +1,31 @@
+"""`nclattice delta-t`: MD at T0 and T0 + ΔT -> ΔG(r)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..flows.settings import DeltaTSettings
+from .options import add_run_options, add_settings_options, execute, settings_from_args
+
+
+def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
+    p = sub.add_parser(
+        "delta-t", help=help_text,
+        description="Run equilibrium MD at T0 and T0+ΔT and write OUT/delta_g.csv (r_angstrom, g_t0, g_t1, "
+                    "delta_g; direct-space route), OUT/delta_g_fq.csv (through F(Q) over the Q range), "
+                    "OUT/delta_t.json and OUT/delta_g.png.")
+    p.add_argument("structure", help="structure file (.extxyz)")
+    add_run_options(p, md_cache=True)
+    add_settings_options(p, DeltaTSettings)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = execute("delta-t", args, settings_from_args(DeltaTSettings, args), structure=args.structure)
+    for name, p in summary["peaks"].items():
+        print(f"{name:<16} r = {p['r_peak_angstrom']:.2f} Å  centre {p['delta_g_centre']:+.4f}  "
+              f"flanks {p['delta_g_left_max']:+.4f} / {p['delta_g_right_max']:+.4f}  "
+              f"{'broadening' if p['broadening'] else 'no clear broadening'}")
+    print(f"written {Path(args.out) / 'delta_g.csv'} and delta_g.png")
+    return 0

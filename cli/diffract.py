@@ -1,0 +1,30 @@
+"""`nclattice diffract`: powder and 3D kinematic diffraction of one structure."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..flows.settings import DiffractSettings
+from .options import add_run_options, add_settings_options, execute, settings_from_args
+
+
+def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
+    p = sub.add_parser("diffract", help=help_text,
+                       description="Kinematic diffraction of a structure file: the Debye powder pattern "
+                                   "with S(Q), F(Q), G(r) (--powder) and/or the 3D intensity on boxes around "
+                                   "hkl, a whole grid or a slice through q = 0 (--grid).")
+    p.add_argument("structure", help="structure file (.extxyz or .data)")
+    add_run_options(p)
+    add_settings_options(p, DiffractSettings)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = execute("diffract", args, settings_from_args(DiffractSettings, args), structure=args.structure)
+    probe = summary["probe"]
+    print(f"{summary['formula']}: {summary['atoms']} atoms, {probe}, {summary['wall_s']} s")
+    for edge in summary.get("absorption_edges_within_1_kev", []):
+        print(f"  note: {edge['element']} {edge['edge']} edge at {edge['energy_kev']:.3f} keV "
+              "(scattering factors uncertain near edges)")
+    print(f"written to {args.out}/ ({', '.join([*summary['files'], 'result.json'])})")
+    return 0

@@ -1,0 +1,37 @@
+"""`nclattice phonons`: normal modes, DOS and lifetimes of a nanocrystal."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ..flows.settings import PhononSettings
+from .options import add_run_options, add_settings_options, execute, settings_from_args
+
+
+def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
+    p = sub.add_parser(
+        "phonons", help=help_text,
+        description="Minimise the nanocrystal (LAMMPS CG), build the mass-weighted Hessian by central differences, "
+                    "diagonalise, and compute mode lifetimes from NVE MD at --temperature. Writes OUT/phonons.json, "
+                    "OUT/dos.png and OUT/lifetimes.png.")
+    p.add_argument("structure", help="structure file (.extxyz)")
+    add_run_options(p, md_cache=True)
+    add_settings_options(p, PhononSettings)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    r = execute("phonons", args, settings_from_args(PhononSettings, args), structure=args.structure)
+    s = r["lifetime_summary"]
+    freq = np.asarray(r["frequencies_thz"], float)
+    n_low = int(np.sum(np.abs(freq) < 0.05))
+    rigid = np.abs(np.asarray(r["rigid_body_frequencies_thz"], float))
+    print(f"modes {len(freq)}, rigid-body {len(r['rigid_body_modes'])} "
+          f"(max |f| {rigid.max():.4f} THz), |f| < 0.05 THz: {n_low}, imaginary: {len(r['imaginary_modes'])}")
+    print(f"median lifetime {s['median_lifetime_ps']:.2f} ps, below 1 ps: {100 * s['fraction_below_1ps']:.0f} %, "
+          f"resolved: {100 * s['resolved_fraction']:.0f} %")
+    print(f"written {Path(args.out) / 'phonons.json'}, dos.png, lifetimes.png")
+    return 0

@@ -1,0 +1,271 @@
+"""Running a campaign: items as Prefect tasks (threads here, or a Dask cluster), the index, the report.
+
+Records. ``OUT/campaign.json`` is the campaign's index: one record per item (key, status, wall
+time, the item's folder relative to OUT), rewritten atomically whenever an item finishes, so a
+killed campaign keeps the records of what finished. Item folders hold only what the capability
+itself writes (``OUT/items/NAME/``); nothing is deleted there, so a killed spin relaxation
+resumes from its checkpoints. On a re-run an item is ``cached`` when its record carries the
+same key and its result file still loads; anything else (changed inputs, a truncated file) is
+recomputed, and MD runs still come from the shared cache ``OUT/runs/md/<key>/``.
+
+Prefect. The items run inside one Prefect flow against one local server on loopback, started
+for the run and killed with it (flows/prefect_server.py), unless ``PREFECT_API_URL`` names a
+server already. A campaign whose items are all cached answers without starting Prefect.
+
+One writer per OUT: a lock file ``OUT/.campaign.lock`` holds the writer's pid; a second campaign
+into the same OUT refuses with one line while that pid lives, and takes over a stale lock.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..environment import configure_prefect
+from ..errors import NclatticeError
+from ..provenance import input_key, provenance
+from ..results import read_json, write_json
+from ..structio import read_structure, write_structure
+from .campaign import Campaign, Item, item_dir, item_key, item_settings, load_campaign, resolve
+from .registry import capability
+from .report import write_report
+
+LOCK = ".campaign.lock"
+
+
+# ----------------------------------------------------------------------------- one writer per OUT
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def exclusive(out: Path):
+    """Hold OUT/.campaign.lock for the block; refuse (one line) if a live process holds it."""
+    out.mkdir(parents=True, exist_ok=True)
+    lock = out / LOCK
+    me = f"{os.getpid()} {socket.gethostname()}"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid_text, _, host = lock.read_text().partition(" ")
+                pid = int(pid_text)
+            except (OSError, ValueError):
+                pid, host = -1, ""
+            if pid > 0 and host.strip() in ("", socket.gethostname()) and _alive(pid):
+                raise NclatticeError(f"another campaign (pid {pid}) is writing to '{out}'; wait for it to finish "
+                                     "or use another --out.") from None
+            lock.unlink(missing_ok=True)  # stale: its writer is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        break
+    else:
+        raise NclatticeError(f"cannot take the lock {lock}; remove it if no campaign is running.")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- items
+def _not_a_user_error(task, task_run, state) -> bool:
+    """Retry infrastructure failures (a crashed worker), never a user error (it would fail again)."""
+    try:
+        state.result()
+    except NclatticeError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+def run_item(entry: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
+    """Run one capability of the campaign (here or on a Dask worker); returns its index record."""
+    t0 = time.perf_counter()
+    cap = capability(entry["analysis"])
+    print(f"[{entry['name']}] started: {entry['analysis']}", flush=True)
+    settings = cap.settings.parse(call["settings"])
+    cap.run(settings, Path(call["out"]), structure=call.get("structure"), data=call.get("data"),
+            results=call.get("results"))
+    return {**entry, "status": "completed", "wall_s": round(time.perf_counter() - t0, 2)}
+
+
+def _call(c: Campaign, it: Item, out: Path) -> dict[str, Any]:
+    """The arguments of an item's flow call, with every path resolved inside OUT or the spec's folder."""
+    call: dict[str, Any] = {"settings": item_settings(c, it, out), "out": str(item_dir(out, it))}
+    if it.structure:
+        call["structure"] = str(out / "structures" / f"{it.structure}.extxyz")
+    if it.data:
+        call["data"] = [resolve(d, c, out) for d in it.data]
+    if it.capability.md_cache:
+        call["results"] = str(out / "runs")
+    return call
+
+
+class Index:
+    """campaign.json, rewritten (atomically) whenever an item finishes."""
+
+    def __init__(self, path: Path, campaign: Campaign):
+        self.path, self.lock = path, threading.Lock()
+        self.entries: dict[str, dict] = {}
+        self.campaign = campaign
+
+    def set(self, name: str, entry: dict) -> None:
+        with self.lock:
+            self.entries[name] = entry
+            order = [it.name for it in self.campaign.items]
+            write_json(self.path, {"campaign": self.campaign.name, "spec": str(self.campaign.path),
+                                   "schema_version": 2,
+                                   "items": [self.entries[n] for n in order if n in self.entries]})
+
+
+def _previous_records(out: Path) -> dict[str, dict]:
+    """Records of the last run; an unreadable or truncated index counts as none."""
+    try:
+        return {r["name"]: r for r in read_json(out / "campaign.json")["items"] if isinstance(r, dict)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _still_valid(out: Path, it: Item) -> bool:
+    try:
+        read_json(item_dir(out, it) / it.capability.summary)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _prepare(c: Campaign, out: Path) -> tuple[dict[str, str], dict[str, dict]]:
+    """Write the structures; compute every item's key; collect the items already done."""
+    for sname, atoms in c.atoms.items():
+        target = out / "structures" / f"{sname}.extxyz"
+        try:
+            same = target.exists() and input_key(read_structure(target)) == input_key(atoms)
+        except (NclatticeError, OSError, ValueError, StopIteration):
+            same = False
+        if not same:
+            write_structure(atoms, target)
+    keys: dict[str, str] = {}
+    cached: dict[str, dict] = {}
+    before = _previous_records(out)
+    for it in c.items:
+        keys[it.name] = item_key(c, it, keys)
+        record = before.get(it.name, {})
+        if record.get("key") == keys[it.name] and record.get("status") in ("completed", "cached") \
+                and _still_valid(out, it):
+            cached[it.name] = {k: record[k] for k in ("name", "analysis", "structure", "key", "result", "wall_s")
+                               if k in record} | {"status": "cached"}
+    return keys, cached
+
+
+def _entry(it: Item, key: str) -> dict[str, Any]:
+    return {"name": it.name, "analysis": it.analysis, "structure": it.structure, "key": key,
+            "result": f"items/{it.name}"}
+
+
+def _finish(c: Campaign, out: Path, index: Index, t_start: float) -> dict[str, Any]:
+    result = {"campaign": c.name, "items": [index.entries[it.name] for it in c.items],
+              "wall_s": round(time.perf_counter() - t_start, 2)}
+    write_json(out / "campaign.json", {**result, "spec": str(c.path), "schema_version": 2,
+                                       "provenance": provenance()})
+    write_report(out, c.name, str(c.path), result)
+    return result
+
+
+# ----------------------------------------------------------------------------- the Prefect flow
+def _flow_objects(task_runner=None):
+    """The campaign flow and its item task (Prefect imported here, when a campaign really runs)."""
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.futures import as_completed
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect.tasks import exponential_backoff
+
+    from ..tasks.md import cpu_count
+
+    item_task = task(run_item, name="campaign-item", cache_policy=NO_CACHE, retries=2,
+                     retry_delay_seconds=exponential_backoff(backoff_factor=5),
+                     retry_condition_fn=_not_a_user_error)
+
+    def body(spec: str, out: str) -> dict[str, Any]:
+        t_start = time.perf_counter()
+        c = load_campaign(spec)
+        out_dir = Path(out).resolve()
+        keys, cached = _prepare(c, out_dir)
+        index = Index(out_dir / "campaign.json", c)
+        futures: dict[str, Any] = {}
+        for it in c.items:
+            if it.name in cached:
+                index.set(it.name, cached[it.name])
+                print(f"[{len(index.entries)}/{len(c.items)}] {it.name}: cached", flush=True)
+                continue
+            waits = [futures[n] for n in it.needs if n in futures]
+            futures[it.name] = item_task.submit(_entry(it, keys[it.name]), _call(c, it, out_dir), wait_for=waits)
+        names = {id(f): n for n, f in futures.items()}
+        for future in as_completed(list(futures.values())):
+            it = next(i for i in c.items if i.name == names[id(future)])
+            try:
+                entry = future.result()
+            except Exception as exc:
+                entry = {**_entry(it, keys[it.name]), "status": "failed", "error": _one_line(exc)}
+            index.set(it.name, entry)
+            print(f"[{len(index.entries)}/{len(c.items)}] {it.name}: {entry['status']}"
+                  + (f" ({entry['error']})" if entry["status"] == "failed" else f" in {entry['wall_s']} s"),
+                  flush=True)
+        return _finish(c, out_dir, index, t_start)
+
+    runner = task_runner or ThreadPoolTaskRunner(max_workers=max(2, cpu_count()))
+    return flow(body, name="campaign", task_runner=runner)
+
+
+def _all_cached(c: Campaign, out: Path) -> dict[str, Any] | None:
+    """A finished campaign needs no orchestration: answer from the records without starting Prefect."""
+    t_start = time.perf_counter()
+    _, cached = _prepare(c, out)
+    if len(cached) < len(c.items):
+        return None
+    index = Index(out / "campaign.json", c)
+    for i, it in enumerate(c.items, start=1):
+        index.set(it.name, cached[it.name])
+        print(f"[{i}/{len(c.items)}] {it.name}: cached", flush=True)
+    return _finish(c, out, index, t_start)
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(line.strip() for line in str(exc).strip().splitlines())
+    return text or type(exc).__name__
+
+
+def run_campaign(spec: str, out: str, dask_address: str | None = None) -> dict[str, Any]:
+    """Validate, take OUT's lock, and run: answered from the records, or as a Prefect flow."""
+    c = load_campaign(spec)
+    out_dir = Path(out).resolve()
+    with exclusive(out_dir):
+        finished = _all_cached(c, out_dir)
+        if finished is not None:
+            return finished
+        configure_prefect()
+        runner = None
+        if dask_address:
+            from prefect_dask import DaskTaskRunner
+
+            runner = DaskTaskRunner(address=dask_address)
+        if os.environ.get("PREFECT_API_URL"):
+            return _flow_objects(runner)(spec=spec, out=str(out_dir))
+        from .prefect_server import local_prefect_server
+
+        with local_prefect_server():
+            return _flow_objects(runner)(spec=spec, out=str(out_dir))

@@ -1,0 +1,88 @@
+"""One registry: analysis name -> (flow function, settings model, what it takes as input).
+
+The command line, campaigns and Prefect deployments all find a capability here. Flow functions
+are named by module path and imported on first use, so reading the registry costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import NclatticeError
+from . import settings as st
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str
+    settings: type[st.Settings]
+    target: str  # "module:function" under nclattice.flows; the function takes (inputs..., settings, out)
+    inputs: Literal["structure", "data", "none"]
+    md_cache: bool = False  # takes ``results`` (the shared cache of MD runs)
+    summary: str = ""  # the result file that marks the item complete
+
+    def function(self):
+        module, _, name = self.target.partition(":")
+        return getattr(import_module(f"nclattice.flows.{module}"), name)
+
+    def run(self, settings: st.Settings, out: str | Path, *, structure: str | Path | None = None,
+            data: list[str | Path] | None = None, results: str | Path | None = None) -> dict[str, Any]:
+        """Run in this process (no Prefect); returns the result record written under ``out``."""
+        fn = self.function()
+        extra = {"results": results} if self.md_cache else {}
+        if self.inputs == "structure":
+            return fn(structure, settings, out, **extra)
+        if self.inputs == "data":
+            return fn(data, settings, out, **extra)
+        return fn(settings, out, **extra)
+
+
+CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
+    Capability("calibrate", st.CalibrationSettings, "calibration:run_calibration", "structure", True,
+               "calibration.json"),
+    Capability("delta-t", st.DeltaTSettings, "delta_t:run_delta_t", "structure", True, "delta_t.json"),
+    Capability("phonons", st.PhononSettings, "phonons:run_phonons", "structure", True, "phonons.json"),
+    Capability("spin-relax", st.SpinRelaxSettings, "polaron:run_spin_relax", "structure", False, "spin.json"),
+    Capability("diffract", st.DiffractSettings, "diffraction:run_diffract", "structure", False, "result.json"),
+    Capability("polaron-diffraction", st.PolaronDiffractionSettings, "diffraction:run_polaron_diffraction",
+               "none", False, "result.json"),
+    Capability("ued", st.UedSettings, "ued:run_ued", "data", False, "ued.json"),
+    Capability("kinetics-auger", st.AugerSettings, "kinetics:run_auger", "none", False, "auger.json"),
+    Capability("kinetics-trapping", st.TrappingSettings, "kinetics:run_trapping", "none", False, "trapping.json"),
+    Capability("kinetics-occupation", st.OccupationSettings, "kinetics:run_occupation", "none", False,
+               "occupation.json"),
+    Capability("kinetics-state-filling", st.StateFillingSettings, "kinetics:run_state_filling", "none", False,
+               "state_filling.json"),
+)}
+
+
+def capability(name: str) -> Capability:
+    try:
+        return CAPABILITIES[name]
+    except KeyError:
+        raise NclatticeError(f"unknown analysis '{name}'; choose one of {', '.join(CAPABILITIES)}.") from None
+
+
+def preflight(cap: Capability, settings: st.Settings, structure: str | Path | None = None,
+              data: list[str | Path] | None = None) -> None:
+    """Check every input before any work: files exist and parse, a potential covers the elements."""
+    for name in settings.path_fields():
+        value = getattr(settings, name)
+        if value is not None and not Path(value).exists():
+            raise NclatticeError(f"--{settings.option_name(name)} '{value}' does not exist.")
+    if cap.inputs == "structure":
+        if cap.md_cache:
+            from .common import load_inputs
+
+            load_inputs(structure, getattr(settings, "potential", None))
+        else:
+            from ..structio import read_structure
+
+            read_structure(structure)
+    if cap.inputs == "data":
+        from .ued import load_series
+
+        load_series([Path(d) for d in data or []], getattr(settings, "lattice", None))

@@ -1,0 +1,596 @@
+"""Settings of every capability, each option declared once (type, default, unit, range, help).
+
+A settings model is what a flow takes; the command line generates its options from the same
+model (`nclattice.cli.options`) and a campaign validates its ``with:`` blocks straight into it.
+Field names carry units (``temperature_k``); the alias is the option name users type
+(``--temperature`` on the command line, ``temperature:`` in a campaign). Values are checked
+here (finite, in range, consistent with each other) before any work starts.
+
+This module imports only pydantic and the standard library, so it costs nothing at start-up.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator
+
+from ..errors import NclatticeError
+
+THERMOSTATS = ("langevin", "nose-hoover", "csvr")  # == tasks.md.THERMOSTATS (checked in tests)
+MAX_BUILD_ATOMS = 2_000_000  # beyond this, building and every analysis exhaust a workstation's memory
+MAX_SEED = 899_999_999  # LAMMPS seeds are positive integers below 900 million
+
+
+class SettingsError(NclatticeError):
+    """A value does not validate; ``field`` is the option name (alias), ``reason`` the sentence."""
+
+    def __init__(self, field: str | None, reason: str, what: str = ""):
+        self.field, self.reason = field, (f"{reason.rstrip('.')} ({what})." if what else reason)
+        label = f"--{field} ({what})" if what else f"--{field}"
+        super().__init__(f"{label}: {reason}" if field else reason)
+
+
+def opt(default: Any = ..., help: str = "", *, alias: str | None = None, nargs: str | int | None = None,
+        path: bool = False, metavar: str | tuple[str, ...] | None = None, **constraints: Any) -> Any:
+    """A settings field: default, help text (with unit), option name, command-line shape."""
+    extra = {k: v for k, v in {"nargs": nargs, "path": path, "metavar": metavar}.items() if v}
+    return Field(default, alias=alias, description=help, json_schema_extra=extra or None, **constraints)
+
+
+class Settings(BaseModel):
+    """Base of all settings models: unknown options are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True,
+                              alias_generator=lambda name: name.replace("_", "-"))
+
+    @classmethod
+    def option_name(cls, field: str) -> str:
+        info = cls.model_fields[field]
+        return info.alias or field.replace("_", "-")
+
+    @classmethod
+    def parse(cls, options: dict[str, Any]) -> Self:
+        """Validate options given by option name or field name; raises SettingsError (one sentence)."""
+        try:
+            return cls.model_validate(options)
+        except ValidationError as exc:
+            raise _one_error(cls, exc) from None
+
+    def canonical(self) -> dict[str, Any]:
+        """JSON-ready values by field name: 6 and 6.0 give the same dict (and the same key)."""
+        return self.model_dump(mode="json")
+
+    def path_fields(self) -> list[str]:
+        return [n for n, f in type(self).model_fields.items() if (f.json_schema_extra or {}).get("path")]
+
+
+def _one_error(cls: type[Settings], exc: ValidationError) -> SettingsError:
+    err = exc.errors()[0]
+    loc = [p for p in err["loc"] if isinstance(p, str)]
+    msg = err["msg"].removeprefix("Value error, ")
+    if not loc:
+        return SettingsError(None, msg.rstrip(".") + ".")
+    by_option = {cls.option_name(n): n for n in cls.model_fields}
+    name = by_option.get(loc[0], loc[0])
+    if err["type"] == "extra_forbidden":
+        known = ", ".join(cls.option_name(n) for n in cls.model_fields)
+        return SettingsError(name, f"unknown option; the options are {known}.")
+    option = cls.option_name(name) if name in cls.model_fields else name
+    if err["type"] == "missing":
+        return SettingsError(option, "is required.")
+    msg = _FRIENDLY.get(err["type"], lambda ctx: msg[0].lower() + msg[1:])(err.get("ctx") or {})
+    got = err.get("input")
+    what = _short(cls.model_fields[name].description or "") if name in cls.model_fields else ""
+    if err["type"] == "value_error" or got is None:
+        return SettingsError(option, msg.rstrip(".") + ".")
+    return SettingsError(option, f"{msg}, got {got!r}.", what)
+
+
+def _short(description: str) -> str:
+    """The first clause of a help text: what the option is, with its unit."""
+    return description.split(";")[0].split(" (")[0].split(", e.g.")[0].strip()
+
+
+_FRIENDLY = {
+    "finite_number": lambda ctx: "must be a finite number",
+    "greater_than": lambda ctx: "must be positive" if ctx["gt"] == 0 else f"must be greater than {ctx['gt']}",
+    "greater_than_equal": lambda ctx: "must not be negative" if ctx["ge"] == 0 else f"must be at least {ctx['ge']}",
+    "less_than": lambda ctx: f"must be less than {ctx['lt']}",
+    "less_than_equal": lambda ctx: f"must be at most {ctx['le']}",
+    "float_parsing": lambda ctx: "must be a number",
+    "float_type": lambda ctx: "must be a number",
+    "int_parsing": lambda ctx: "must be a whole number",
+    "int_from_float": lambda ctx: "must be a whole number",
+    "int_type": lambda ctx: "must be a whole number",
+    "literal_error": lambda ctx: f"must be one of {ctx['expected']}",
+    "bool_parsing": lambda ctx: "must be true or false",
+}
+
+
+def _floats_from_text(value: Any, what: str) -> Any:
+    """'150,200,250' or '150:500:50' (start:stop:step, inclusive) -> floats; lists pass through."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if ":" in value:
+            start, stop, step = (float(x) for x in value.split(":"))
+            if not (step > 0 and math.isfinite(start) and math.isfinite(stop)) or (stop - start) / step > 10_000:
+                raise ValueError
+            n = math.floor((stop - start) / step + 1e-9) + 1
+            return [round(start + i * step, 9) for i in range(max(n, 0))]
+        return [float(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"cannot read {what} '{value}'; give comma-separated numbers (150,200,250) or "
+                         "start:stop:step") from None
+
+
+def _finite(values: list[float], what: str) -> None:
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{what} must be finite numbers, got {values}")
+
+
+# ----------------------------------------------------------------------------- MD
+class MDOptions(Settings):
+    """Options every MD-based capability shares (phonons call the production run md-ps)."""
+
+    potential: str | None = opt(None, "potential name or YAML file (default: shipped set covering the elements)")
+    equilibration_ps: FiniteFloat = opt(10.0, "equilibration length in ps", ge=0, le=10_000)
+    production_ps: FiniteFloat = opt(20.0, "production length in ps", gt=0, le=100_000)
+    timestep_fs: FiniteFloat = opt(2.0, "MD timestep in fs", gt=0, le=10)
+    sample_every_fs: FiniteFloat = opt(20.0, "interval between stored frames in fs", gt=0, le=100_000)
+    seed: int = opt(12345, "random seed (velocities, thermostat)", ge=1, le=MAX_SEED)
+
+    @model_validator(mode="after")
+    def _sampling(self) -> Self:
+        if self.sample_every_fs < self.timestep_fs:
+            raise ValueError(f"--sample-every-fs ({self.sample_every_fs} fs) is shorter than --timestep-fs "
+                             f"({self.timestep_fs} fs)")
+        if self.sample_every_fs > 1000 * self.production_ps:
+            raise ValueError(f"--sample-every-fs ({self.sample_every_fs} fs) is longer than the production run "
+                             f"({self.production_ps} ps)")
+        return self
+
+
+TEMPERATURE_RANGE_K = (1.0, 3000.0)  # the potentials are fitted to solids well below their melting points
+
+
+class CalibrationSettings(MDOptions):
+    probe: Literal["electron", "xray"] = opt("electron", "weighting of the diffraction-weighted average")
+    temperatures_k: list[float] = opt([150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0],
+                                      "temperatures in K: comma list or start:stop:step", alias="temperatures")
+    thermostat: Literal["langevin", "nose-hoover", "csvr"] = opt("langevin", "NVT thermostat")
+
+    @field_validator("temperatures_k", mode="before")
+    @classmethod
+    def _parse_temperatures(cls, v: Any) -> Any:
+        return _floats_from_text(v, "temperatures")
+
+    @field_validator("temperatures_k")
+    @classmethod
+    def _check_temperatures(cls, v: list[float]) -> list[float]:
+        _finite(v, "temperatures")
+        lo, hi = TEMPERATURE_RANGE_K
+        if len(v) < 3:
+            raise ValueError(f"a calibration needs at least 3 temperatures, got {v}")
+        if not all(lo <= t <= hi for t in v):
+            raise ValueError(f"temperatures must be positive and lie between {lo:g} and {hi:g} K, got {v}")
+        return sorted(set(v))
+
+
+class DeltaTSettings(MDOptions):
+    probe: Literal["electron", "xray"] = opt("electron", "weighting of the diffraction-weighted average")
+    production_ps: FiniteFloat = opt(40.0, "production length in ps", gt=0, le=100_000)
+    t0_k: FiniteFloat = opt(300.0, "base temperature T0 in K", alias="t0", ge=TEMPERATURE_RANGE_K[0],
+                            le=TEMPERATURE_RANGE_K[1])
+    delta_t_k: FiniteFloat = opt(14.0, "temperature rise ΔT in K (non-zero; may be negative)", alias="delta-t",
+                                 ge=-1000, le=1000)
+    q_range_inv_angstrom: tuple[float, float] = opt((1.0, 12.0), "Qmin,Qmax in 1/Å for the F(Q) route",
+                                                    alias="q-range", metavar="QMIN,QMAX")
+
+    @field_validator("q_range_inv_angstrom", mode="before")
+    @classmethod
+    def _parse_q(cls, v: Any) -> Any:
+        return _floats_from_text(v, "q-range")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        qmin, qmax = self.q_range_inv_angstrom
+        _finite([qmin, qmax], "q-range")
+        if not 0 <= qmin < qmax <= 50:
+            raise ValueError(f"--q-range needs 0 <= Qmin < Qmax <= 50 1/Å, got {qmin:g},{qmax:g}")
+        if self.delta_t_k == 0:
+            raise ValueError("--delta-t must be non-zero (a temperature rise in K)")
+        if not TEMPERATURE_RANGE_K[0] <= self.t0_k + self.delta_t_k <= TEMPERATURE_RANGE_K[1]:
+            raise ValueError(f"--t0 + --delta-t = {self.t0_k + self.delta_t_k:g} K lies outside "
+                             f"{TEMPERATURE_RANGE_K[0]:g}-{TEMPERATURE_RANGE_K[1]:g} K")
+        return self
+
+
+class PhononSettings(MDOptions):
+    temperature_k: FiniteFloat = opt(300.0, "MD temperature in K", alias="temperature", ge=TEMPERATURE_RANGE_K[0],
+                                     le=TEMPERATURE_RANGE_K[1])
+    production_ps: FiniteFloat = opt(40.0, "NVE production length in ps", alias="md-ps", gt=0, le=100_000)
+    timestep_fs: FiniteFloat = opt(1.0, "MD timestep in fs", gt=0, le=10)
+    sample_every_fs: FiniteFloat = opt(5.0, "interval between stored frames in fs", gt=0, le=1000)
+    window_ps: FiniteFloat = opt(20.0, "velocity autocorrelation window in ps", gt=0)
+    fmax_ev_per_angstrom: FiniteFloat = opt(1e-5, "minimisation force tolerance in eV/Å", alias="fmax", gt=0, le=1)
+    dos_sigma_thz: FiniteFloat = opt(0.1, "Gaussian DOS broadening in THz", alias="dos-sigma", gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        if 2 * self.window_ps > self.production_ps:
+            raise ValueError(f"--md-ps ({self.production_ps:g} ps) must be at least twice --window-ps "
+                             f"({self.window_ps:g} ps)")
+        return self
+
+
+# ----------------------------------------------------------------------------- spin
+class SpinRelaxSettings(Settings):
+    backend: Literal["xtb", "cp2k"] = opt("xtb", "GFN2-xTB via tblite (default) or CP2K/PBE via its shell")
+    fmax_ev_per_angstrom: FiniteFloat = opt(0.05, "force convergence in eV/Å", alias="fmax", gt=0, le=10)
+    max_steps: int = opt(500, "BFGS steps per stage, counting steps of earlier (killed) runs", ge=1, le=100_000)
+    charge: int = opt(0, "total charge in e", ge=-50, le=50)
+    spin_polarization: FiniteFloat | None = opt(None, "xtb: tblite spin-polarization scaling (e.g. 1.0); "
+                                                "default off", ge=0, le=10)
+    electronic_temperature_k: FiniteFloat = opt(300.0, "xtb: electronic temperature in K",
+                                                alias="electronic-temperature", gt=0, le=50_000)
+    cp2k_ranks: int = opt(1, "cp2k: MPI ranks", ge=1, le=100_000)
+    cp2k_command: str | None = opt(None, "cp2k: shell command (default: detect cp2k_shell.psmp / cp2k.psmp -s)")
+    cp2k_data_dir: str | None = opt(None, "cp2k: basis/potential directory", path=True)
+    vacuum_angstrom: FiniteFloat = opt(8.0, "cp2k: vacuum each side in Å", alias="vacuum", gt=0, le=100)
+    dry_run: bool = opt(False, "cp2k: write OUT/cp2k/*.inp and the command, run nothing")
+    import_triplet: str | None = opt(None, "analyse STRUCTURE (singlet) and this triplet geometry, computed "
+                                     "anywhere", path=True)
+    exclude_outer_layers: bool = opt(False, "leave the outermost layer along each axis out of its regression")
+    allow_unconverged: bool = opt(False, "write results even if the triplet relaxation hit --max-steps "
+                                  "(flagged in spin.json); the singlet must converge")
+
+    @model_validator(mode="after")
+    def _backend_options(self) -> Self:
+        if self.backend == "xtb":
+            stray = [n for n, given in (("cp2k-ranks", self.cp2k_ranks != 1), ("dry-run", self.dry_run),
+                                        ("cp2k-command", self.cp2k_command), ("vacuum", self.vacuum_angstrom != 8.0),
+                                        ("cp2k-data-dir", self.cp2k_data_dir)) if given]
+            if stray:
+                raise ValueError(f"{', '.join('--' + s for s in stray)} applies to --backend cp2k only")
+        return self
+
+
+# ----------------------------------------------------------------------------- diffraction
+DEFAULT_HKL = ("200", "110", "111", "400")
+
+
+class ProbeOptions(Settings):
+    probe: Literal["xray", "electron"] = opt("xray", "X-rays or electrons")
+    energy_kev: FiniteFloat | None = opt(None, "photon or beam energy in keV (default 13.6 for X-rays, 3700 for "
+                                         "electrons)", gt=0, le=1e5)
+    anomalous: bool = opt(False, "add Chantler f', f'' (X-rays; unreliable next to absorption edges)")
+    hkl: tuple[str, ...] = opt(DEFAULT_HKL, "peaks, e.g. 200 110 111 400", nargs="+")
+    half_width_inv_angstrom: FiniteFloat = opt(0.3, "box half width around each peak in 1/Å", alias="half-width",
+                                               gt=0, le=5)
+    points: int = opt(25, "grid points per axis of each box (odd)", ge=3, le=401)
+    lattice_constant_angstrom: FiniteFloat | None = opt(None, "lattice constant in Å for hkl boxes (cubic)",
+                                                        alias="lattice-constant", gt=0, le=100)
+
+    @field_validator("hkl", mode="before")
+    @classmethod
+    def _hkl_text(cls, v: Any) -> Any:
+        if isinstance(v, (str, int)):
+            v = [v]
+        return tuple(str(h) for h in v) if isinstance(v, (list, tuple)) else v
+
+    @field_validator("hkl")
+    @classmethod
+    def _hkl(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for h in v:
+            parts = h.split(",") if "," in h else list(h.strip())
+            try:
+                hkl = [int(p) for p in parts]
+            except ValueError:
+                hkl = []
+            if len(hkl) != 3:
+                raise ValueError(f"cannot read Miller indices from '{h}'; write e.g. 200 or -1,1,0")
+            if not any(hkl):
+                raise ValueError("000 is the forward beam, not a Bragg peak; pick e.g. 200")
+        return v
+
+    @field_validator("points")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError(f"must be odd (a point at the peak centre), got {v}")
+        return v
+
+    def energy(self) -> float:
+        return self.energy_kev if self.energy_kev is not None else {"xray": 13.6, "electron": 3700.0}[self.probe]
+
+
+class DiffractSettings(ProbeOptions):
+    powder: bool = opt(False, "Debye powder pattern, S(Q), F(Q), G(r)")
+    q_range_inv_angstrom: tuple[FiniteFloat, FiniteFloat] = opt((0.3, 12.0), "powder Q range in 1/Å",
+                                                                alias="q-range", nargs=2, metavar=("QMIN", "QMAX"))
+    q_points: int = opt(600, "powder Q points", ge=2, le=1_000_000)
+    r_max_angstrom: FiniteFloat = opt(30.0, "largest r of G(r) in Å", alias="r-max", gt=0, le=10_000)
+    grid: Literal["box", "whole", "slice"] | None = opt(
+        None, "3D intensity: boxes around --hkl, a cube up to --q-max, or the qz = 0 plane")
+    q_max_inv_angstrom: FiniteFloat = opt(3.0, "half width of the whole grid / slice in 1/Å", alias="q-max", gt=0,
+                                          le=50)
+    method: Literal["nufft", "direct"] = opt("nufft", "3D intensity route")
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.powder and self.grid is None:
+            raise ValueError("nothing to compute; add --powder and/or --grid box|whole|slice")
+        q_min, q_max = self.q_range_inv_angstrom
+        if self.powder and not 0 < q_min < q_max:
+            raise ValueError(f"the powder needs 0 < QMIN < QMAX, got {q_min:g} {q_max:g}")
+        return self
+
+
+class PolaronDiffractionSettings(ProbeOptions):
+    model: Literal["dft", "orthorhombic", "random-hole", "localized"] = opt(..., "displacement-field model")
+    hole_bias: Literal["center", "uniform", "surface"] = opt(
+        "surface", "random-hole: hole positions (surface = the paper's l5-norm bias)")
+    k_cs: FiniteFloat = opt(20.0, "restoring constant of Cs in eV/Å²", gt=0, le=1e4)
+    k_pb: FiniteFloat = opt(20.0, "restoring constant of Pb in eV/Å²", gt=0, le=1e4)
+    k_br: FiniteFloat = opt(5.0, "restoring constant of Br in eV/Å²", gt=0, le=1e4)
+    electron_field: Literal["paper", "sphere"] = opt(
+        "paper", "electron sphere field: -r/(L/2)^3 at every atom (paper) or exact outside the sphere")
+    sizes: str = opt("gamma:shape=2,mean=5.4,min=3,max=15",
+                     "edge lengths in nm: gamma:shape=..,mean=..,min=..,max=.. or fixed:4.9[,5.5]")
+    samples: int = opt(32, "crystals in the ensemble (one hole each)", ge=1, le=100_000)
+    seed: int = opt(0, "random seed", ge=0, le=2**32 - 1)
+    p1: FiniteFloat = opt(1.0, "fraction of crystals with one exciton", ge=0, le=1)
+    p2: FiniteFloat = opt(0.0, "fraction with two (twice the displacement)", ge=0, le=1)
+    t_center: FiniteFloat = opt(0.8, "orthorhombic: t at the centre", ge=0, le=1)
+    amplitude_angstrom: FiniteFloat = opt(0.15, "localized: displacement in Å", alias="amplitude", gt=0, le=5)
+    spin_dir: str | None = opt(None, "dft: directory with singlet.extxyz and triplet.extxyz (nclattice spin-relax)",
+                               path=True)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.p1 + self.p2 > 1 + 1e-12:
+            raise ValueError(f"the occupations --p1 + --p2 must not exceed 1, got {self.p1 + self.p2:g}")
+        if self.model == "dft" and self.spin_dir is None:
+            raise ValueError("the dft model needs --spin-dir, a directory holding singlet.extxyz and triplet.extxyz")
+        if self.model != "dft" and self.spin_dir is not None:
+            raise ValueError("--spin-dir applies to --model dft only")
+        return self
+
+
+# ----------------------------------------------------------------------------- UED
+def _float_list(v: Any) -> Any:
+    return _floats_from_text(v, "list") if isinstance(v, str) else v
+
+
+class UedSettings(Settings):
+    calibration: str | None = opt(None, "calibration.json from the MD calibration", path=True)
+    calibration_key: str = opt("diffraction_weighted", "which fit of the calibration")
+    lattice: list[FiniteFloat] | None = opt(None, "for h,k,l data: a (cubic), a,c (hexagonal) or 6 values, in Å",
+                                            metavar="A[,C,...]")
+    q2_max_fit: FiniteFloat = opt(40.0, "peaks with Q² above this (1/Å²) are tested for localized disorder",
+                                  gt=0, le=1e4)
+    z_threshold: FiniteFloat = opt(3.0, "significance for a disorder flag", gt=0, le=100)
+    through_origin: bool = opt(False, "fit the DW line with zero intercept")
+    fluence: FiniteFloat | None = opt(None, "fluence (mJ/cm²) whose results go to the top level (default highest)",
+                                      ge=0)
+    plot_delays: list[FiniteFloat] | None = opt(None, "delays (ps) to show in dw_vs_q2.png", metavar="T1,T2,...")
+    mean_excitons: FiniteFloat | None = opt(None, "⟨N⟩ for an Auger-heating fit of ΔT(t)", gt=0, le=1e4)
+    excitons_per_mj_cm2: FiniteFloat | None = opt(None, "⟨N⟩ per fluence unit (10 at 510 nm in the CdSe/CdS "
+                                                  "UED study)", gt=0, le=1e4)
+    n_atoms: int | None = opt(None, "atoms per NC: ΔE = 3 N k_B ΔT", ge=1)
+    disorder_peaks: tuple[str, str] | None = opt(None, "excess loss of HIGH beyond LOW rescaled by the DW law",
+                                                 nargs=2, metavar=("HIGH", "LOW"))
+
+    @field_validator("lattice", "plot_delays", mode="before")
+    @classmethod
+    def _lists(cls, v: Any) -> Any:
+        return _float_list(v)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.mean_excitons is not None and self.excitons_per_mj_cm2 is not None:
+            raise ValueError("give --mean-excitons or --excitons-per-mj-cm2, not both")
+        if self.lattice is not None and (len(self.lattice) not in (1, 2, 6) or min(self.lattice) <= 0):
+            raise ValueError(f"--lattice takes 1, 2 or 6 positive values (Å, degrees), got {self.lattice}")
+        return self
+
+
+# ----------------------------------------------------------------------------- kinetics
+class OpticalOptions(Settings):
+    fluence_mj_cm2: FiniteFloat | None = opt(None, "pump fluence in mJ/cm², with wavelength and σ", gt=0, le=1e4)
+    wavelength_nm: FiniteFloat | None = opt(None, "pump wavelength in nm", gt=0, le=1e5)
+    cross_section_cm2: FiniteFloat | None = opt(None, "absorption cross-section at the pump in cm²", gt=0, le=1e-8)
+
+    def mean_from(self, mean: float | None, name: str) -> tuple[float, dict[str, Any]]:
+        """⟨N⟩ given directly or as σ·J from fluence, wavelength and cross-section."""
+        optical = (self.fluence_mj_cm2, self.wavelength_nm, self.cross_section_cm2)
+        if mean is not None and any(v is not None for v in optical):
+            raise NclatticeError(f"give either --{name} or --fluence-mj-cm2/--wavelength-nm/--cross-section-cm2.")
+        if mean is not None:
+            return mean, {"mean_from": "given"}
+        if any(v is None for v in optical):
+            raise NclatticeError(f"give --{name}, or all of --fluence-mj-cm2, --wavelength-nm and "
+                                 "--cross-section-cm2.")
+        from ..tasks.kinetics import mean_excitations
+
+        return mean_excitations(*optical), {"fluence_mj_cm2": self.fluence_mj_cm2,
+                                            "wavelength_nm": self.wavelength_nm,
+                                            "cross_section_cm2": self.cross_section_cm2, "mean_from": "sigma*J"}
+
+
+class AugerSettings(OpticalOptions):
+    mean_excitons: FiniteFloat | None = opt(None, "⟨N⟩ excitons per NC (or give the optical options)", gt=0,
+                                            le=1000)
+    tau_auger_ps: FiniteFloat = opt(..., "biexciton Auger lifetime τ_AR in ps", gt=0, le=1e6)
+    n_nc: int = opt(20000, "NCs in the ensemble", ge=10, le=10_000_000)
+    seed: int = opt(0, "random seed", ge=0, le=2**32 - 1)
+    t_max_ps: FiniteFloat = opt(1000.0, "end of the time grid in ps", gt=0, le=1e7)
+    n_times: int = opt(201, "time points", ge=5, le=100_000)
+
+    @model_validator(mode="after")
+    def _resolvable(self) -> Self:
+        if self.t_max_ps < self.tau_auger_ps / 50:
+            raise ValueError(f"--t-max-ps ({self.t_max_ps:g} ps) is too short to see Auger heating with "
+                             f"--tau-auger-ps {self.tau_auger_ps:g} ps; use at least {self.tau_auger_ps / 50:g} ps")
+        return self
+
+
+class TrappingSettings(AugerSettings):
+    tau_trap_ps: FiniteFloat = opt(..., "hole trapping time in ps (3.5-6 ps in CdSe/CdS)", gt=0, le=1e6)
+    trap_energy: FiniteFloat = opt(0.0, "energy left in the lattice per trapping event (exciton energies)", ge=0,
+                                   le=100)
+    n_nc: int = opt(5000, "NCs in the ensemble", ge=10, le=10_000_000)
+    t_max_ps: FiniteFloat = opt(200.0, "end of the time grid in ps", gt=0, le=1e7)
+
+
+class OccupationSettings(OpticalOptions):
+    gamma0_t: FiniteFloat | None = opt(None, "γ0·t at the end of the pulse (= σ·J)", ge=0, le=1000)
+    gamma_ratio: FiniteFloat = opt(0.4, "γ1/γ0", ge=0, le=100)
+
+
+class StateFillingSettings(OpticalOptions):
+    mean_excitations: FiniteFloat | None = opt(None, "n̄ excitations per QD", ge=0, le=1000)
+    p_trap: FiniteFloat = opt(..., "hot-carrier trapping probability per excitation", ge=0, le=1)
+    g_e: int = opt(2, "band-edge electron degeneracy", ge=1, le=100)
+    g_h: int = opt(4, "band-edge hole degeneracy", ge=1, le=100)
+    trap_oscillator_strength: FiniteFloat = opt(0.0, "relative oscillator strength kept by a trapped pair "
+                                                "(refined model: 0.3)", ge=0, le=1)
+    untrapped_fraction: FiniteFloat = opt(0.0, "fraction of QDs that never trap", ge=0, le=1)
+    stokes_shift_ev: FiniteFloat = opt(0.0, "emission Stokes shift in eV (refined: 0.07)", ge=0, le=5)
+    linewidth_ev: FiniteFloat = opt(0.1, "band-edge line FWHM in eV", gt=0, le=5)
+
+
+# ----------------------------------------------------------------------------- build
+ATOMS_PER_NM3 = 40.0  # upper bound of the atom density of the shipped materials (CdSe 36, PbSe 35, CsPbBr3 25)
+MONOLAYER_NM = 0.36  # thickest shell monolayer of the shipped core/shell kinds
+
+
+class BuildSettings(Settings):
+    """One nanocrystal recipe; which options apply depends on ``kind`` (anything else is an error)."""
+
+    kind: Literal["cdse", "cdse-cds", "pbse", "cspbbr3", "inp-znse-zns"] = opt(..., "nanocrystal family")
+    diameter_nm: FiniteFloat | None = opt(None, "diameter in nm (cdse; pbse: {100} facet distance)",
+                                          alias="diameter", gt=0)
+    core_diameter_nm: FiniteFloat | None = opt(None, "core diameter in nm (core/shell kinds)",
+                                               alias="core-diameter", gt=0)
+    shell_ml: list[int] | None = opt(None, "shell monolayers (cdse-cds: one value; inp-znse-zns: ZnSe ZnS)",
+                                     nargs="+")
+    preset: Literal["msd", "phonons"] | None = opt(
+        None, "cdse-cds shell of the CdSe/CdS UED study: msd = 8 ML, phonons = 4 ML")
+    attached: Literal["none", "dimer", "chain", "square"] | None = opt(None, "pbse oriented attachment along <100>")
+    facet_ratio: FiniteFloat | None = opt(None, "pbse h111/h100 (default 0.866)", gt=0)
+    cells: int | None = opt(None, "cspbbr3 cube edge in PbBr6 octahedra (5 -> Cs200Pb125Br450)", ge=1)
+    vacancies: Literal["tetra", "box", "facet4", "none"] | None = opt(None, "cspbbr3 Cs-vacancy pattern")
+    phase: Literal["cubic", "orthorhombic"] | None = opt(None, "cspbbr3 phase (default cubic)")
+    lattice_constant_angstrom: FiniteFloat | None = opt(None, "lattice constant in Å (pbse, cspbbr3)",
+                                                        alias="lattice-constant", gt=0, le=50)
+    shape: Literal["cube", "superellipsoid"] | None = opt(None, "cspbbr3 shape (default cube)")
+    size_nm: FiniteFloat | None = opt(None, "cspbbr3 superellipsoid edge length L in nm", alias="size", gt=0)
+    exponent: FiniteFloat | None = opt(None, "cspbbr3 superellipsoid exponent p (default 5)", gt=0)
+    charge_balance: Literal["report", "require", "trim"] = opt(
+        "report", "report the net formal charge, require zero, or trim surface atoms to zero")
+
+    OPTIONS_BY_KIND: ClassVar[dict[str, set[str]]] = {
+        "cdse": {"diameter_nm"},
+        "cdse-cds": {"core_diameter_nm", "shell_ml", "preset"},
+        "pbse": {"diameter_nm", "attached", "facet_ratio", "lattice_constant_angstrom"},
+        "cspbbr3": {"cells", "vacancies", "phase", "lattice_constant_angstrom", "shape", "size_nm", "exponent"},
+        "inp-znse-zns": {"core_diameter_nm", "shell_ml"},
+    }
+
+    @field_validator("shell_ml", mode="before")
+    @classmethod
+    def _one_or_more(cls, v: Any) -> Any:
+        return [v] if isinstance(v, (int, float, str)) else v
+
+    @model_validator(mode="after")
+    def _applies(self) -> Self:
+        given = {k for k in self.model_fields_set if getattr(self, k) is not None} - {"kind", "charge_balance"}
+        stray = given - self.OPTIONS_BY_KIND[self.kind]
+        if stray:
+            raise ValueError(f"{', '.join('--' + self.option_name(s) for s in sorted(stray))} does not apply to "
+                             f"'{self.kind}'")
+        name, params = self.builder()
+        atoms = self.estimated_atoms(name, params)
+        if atoms > MAX_BUILD_ATOMS:
+            raise ValueError(f"this {self.kind} would hold about {atoms:.2g} atoms, more than the "
+                             f"{MAX_BUILD_ATOMS:,} this tool builds; choose a smaller size")
+        return self
+
+    def _need(self, name: str) -> Any:
+        value = getattr(self, name)
+        if value is None:
+            raise ValueError(f"'{self.kind}' needs --{self.option_name(name)}")
+        return value
+
+    def builder(self) -> tuple[str, dict[str, Any]]:
+        """The builder name and its keyword arguments (structures.build(name, **params))."""
+        kind, cb = self.kind, self.charge_balance
+        if kind == "cdse":
+            return "cdse", {"diameter_nm": self._need("diameter_nm"), "charge_balance": cb}
+        if kind == "cdse-cds":
+            if self.shell_ml is not None and self.preset is not None:
+                raise ValueError("give either --shell-ml or --preset for cdse-cds, not both")
+            if self.preset is not None:
+                shell = {"msd": 8, "phonons": 4}[self.preset]
+            elif self.shell_ml is not None:
+                if len(self.shell_ml) != 1:
+                    raise ValueError("cdse-cds takes one --shell-ml value (CdS monolayers)")
+                shell = self.shell_ml[0]
+            else:
+                raise ValueError("cdse-cds needs --shell-ml N or --preset msd|phonons")
+            return "cdse-cds", {"core_diameter_nm": self._need("core_diameter_nm"), "shell_ml": shell,
+                                "charge_balance": cb}
+        if kind == "inp-znse-zns":
+            shell = self.shell_ml if self.shell_ml is not None else [3, 2]
+            if len(shell) != 2:
+                raise ValueError("inp-znse-zns takes two --shell-ml values: ZnSe ML then ZnS ML")
+            return "inp-znse-zns", {"core_diameter_nm": self._need("core_diameter_nm"), "shell_ml": tuple(shell),
+                                    "charge_balance": cb}
+        if kind == "pbse":
+            params = {"diameter_nm": self._need("diameter_nm"), "attached": self.attached or "none",
+                      "charge_balance": cb}
+            if self.facet_ratio is not None:
+                params["facet_ratio"] = self.facet_ratio
+            if self.lattice_constant_angstrom is not None:
+                params["lattice_constant"] = self.lattice_constant_angstrom
+            return "pbse", params
+        params = {"phase": self.phase or "cubic", "charge_balance": cb}
+        if self.lattice_constant_angstrom is not None:
+            params["lattice_constant"] = self.lattice_constant_angstrom
+        if (self.shape or "cube") == "superellipsoid":
+            if self.cells is not None or self.vacancies is not None:
+                raise ValueError("--cells and --vacancies apply to the cube shape, not superellipsoid")
+            params["size_nm"] = self._need("size_nm")
+            if self.exponent is not None:
+                params["exponent"] = self.exponent
+            return "cspbbr3-superellipsoid", params
+        if self.size_nm is not None or self.exponent is not None:
+            raise ValueError("--size and --exponent apply to --shape superellipsoid only")
+        params.update({"cells": self._need("cells"), "vacancies": self.vacancies or "tetra"})
+        return "cspbbr3", params
+
+    @staticmethod
+    def estimated_atoms(name: str, params: dict[str, Any]) -> float:
+        """An upper estimate of the atom count, computed before anything is allocated."""
+        if name == "cspbbr3":
+            return 5.0 * params["cells"] ** 3
+        if name == "cspbbr3-superellipsoid":
+            return 25.0 * params["size_nm"] ** 3
+        shells = params.get("shell_ml", 0)
+        shell_nm = MONOLAYER_NM * (sum(shells) if isinstance(shells, tuple) else shells)
+        d = params.get("diameter_nm") or params["core_diameter_nm"] + 2 * shell_nm
+        if name == "pbse":
+            d *= {"none": 1, "dimer": 2, "chain": 3, "square": 4}[params["attached"]] ** (1 / 3)
+        return math.pi / 6 * d**3 * ATOMS_PER_NM3
+
+
+def resolve_path(value: str | None, base: Path) -> str | None:
+    """A relative path option is relative to ``base`` (the campaign file's folder)."""
+    if value is None or Path(value).is_absolute():
+        return value
+    return str(base / value)
