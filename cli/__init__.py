@@ -58,7 +58,10 @@ def _command(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser(_command(argv)).parse_args(argv)
+        try:
+            args = parser(_command(argv)).parse_args(argv)
+        except SystemExit as exc:  # --help, --version, a usage error (already printed in one line)
+            return exc.code if isinstance(exc.code, int) else 2
         return int(args.func(args) or 0)
     except NclatticeError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -53,6 +53,18 @@ def _stop(proc: subprocess.Popen) -> None:
             pass
 
 
+def _drain_clients() -> None:
+    """Send what this process still queues for the server (events, logs) before the server stops."""
+    try:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        for service in (EventsWorker, APILogWorker):
+            service.drain_all(timeout=10, at_exit=False)
+    except Exception as exc:  # losing UI events never fails a finished run
+        print(f"note: could not flush Prefect events ({type(exc).__name__})", file=sys.stderr)
+
+
 @contextmanager
 def local_prefect_server(timeout_s: float = 120.0):
     """A Prefect server on 127.0.0.1 (SQLite in PREFECT_HOME) for the duration of the block.
@@ -99,6 +111,7 @@ def local_prefect_server(timeout_s: float = 120.0):
             else:
                 os.environ["PREFECT_API_URL"] = old
     finally:
+        _drain_clients()
         _stop(proc)
         watchdog.kill()
         watchdog.wait()

@@ -66,6 +66,23 @@ def capability(name: str) -> Capability:
         raise NclatticeError(f"unknown analysis '{name}'; choose one of {', '.join(CAPABILITIES)}.") from None
 
 
+def _readable(structure: str | Path | None) -> None:
+    """The structure file exists and parses (any reader failure becomes one sentence)."""
+    from ..structio import read_structure
+
+    if structure is None:
+        raise NclatticeError("a structure file is needed.")
+    try:
+        atoms = read_structure(structure)
+    except NclatticeError:
+        raise
+    except Exception as exc:
+        raise NclatticeError(f"cannot read structure file '{structure}' ({type(exc).__name__}); write it with "
+                             "nclattice build or as extended XYZ.") from None
+    if len(atoms) == 0:
+        raise NclatticeError(f"structure file '{structure}' holds no atoms.")
+
+
 def preflight(cap: Capability, settings: st.Settings, structure: str | Path | None = None,
               data: list[str | Path] | None = None) -> None:
     """Check every input before any work: files exist and parse, a potential covers the elements."""
@@ -74,14 +91,11 @@ def preflight(cap: Capability, settings: st.Settings, structure: str | Path | No
         if value is not None and not Path(value).exists():
             raise NclatticeError(f"--{settings.option_name(name)} '{value}' does not exist.")
     if cap.inputs == "structure":
+        _readable(structure)
         if cap.md_cache:
             from .common import load_inputs
 
             load_inputs(structure, getattr(settings, "potential", None))
-        else:
-            from ..structio import read_structure
-
-            read_structure(structure)
     if cap.inputs == "data":
         from .ued import load_series
 

@@ -93,8 +93,8 @@ def test_kill_minus_nine_then_resume(tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "nclattice", "campaign", str(spec), "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    fast = out / "items" / "kinetics-occupation-1" / "result.json"
-    slow = out / "items" / "cs-calibrate" / "result.json"
+    fast = out / "items" / "kinetics-occupation-1" / "occupation.json"
+    slow = out / "items" / "cs-calibrate" / "calibration.json"
     deadline = time.monotonic() + 240
     while not fast.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -109,14 +109,15 @@ def test_kill_minus_nine_then_resume(tmp_path):
 
 
 def test_failed_item_is_reported_and_others_complete(tmp_path):
+    """An item that fails at run time (a calibration file without the fit it names) fails alone."""
+    (tmp_path / "bad_calibration.json").write_text(json.dumps({"fit": {}}))
     text = TINY.format(temps="200,300,400", prod=3).replace(
-        "- run: kinetics-occupation", "- run: calibrate\n    name: broken\n    structure: cs\n"
-        "    with: {timestep-fs: 50, sample-every-fs: 100, temperatures: '200,300,400', production-ps: 2}\n"
-        "  - run: kinetics-occupation")
+        "- run: kinetics-occupation", "- run: ued\n    name: broken\n    args: [cdse_cds_510nm_heating.csv]\n"
+        "    with: {calibration: bad_calibration.json}\n  - run: kinetics-occupation")
     out = tmp_path / "out"
     result = run_campaign(str(_spec(tmp_path, text)), str(out))
     statuses = {i["name"]: i for i in result["items"]}
-    assert statuses["broken"]["status"] == "failed" and "a calibration needs 3" in statuses["broken"]["error"]
+    assert statuses["broken"]["status"] == "failed" and "diffraction_weighted" in statuses["broken"]["error"]
     assert statuses["cs-calibrate"]["status"] == "completed" and statuses["ued-3"]["status"] == "completed"
     assert "Error:" in (out / "report.md").read_text()
 
