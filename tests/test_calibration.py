@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from nclattice.flows.calibration import run_calibration
 from nclattice.cli import main
+from nclattice.flows.calibration import run_calibration
 from nclattice.flows.delta_t import run_delta_t
 from nclattice.flows.settings import CalibrationSettings, DeltaTSettings
 from nclattice.structio import write_structure

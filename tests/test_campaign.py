@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from nclattice.cli import main
 from nclattice.flows.campaign import CampaignError, load_campaign
 from nclattice.flows.campaign_run import run_campaign
-from nclattice.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DATA = ROOT / "examples" / "cdse_cds_510nm_heating.csv"
