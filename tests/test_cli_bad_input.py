@@ -23,7 +23,8 @@ DATA = str(ROOT / "examples" / "cdse_cds_510nm_heating.csv")
 def files(tmp_path_factory) -> dict[str, str]:
     d = tmp_path_factory.mktemp("inputs")
     (d / "empty.extxyz").write_text("")
-    (d / "truncated.extxyz").write_text("187\nLattice=\"10 0 0 0 10 0 0 0 10\" Properties=species:S:1:pos:R:3\nCd 0 0\n")
+    header = 'Lattice="10 0 0 0 10 0 0 0 10" Properties=species:S:1:pos:R:3'
+    (d / "truncated.extxyz").write_text(f"187\n{header}\nCd 0 0\n")
     (d / "binary.extxyz").write_bytes(bytes(range(256)) * 4)
     return {
         "NC": str(write_structure(build_cdse_cds(1.5, 1), d / "cs.extxyz")),
