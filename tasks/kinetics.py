@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, optimize, stats
+import scipy  # submodules load on first use (scipy.stats alone costs ~0.3 s)
 
 from ..errors import NclatticeError
 from . import lazy_prefect_tasks
@@ -54,7 +54,7 @@ def poisson_populations(mean: float, n_max: int | None = None) -> np.ndarray:
         raise NclatticeError("the mean number of excitations must be >= 0.")
     if n_max is None:
         n_max = int(mean + 12.0 * np.sqrt(mean) + 15)
-    p = stats.poisson.pmf(np.arange(n_max + 1), mean)
+    p = scipy.stats.poisson.pmf(np.arange(n_max + 1), mean)
     return p / p.sum()
 
 
@@ -186,7 +186,7 @@ def auger_master_equation(mean_excitons: float, tau_auger_ps: float,
         dt = round(t - t_prev, 9)
         if dt > 0:
             if dt not in step_cache:
-                step_cache[dt] = linalg.expm(generator * dt)
+                step_cache[dt] = scipy.linalg.expm(generator * dt)
             p = step_cache[dt] @ p
         mean_n[i] = n @ p
         t_prev = t
@@ -296,7 +296,7 @@ def effective_excitations(bleach: float, g_e: int = 2, g_h: int = 4) -> float | 
     hi = 1.0
     while excess(hi) < 0:
         hi *= 2.0
-    return float(optimize.brentq(excess, 0.0, hi, xtol=1e-10))
+    return float(scipy.optimize.brentq(excess, 0.0, hi, xtol=1e-10))
 
 
 def state_filling(mean_excitations: float, p_trap: float = 0.0, g_e: int = 2, g_h: int = 4,
@@ -409,7 +409,7 @@ def fit_exponential(times_ps: np.ndarray, values: np.ndarray, stderr: np.ndarray
 
     lower = ([-np.inf] if fit_offset else []) + [-np.inf, 1e-6] * n_components
     try:
-        par, cov = optimize.curve_fit(model, t, y, p0=([0.0] if fit_offset else []) + p0,
+        par, cov = scipy.optimize.curve_fit(model, t, y, p0=([0.0] if fit_offset else []) + p0,
                                       sigma=sigma, absolute_sigma=sigma is not None,
                                       bounds=(lower, np.inf), maxfev=20000)
     except (RuntimeError, ValueError) as exc:
@@ -426,7 +426,7 @@ def _exp_fit_result(par, err, fit_offset, n_components, dof, chi2_red, n_points)
     order = np.argsort(body[1::2])  # fastest component first
     amps, taus = body[0::2][order], body[1::2][order]
     amps_err, taus_err = body_err[0::2][order], body_err[1::2][order]
-    tq = stats.t.ppf(0.975, dof)
+    tq = scipy.stats.t.ppf(0.975, dof)
     return ExpFit(model="single" if n_components == 1 else "double",
                   amplitudes=amps.tolist(), amplitudes_stderr=amps_err.tolist(),
                   taus_ps=taus.tolist(), taus_stderr_ps=taus_err.tolist(),
@@ -474,7 +474,7 @@ def fit_auger_heating(times_ps: np.ndarray, delta_t_k: np.ndarray, delta_t_stder
     late_energy = mean_excitons - 1.0 + np.exp(-mean_excitons)  # all NCs down to ≤ 1 exciton
     scale0 = max(np.nanmax(y), 1e-6) / max(late_energy, 1e-6)
     try:
-        par, cov = optimize.curve_fit(model, t[order], y[order], p0=[tau_guess_ps, scale0],
+        par, cov = scipy.optimize.curve_fit(model, t[order], y[order], p0=[tau_guess_ps, scale0],
                                       sigma=None if sigma is None else sigma[order],
                                       absolute_sigma=sigma is not None, bounds=([1e-3, 0], np.inf))
     except (RuntimeError, ValueError) as exc:
