@@ -37,22 +37,16 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = MODELS[args.model][0]
-    r = execute(f"kinetics-{args.model}", args, settings_from_args(model, args))
+    from ..flows.registry import capability
+
+    name = f"kinetics-{args.model}"
+    r = execute(name, args, settings_from_args(MODELS[args.model][0], args))
+    print(capability(name).outcome.model_validate(r).headline())
     if args.model == "auger":
         from ..flows.kinetics import PAPER_AUGER_TIME_CONSTANT_PS
 
-        print(f"Auger heating: single-exponential τ = {r['time_constant_ps']:.1f} ps "
-              f"(paper ~{PAPER_AUGER_TIME_CONSTANT_PS:.0f} ps), final ⟨N⟩ = {r['final_excitons_mean']:.2f}")
-    elif args.model == "trapping":
-        print(f"trapping: Auger heating suppressed {r['suppression_factor']:.2f}x at {r['inputs']['t_max_ps']:g} ps")
-    elif args.model == "occupation":
-        print(f"P0 = {r['p0']:.3f}, P1 = {r['p1']:.3f}, P2 = {r['p2']:.3f}, mean pairs = {r['mean_pairs']:.3f}")
-    else:
-        n_eff = "above the trap-free maximum" if r["n_eff"] is None else f"{r['n_eff']:.2f}"
-        print(f"bleach {r['bleach']:.3f} (no trapping {r['bleach_without_trapping']:.3f}), n_eff = {n_eff}, "
-              f"max gain {r['gain_max']:.3f}")
-    name = args.model.replace("-", "_")
+        print(f"(the CdSe/CdS study's single-exponential fit: ~{PAPER_AUGER_TIME_CONSTANT_PS:.0f} ps)")
+    stem = args.model.replace("-", "_")
     out = Path(args.out)
-    print(f"results: {out / (name + '.json')}, figure: {out / (name + '.png')}")
+    print(f"results: {out / (stem + '.json')}, figure: {out / (stem + '.png')}")
     return 0

@@ -20,6 +20,7 @@ from ..tasks.md import MDSettings, cpu_count
 from ..tasks.msd import msd_from_frames, summarize
 from .common import load_inputs
 from .mdruns import cached_md
+from .outcomes import SCHEMA_VERSION
 from .settings import CalibrationSettings
 
 DEFAULT_TEMPERATURES = [150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0]
@@ -56,7 +57,7 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     ok_temps = sorted(summaries)
     calibration = build_calibration(ok_temps, [summaries[t] for t in ok_temps])
     calibration.update({
-        "failed": failed,
+        "schema_version": SCHEMA_VERSION, "failed": failed,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms)},
         "settings": {**s.canonical(), "overrides": overrides or {}},

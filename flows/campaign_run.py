@@ -141,10 +141,11 @@ def _previous_records(out: Path) -> dict[str, dict]:
 
 
 def _still_valid(out: Path, it: Item) -> bool:
+    """The item's result file loads and holds its keys (a truncated or foreign file does not)."""
     try:
-        read_json(item_dir(out, it) / it.capability.summary)
+        it.capability.load(item_dir(out, it))
         return True
-    except (OSError, ValueError):
+    except NclatticeError:
         return False
 
 

@@ -27,6 +27,7 @@ from ..tasks.pdf import (
 )
 from .common import load_inputs
 from .mdruns import cached_md
+from .outcomes import SCHEMA_VERSION
 from .settings import DeltaTSettings
 
 
@@ -62,7 +63,7 @@ def run_delta_t(structure: str | Path, settings: DeltaTSettings, out: str | Path
     _write_csv(out_dir / "delta_g.csv", r, g0, g1)
     _write_csv(out_dir / "delta_g_fq.csv", r_fq, gq0, gq1)
     summary = {
-        "t0_k": t0_k, "t1_k": t0_k + delta_t_k, "probe": probe, "weights": w,
+        "schema_version": SCHEMA_VERSION, "t0_k": t0_k, "t1_k": t0_k + delta_t_k, "probe": probe, "weights": w,
         "mean_temperature_k": [float(t.temperature_k.mean()) for t in trajs],
         "frames": [t.n_frames for t in trajs], "smoothing_angstrom": smoothing_angstrom,
         "q_range_inv_angstrom": [q_min_inv_angstrom, q_max_inv_angstrom], "peaks": peaks,

@@ -2,8 +2,7 @@
 diffraction and displacement-model kernels (tasks/diffraction.py, tasks/models.py), files, figures.
 
 ``run_diffract`` and ``run_polaron_diffraction`` take the settings models (command line,
-campaigns); ``compute_*`` take the plain physics settings. ``diffraction_flow`` and
-``polaron_diffraction_flow`` are the compositions as Prefect flows (created on first access).
+campaigns, Prefect wrappers in flows/deployments.py); ``compute_*`` take the plain physics settings.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from ..structures import build_cspbbr3_superellipsoid
 from ..tasks import diffraction as dif
 from ..tasks import models
 from ..tasks.scattering import Probe, nearby_edges
+from .outcomes import SCHEMA_VERSION
 from .settings import DiffractSettings, PolaronDiffractionSettings
 
 POLARON_MODELS = ("dft", "orthorhombic", "random-hole", "localized")
@@ -175,7 +175,7 @@ def compute_polaron_diffraction(s: PolaronSettings, out: Path, pair: tuple[Atoms
     write_json(out / "peak_shifts.json", {**shifts, "provenance": prov})
     plot_delta_slices(boxes, dark, pumped, out / "delta_slices.png",
                       title=f"{s.model} model, {ens.samples} crystal(s)")
-    summary = {"model": s.model, "crystals": ens.samples, "settings": settings,
+    summary = {"schema_version": SCHEMA_VERSION, "model": s.model, "crystals": ens.samples, "settings": settings,
                "peak_shifts": {h: {k: v[k] for k in ("shift_inv_angstrom", "integrated_change")}
                                for h, v in shifts.items()},
                "mean_size_nm": float(arrays["sizes_nm"].mean()) if log else None,
@@ -190,7 +190,8 @@ def compute_diffraction(atoms: Atoms, probe: Probe, out: Path, powder: dict | No
     """Powder (Debye, S, F, G) and/or 3D intensity of one structure; files and figures."""
     t0 = time.perf_counter()
     symbols = atoms.get_chemical_symbols()
-    summary: dict = {"atoms": len(atoms), "formula": atoms.get_chemical_formula(mode="metal"),
+    summary: dict = {"schema_version": SCHEMA_VERSION, "atoms": len(atoms),
+                     "formula": atoms.get_chemical_formula(mode="metal"),
                      "probe": probe.describe(), "files": []}
     edges = nearby_edges(symbols, probe.energy_kev) if probe.kind == "xray" else []
     if edges:
@@ -363,20 +364,3 @@ def run_diffract(structure: str | Path, settings: DiffractSettings, out: str | P
     powder = {"q_min": q_min, "q_max": q_max, "q_points": s.q_points, "r_max": s.r_max_angstrom} \
         if s.powder else None
     return compute_diffraction(atoms, probe, Path(out), powder, {"boxes": boxes} if boxes else None, s.method)
-
-
-# ---------------------------------------------------------------- Prefect flows (lazy)
-_FLOWS = {"diffraction_flow": ("diffraction", compute_diffraction),
-          "polaron_diffraction_flow": ("polaron-diffraction", compute_polaron_diffraction)}
-
-
-def __getattr__(name: str):
-    """Prefect @flow wrappers of the compositions, created on first access."""
-    if name in _FLOWS:
-        from prefect import flow
-
-        flow_name, fn = _FLOWS[name]
-        wrapped = flow(fn, name=flow_name, validate_parameters=False)
-        globals()[name] = wrapped
-        return wrapped
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,7 @@ from ..errors import NclatticeError
 from ..provenance import provenance
 from ..results import pyplot, save_figure, write_json
 from ..tasks import kinetics as kin
+from .outcomes import SCHEMA_VERSION
 from .settings import AugerSettings, OccupationSettings, StateFillingSettings, TrappingSettings
 
 PAPER_AUGER_TIME_CONSTANT_PS = 200.0  # Guzelturk et al. 2021: single-exponential fit of ΔT(t), 2.1 mJ cm⁻², 510 nm
@@ -145,7 +146,8 @@ def state_filling(mean_excitations: float, p_trap: float, out: Path, **model: An
 
 def _write(out: Path, name: str, result: dict, fig) -> None:
     save_figure(fig, Path(out) / f"{name}.png")
-    write_json(Path(out) / f"{name}.json", result)  # last: its presence marks a complete result
+    # last: its presence marks a complete result
+    write_json(Path(out) / f"{name}.json", {"schema_version": SCHEMA_VERSION, **result})
 
 
 # ---------------------------------------------------------------- figures

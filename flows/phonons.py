@@ -26,6 +26,7 @@ from ..tasks.phonons import (
 )
 from .common import load_inputs
 from .mdruns import cached_md
+from .outcomes import SCHEMA_VERSION
 from .settings import PhononSettings
 
 MAX_DENSE_ATOMS = 4000  # 12k x 12k doubles = 1.2 GB per matrix; eigh needs ~3 of them
@@ -99,7 +100,7 @@ def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path
     tau = life["lifetimes_ps"]
     summary = lifetime_summary(freq, tau, life["resolved"], life["window_ps"])
     result = {
-        "frequencies_thz": freq, "rigid_body_modes": modes.rigid_body_modes,
+        "schema_version": SCHEMA_VERSION, "frequencies_thz": freq, "rigid_body_modes": modes.rigid_body_modes,
         "rigid_body_frequencies_thz": freq[modes.rigid_body_modes], "imaginary_modes": modes.imaginary_modes,
         "lifetimes_ps": [None if not np.isfinite(t) else float(t) for t in tau],
         "lifetimes_fit_ps": [None if not np.isfinite(t) else float(t) for t in life["lifetimes_fit_ps"]],

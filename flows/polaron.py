@@ -55,6 +55,7 @@ from ..tasks.spin import (
     relax,
     single_point,
 )
+from .outcomes import SCHEMA_VERSION
 from .settings import SpinRelaxSettings
 
 RESULT_FILES = ("singlet.extxyz", "triplet.extxyz", "spin.json", "displacement.png")
@@ -188,6 +189,7 @@ def spin_record(run: PolaronRun | None, analysis: dict[str, Any], backend: Backe
     if None in e[1:] and None not in (e[0], e[2]):
         derived["adiabatic_gap_ev"] = e[2] - e[0]
     record: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "backend": backend.name if backend is not None else "imported",
         "backend_settings": backend.settings() if backend is not None else None,
         **{k: v for k, v in zip(("energy_singlet_ev", "energy_triplet_vertical_ev",
@@ -319,13 +321,6 @@ def _prefect():
     return flow, task, NO_CACHE, ThreadPoolTaskRunner
 
 
-def polaron_flow(structure: str, out: str, backend: str = "xtb",
-                 backend_settings: dict[str, Any] | None = None, fmax: float = 0.05,
-                 max_steps: int = 500, charge: int = 0) -> dict[str, Any]:
-    """Prefect flow of one structure (same composition as `nclattice spin-relax`)."""
-    return _polaron_flow_object()(structure, out, backend, backend_settings, fmax, max_steps, charge)
-
-
 def polaron_models_flow(cells: int = 5, vacancies: tuple[str, ...] = ("tetra", "box", "facet4"),
                         out: str = "results/polaron_models", backend: str = "xtb",
                         backend_settings: dict[str, Any] | None = None, fmax: float = 0.05,
@@ -369,18 +364,6 @@ def summarize_models(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "relaxation_energy_std_ev": float(e.std(ddof=1)) if len(e) > 1 else None,
             "slope_ppm_mean": mean_slopes,
             "provenance": provenance()}
-
-
-@cache
-def _polaron_flow_object():
-    flow, task, no_cache, _ = _prefect()
-    one = task(_one, name="spin-relax", cache_policy=no_cache)
-
-    @flow(name="polaron")
-    def _flow(structure, out, backend, backend_settings, fmax, max_steps, charge):
-        return one(structure, out, backend, backend_settings, fmax, max_steps, charge)
-
-    return _flow
 
 
 @cache
@@ -436,10 +419,3 @@ def run_spin_relax(structure: str | Path, settings: SpinRelaxSettings, out: str 
               f"fmax {s.fmax_ev_per_angstrom} eV/Å", flush=True)
     return spin_relax(atoms, backend, physics, out, source=structure, allow_unconverged=s.allow_unconverged,
                       progress=progress)
-
-
-def __getattr__(name: str):
-    """``spin_relax_flow``: the one-structure polaron flow as a module attribute (for prefect.yaml)."""
-    if name == "spin_relax_flow":
-        return _polaron_flow_object()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import NclatticeError
+from . import outcomes as oc
 from . import settings as st
 
 
@@ -22,7 +23,15 @@ class Capability:
     target: str  # "module:function" under nclattice.flows; the function takes (inputs..., settings, out)
     inputs: Literal["structure", "data", "none"]
     md_cache: bool = False  # takes ``results`` (the shared cache of MD runs)
-    summary: str = ""  # the result file that marks the item complete
+    outcome: type[oc.Outcome] = oc.Outcome  # the typed record of its result file
+
+    @property
+    def summary(self) -> str:
+        """The result file (written last) that marks the work complete."""
+        return self.outcome.file
+
+    def load(self, out: str | Path) -> oc.Outcome:
+        return self.outcome.from_json(Path(out) / self.summary)
 
     def function(self):
         module, _, name = self.target.partition(":")
@@ -42,20 +51,22 @@ class Capability:
 
 CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
     Capability("calibrate", st.CalibrationSettings, "calibration:run_calibration", "structure", True,
-               "calibration.json"),
-    Capability("delta-t", st.DeltaTSettings, "delta_t:run_delta_t", "structure", True, "delta_t.json"),
-    Capability("phonons", st.PhononSettings, "phonons:run_phonons", "structure", True, "phonons.json"),
-    Capability("spin-relax", st.SpinRelaxSettings, "polaron:run_spin_relax", "structure", False, "spin.json"),
-    Capability("diffract", st.DiffractSettings, "diffraction:run_diffract", "structure", False, "result.json"),
+               oc.CalibrationOutcome),
+    Capability("delta-t", st.DeltaTSettings, "delta_t:run_delta_t", "structure", True, oc.DeltaTOutcome),
+    Capability("phonons", st.PhononSettings, "phonons:run_phonons", "structure", True, oc.PhononOutcome),
+    Capability("spin-relax", st.SpinRelaxSettings, "polaron:run_spin_relax", "structure", False, oc.SpinOutcome),
+    Capability("diffract", st.DiffractSettings, "diffraction:run_diffract", "structure", False,
+               oc.DiffractionOutcome),
     Capability("polaron-diffraction", st.PolaronDiffractionSettings, "diffraction:run_polaron_diffraction",
-               "none", False, "result.json"),
-    Capability("ued", st.UedSettings, "ued:run_ued", "data", False, "ued.json"),
-    Capability("kinetics-auger", st.AugerSettings, "kinetics:run_auger", "none", False, "auger.json"),
-    Capability("kinetics-trapping", st.TrappingSettings, "kinetics:run_trapping", "none", False, "trapping.json"),
+               "none", False, oc.DiffractionOutcome),
+    Capability("ued", st.UedSettings, "ued:run_ued", "data", False, oc.UedOutcome),
+    Capability("kinetics-auger", st.AugerSettings, "kinetics:run_auger", "none", False, oc.AugerOutcome),
+    Capability("kinetics-trapping", st.TrappingSettings, "kinetics:run_trapping", "none", False,
+               oc.TrappingOutcome),
     Capability("kinetics-occupation", st.OccupationSettings, "kinetics:run_occupation", "none", False,
-               "occupation.json"),
+               oc.OccupationOutcome),
     Capability("kinetics-state-filling", st.StateFillingSettings, "kinetics:run_state_filling", "none", False,
-               "state_filling.json"),
+               oc.StateFillingOutcome),
 )}
 
 

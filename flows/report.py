@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
 from ..atomicio import write_text_atomic
-from ..results import read_json
 
 
-def _ued_notes(d: Path, s: dict[str, Any]) -> list[str]:
+def _ued_notes(s: dict[str, Any]) -> list[str]:
     out = []
     synthetic = [Path(p).name for p in s.get("inputs", {}).get("data", []) if _is_synthetic(Path(p))]
     if synthetic:
@@ -19,8 +17,6 @@ def _ued_notes(d: Path, s: dict[str, Any]) -> list[str]:
     fluence = s.get("primary_fluence_mj_cm2")
     if fluence is not None:
         out.append(f"the ΔT(t) and −ln(I/I0) figures show the {fluence:g} mJ/cm² series")
-    if s.get("delta_t_k"):
-        out.append(f"ΔT at the last delay {s['delta_t_k'][-1]:.1f} K")
     return out
 
 
@@ -32,33 +28,18 @@ def _is_synthetic(path: Path) -> bool:
         return False
 
 
-def highlights(d: Path) -> list[str]:
-    """One-line results of the files an item wrote in ``d``."""
-    out = []
+def highlights(d: Path, analysis: str) -> list[str]:
+    """The item's headline (from its typed result record) and, for UED, what the data and figures are."""
+    from ..errors import NclatticeError
+    from .registry import capability
+
     try:
-        if (d / "calibration.json").exists():
-            f = read_json(d / "calibration.json")["fit"]["diffraction_weighted"]
-            out.append(f"slope b = {f['slope_angstrom2_per_k']:.3e} Å²/K, R² = {f['r2']:.4f}")
-        if (d / "phonons.json").exists():
-            s = read_json(d / "phonons.json")["lifetime_summary"]
-            out.append(f"median phonon lifetime {s['median_lifetime_ps']:.2f} ps, "
-                       f"{100 * s['fraction_below_1ps']:.0f} % below 1 ps")
-        if (d / "delta_t.json").exists():
-            peaks = read_json(d / "delta_t.json")["peaks"]
-            out.append("ΔG broadening at " + ", ".join(f"{k} ({'yes' if v['broadening'] else 'no'})"
-                                                      for k, v in peaks.items()))
-        if (d / "spin.json").exists():
-            s = read_json(d / "spin.json")
-            out.append(f"relaxation energy {1000 * s['relaxation_energy_ev']:.1f} meV ({s['backend']})")
-        if (d / "peak_shifts.json").exists():
-            s = read_json(d / "peak_shifts.json")
-            shifts = {k: v["shift_inv_angstrom"] for k, v in s.items()
-                      if isinstance(v, dict) and "shift_inv_angstrom" in v}
-            out.append("peak shifts (1/Å): " + ", ".join(f"({k}) {v:+.2e}" for k, v in shifts.items()))
-        if (d / "ued.json").exists():
-            out += _ued_notes(d, read_json(d / "ued.json"))
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-        out.append(f"(summary unavailable: {type(exc).__name__})")
+        outcome = capability(analysis).load(d)
+    except NclatticeError as exc:
+        return [f"(summary unavailable: {exc})"]
+    out = [outcome.headline()]
+    if analysis == "ued":
+        out += _ued_notes(outcome.model_dump())
     return out
 
 
@@ -84,7 +65,7 @@ def write_report(out: Path, name: str, spec: str, result: dict) -> Path:
             md.append(f"**Error:** {item.get('error', '')}")
             body.append(f"<p><b>Error:</b> {html.escape(item.get('error', ''))}</p>")
             continue
-        for line in highlights(d):
+        for line in highlights(d, item["analysis"]):
             md.append(f"- {line}")
             body.append(f"<p>{html.escape(line)}</p>")
         for png in sorted(d.glob("*.png")):

@@ -18,6 +18,7 @@ from ..provenance import file_sha256, provenance
 from ..results import pyplot, save_figure, write_json
 from ..tasks import kinetics as kin
 from ..tasks import ued
+from .outcomes import SCHEMA_VERSION
 from .settings import UedSettings
 
 
@@ -170,7 +171,8 @@ def analyze(data: Sequence[Path], out: Path, calibration: Path | None = None,
                                    through_origin=through_origin, mean_excitons=n_mean,
                                    heat_capacity_ev_per_k=heat, disorder_peaks=disorder_peaks))
     primary = _primary(series, fluence)
-    payload = {**results[primary], "primary_fluence_mj_cm2": series[primary].fluence_mj_cm2,
+    payload = {"schema_version": SCHEMA_VERSION, **results[primary],
+               "primary_fluence_mj_cm2": series[primary].fluence_mj_cm2,
                "series": results, "fluence_scaling": _fluence_scaling(results),
                "conventions": {"delta_msd_angstrom2": "3D Δ⟨u²⟩ = 3 × slope of −ln(I/I0) vs Q² (Å²)",
                                "msd_along_q_angstrom2": "1D ⟨Δu²⟩ along Q = −ln(I/I0)/Q² (⟨Δu²⟩_s, Yue et al. 2024)",

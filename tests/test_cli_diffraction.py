@@ -91,10 +91,8 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, cube_file, capsys, argv,
 
 @pytest.mark.slow
 def test_prefect_flow_wrapper_runs_the_same_composition(tmp_path):
-    from nclattice.flows import diffraction as flows
-    from nclattice.tasks.scattering import Probe
+    from nclattice.flows.deployments import polaron_diffraction_flow
 
-    s = flows.PolaronSettings(model="orthorhombic", sizes=flows.parse_sizes("fixed:3"), samples=1,
-                              points=9, probe=Probe("electron", 3700.0))
-    summary = flows.polaron_diffraction_flow(s, tmp_path, show_progress=False)
+    settings = {"model": "orthorhombic", "sizes": "fixed:3", "samples": 1, "points": 9, "probe": "electron"}
+    summary = polaron_diffraction_flow(out=str(tmp_path), settings=settings)
     assert summary["crystals"] == 1 and (tmp_path / "peak_shifts.json").exists()

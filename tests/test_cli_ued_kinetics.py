@@ -141,7 +141,7 @@ def test_ued_bad_input_writes_nothing(tmp_path, capsys):
 
 def test_prefect_flow_wrapper(tmp_path):
     """The deployment entry point runs the same composition (slow: starts Prefect once)."""
-    from nclattice.flows import ued as ued_flow
+    from nclattice.flows.deployments import ued_flow
 
-    r = ued_flow.ued_analyze_flow([write_case(tmp_path, False)], tmp_path / "flow")
+    r = ued_flow(data=[str(write_case(tmp_path, False))], out=str(tmp_path / "flow"), settings={})
     assert (tmp_path / "flow" / "ued.json").exists() and r["localized_disorder_detected"] is False

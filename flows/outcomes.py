@@ -1,0 +1,164 @@
+"""Typed result records of the capabilities: the keys each result file must hold, one headline each.
+
+A result file is JSON written last by its capability. These models read it back (``from_json``),
+check the keys the rest of the project relies on, and say in one line what came out
+(``headline``). Extra keys are kept as they are, and a file without ``schema_version`` (written
+before the field existed) loads as version 1, so existing result directories keep working.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..errors import NclatticeError
+
+SCHEMA_VERSION = 2  # 2: settings recorded by field name (settings models); 1: earlier files
+
+
+class Outcome(BaseModel):
+    """Base of the result records: unknown keys kept, ``schema_version`` defaulting to 1 for old files."""
+
+    model_config = ConfigDict(extra="allow")
+    file: ClassVar[str] = "result.json"
+    schema_version: int = 1
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> Self:
+        """Load a result file; a missing, truncated or foreign file is one NclatticeError sentence."""
+        import json
+
+        path = Path(path)
+        if path.is_dir():
+            path = path / cls.file
+        try:
+            return cls.model_validate(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else type(exc).__name__
+            raise NclatticeError(f"'{path}' is not a complete {cls.file} ({reason}); run the analysis again.") \
+                from None
+
+    def to_json(self, path: str | Path) -> Path:
+        from ..results import write_json
+
+        return write_json(Path(path), self.model_dump(mode="python"))
+
+    def headline(self) -> str:
+        return f"{self.file} (schema {self.schema_version})"
+
+
+class CalibrationOutcome(Outcome):
+    file: ClassVar[str] = "calibration.json"
+    temperatures_k: list[float]
+    fit: dict[str, dict[str, Any]]
+    failed: list[dict[str, Any]] = []
+
+    def headline(self) -> str:
+        f = self.fit["diffraction_weighted"]
+        failed = f", {len(self.failed)} temperature(s) failed" if self.failed else ""
+        return (f"slope b = {f['slope_angstrom2_per_k']:.3e} ± {f['slope_stderr']:.1e} Å²/K "
+                f"(R² = {f['r2']:.4f}, diffraction-weighted, {len(self.temperatures_k)} temperatures{failed})")
+
+
+class DeltaTOutcome(Outcome):
+    file: ClassVar[str] = "delta_t.json"
+    t0_k: float
+    t1_k: float
+    peaks: dict[str, dict[str, Any]]
+
+    def headline(self) -> str:
+        broad = [k for k, v in self.peaks.items() if v["broadening"]]
+        where = ", ".join(broad) if broad else "no peak"
+        return f"ΔG(r) from {self.t0_k:g} K to {self.t1_k:g} K: broadening at {where}"
+
+
+class PhononOutcome(Outcome):
+    file: ClassVar[str] = "phonons.json"
+    frequencies_thz: list[float]
+    lifetime_summary: dict[str, Any]
+
+    def headline(self) -> str:
+        s = self.lifetime_summary
+        return (f"{len(self.frequencies_thz)} modes; median lifetime {s['median_lifetime_ps']:.2f} ps, "
+                f"{100 * s['fraction_below_1ps']:.0f} % below 1 ps")
+
+
+class SpinOutcome(Outcome):
+    file: ClassVar[str] = "spin.json"
+    backend: str
+    relaxation_energy_ev: float | None = None
+
+    def headline(self) -> str:
+        e = "n/a" if self.relaxation_energy_ev is None else f"{1000 * self.relaxation_energy_ev:.1f} meV"
+        return f"polaron relaxation energy {e} ({self.backend})"
+
+
+class DiffractionOutcome(Outcome):
+    file: ClassVar[str] = "result.json"
+    files: list[str] = []
+
+    def headline(self) -> str:
+        extra = self.model_extra or {}
+        if "peak_shifts" in extra:
+            shifts = ", ".join(f"({h}) {v['shift_inv_angstrom']:+.2e}" for h, v in extra["peak_shifts"].items())
+            return f"{extra.get('model')} model, {extra.get('crystals')} crystal(s): peak shifts (1/Å) {shifts}"
+        return f"{extra.get('formula')}: {extra.get('atoms')} atoms; {', '.join(self.files)}"
+
+
+class UedOutcome(Outcome):
+    file: ClassVar[str] = "ued.json"
+    delays_ps: list[float]
+    delta_msd_angstrom2: list[float]
+    primary_fluence_mj_cm2: float | None = None
+    delta_t_k: list[float] | None = None
+
+    def headline(self) -> str:
+        fluence = "" if self.primary_fluence_mj_cm2 is None else f" at {self.primary_fluence_mj_cm2:g} mJ/cm²"
+        if self.delta_t_k:
+            return f"ΔT at the last delay {self.delta_t_k[-1]:.1f} K{fluence} ({len(self.delays_ps)} delays)"
+        return f"Δ<u²> at the last delay {self.delta_msd_angstrom2[-1]:.2e} Å²{fluence} ({len(self.delays_ps)} delays)"
+
+
+class AugerOutcome(Outcome):
+    file: ClassVar[str] = "auger.json"
+    time_constant_ps: float
+    final_excitons_mean: float
+
+    def headline(self) -> str:
+        return f"Auger heating: τ = {self.time_constant_ps:.1f} ps, final ⟨N⟩ = {self.final_excitons_mean:.2f}"
+
+
+class TrappingOutcome(Outcome):
+    file: ClassVar[str] = "trapping.json"
+    suppression_factor: float | None
+    time_constant_ps: float
+
+    def headline(self) -> str:
+        s = "n/a" if self.suppression_factor is None else f"{self.suppression_factor:.2f}x"
+        return f"trapping: Auger heating suppressed {s}, τ = {self.time_constant_ps:.1f} ps"
+
+
+class OccupationOutcome(Outcome):
+    file: ClassVar[str] = "occupation.json"
+    p0: float
+    p1: float
+    p2: float
+    mean_pairs: float
+
+    def headline(self) -> str:
+        return f"P0 = {self.p0:.3f}, P1 = {self.p1:.3f}, P2 = {self.p2:.3f}, mean pairs = {self.mean_pairs:.3f}"
+
+
+class StateFillingOutcome(Outcome):
+    file: ClassVar[str] = "state_filling.json"
+    bleach: float
+    bleach_without_trapping: float
+    n_eff: float | None
+    gain_max: float
+
+    def headline(self) -> str:
+        n_eff = "above the trap-free maximum" if self.n_eff is None else f"{self.n_eff:.2f}"
+        return (f"bleach {self.bleach:.3f} (no trapping {self.bleach_without_trapping:.3f}), n_eff = {n_eff}, "
+                f"max gain {self.gain_max:.3f}")
