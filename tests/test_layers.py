@@ -1,0 +1,58 @@
+"""The layers: flows/ never imports the command line, no import circle, and importing the library
+or running `--help` / `build` neither imports Prefect nor changes the environment."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            names.add("." * node.level + (node.module or ""))
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return names
+
+
+def test_flows_and_tasks_never_import_the_command_line():
+    for package in ("flows", "tasks", "structures", "potentials"):
+        for path in (ROOT / package).rglob("*.py"):
+            bad = {n for n in _imports(path) if n.startswith(("..cli", "nclattice.cli", ".cli"))}
+            assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+PROBE = """
+import os, sys
+before = dict(os.environ)
+{body}
+assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())
+heavy = sorted(m for m in sys.modules if m.split('.')[0] == 'prefect' or m.startswith('nclattice.flows.deployments'))
+assert not heavy, heavy
+print('ok')
+"""
+
+
+def _probe(body: str, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]
+
+
+def test_importing_the_library_changes_nothing_and_loads_no_prefect(tmp_path):
+    _probe("import nclattice.flows, nclattice.flows.registry, nclattice.flows.settings, nclattice.flows.campaign\n"
+           "import nclattice.flows.calibration, nclattice.flows.kinetics, nclattice.cli", tmp_path)
+
+
+def test_help_and_build_do_not_import_prefect(tmp_path):
+    _probe("from nclattice.cli import main\n"
+           "assert main(['--help']) == 0\n"
+           "assert main(['build', 'cdse', '--diameter', '1.5', '-o', 'x.extxyz']) == 0\n"
+           "assert main(['kinetics', 'occupation', '--gamma0-t', '1', '--out', 'occ']) == 0", tmp_path)
+    assert (tmp_path / "x.extxyz").exists() and (tmp_path / "occ" / "occupation.json").exists()
