@@ -56,3 +56,18 @@ def test_help_and_build_do_not_import_prefect(tmp_path):
            "assert main(['build', 'cdse', '--diameter', '1.5', '-o', 'x.extxyz']) == 0\n"
            "assert main(['kinetics', 'occupation', '--gamma0-t', '1', '--out', 'occ']) == 0", tmp_path)
     assert (tmp_path / "x.extxyz").exists() and (tmp_path / "occ" / "occupation.json").exists()
+
+
+def test_a_built_wheel_carries_the_demo_and_data_without_packaging_warnings(tmp_path):
+    """The demo campaign and the files it reads, and the potential data, travel with a normal install."""
+    import zipfile
+
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "warning" not in (proc.stdout + proc.stderr).lower(), proc.stderr[-3000:]
+    names = set(zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist())
+    for needed in ("nclattice/examples/demo_campaign.yaml", "nclattice/examples/cs4pbbr6.extxyz",
+                   "nclattice/examples/cdse_cds_510nm_heating.csv", "nclattice/potentials/data/zhou2013-sw.yaml",
+                   "nclattice/cli/__init__.py", "nclattice/flows/registry.py"):
+        assert needed in names, needed
