@@ -78,13 +78,15 @@ def execute(name: str, args: argparse.Namespace, settings: Settings, *, structur
     cap = capability(name)
     preflight(cap, settings, structure, data)
     results = getattr(args, "results", None)
+    out = Path(args.out).absolute()  # workers run in their own folders: hand them absolute paths
+    results = None if results is None else str(Path(results).absolute())
     if getattr(args, "prefect", False) or os.environ.get("PREFECT_API_URL"):
         from ..environment import configure_prefect
 
         configure_prefect()
         from ..flows.deployments import run_under_prefect
 
-        return run_under_prefect(name, settings.canonical(), str(args.out),
+        return run_under_prefect(name, settings.canonical(), str(out),
                                  structure=None if structure is None else str(structure),
                                  data=None if data is None else [str(d) for d in data], results=results)
-    return cap.run(settings, Path(args.out), structure=structure, data=data, results=results)
+    return cap.run(settings, out, structure=structure, data=data, results=results)
