@@ -38,9 +38,9 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     temps = list(s.temperatures_k)
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
-    md = {t: MDSettings(temperature_k=t, equilibration_ps=s.equilibration_ps, production_ps=s.production_ps,
-                        timestep_fs=s.timestep_fs, sample_every_fs=s.sample_every_fs, thermostat=s.thermostat,
-                        seed=s.seed, **(overrides or {}).get(f"{t:g}", {})) for t in temps}
+    base = {"equilibration_ps": s.equilibration_ps, "production_ps": s.production_ps, "timestep_fs": s.timestep_fs,
+            "sample_every_fs": s.sample_every_fs, "thermostat": s.thermostat, "seed": s.seed}
+    md = {t: MDSettings(temperature_k=t, **{**base, **(overrides or {}).get(f"{t:g}", {})}) for t in temps}
     for m in md.values():
         m.validate()
     summaries, failed = {}, []
