@@ -42,4 +42,5 @@ def worker_environment(threads: int = 1) -> dict[str, str]:
     env["OMP_NUM_THREADS"] = str(threads)
     # OpenMP busy-waiting collapsed throughput under CPU contention on 2-core machines
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    env["PYTHONIOENCODING"] = "utf-8"  # the parent decodes the worker's output as UTF-8
     return env

@@ -7,6 +7,7 @@ Runs in its own process so that a LAMMPS crash cannot take the caller down. Writ
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from .lammps_env import load_lammps
 
 
 def _fail(work: Path, message: str) -> None:
-    (work / "failure.txt").write_text(message + "\n")
+    (work / "failure.txt").write_text(message + "\n", encoding="utf-8")
     sys.exit(3)
 
 
@@ -26,8 +27,9 @@ BLOW_UP_SIGNS = ("Too many neighbor bins", "Lost atoms", "Out of range atoms", "
 
 
 def main(spec_path: str) -> None:
-    spec = json.loads(Path(spec_path).read_text())
-    work = Path(spec_path).parent
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    work = Path(spec_path).resolve().parent
+    os.chdir(work)  # the spec's file names are relative to its folder
     lmp = load_lammps()(cmdargs=["-log", spec["log"], "-screen", "none", "-nocite"])
     try:
         _run(lmp, spec, work)
@@ -104,7 +106,7 @@ def _run(lmp, spec: dict, work: Path) -> None:
     np.savez(spec["output"] + ".part.npz", positions=positions, temperature_k=temps, pe_ev=pes,
              times_ps=times, **extra)
     Path(spec["output"] + ".part.npz").replace(spec["output"])
-    (work / "trajectory.json").write_text(json.dumps({"lammps_version": version}))
+    (work / "trajectory.json").write_text(json.dumps({"lammps_version": version}), encoding="utf-8")
 
 
 if __name__ == "__main__":
