@@ -38,7 +38,8 @@ def _canonical(obj: Any) -> Any:
     if isinstance(obj, (np.integer, np.bool_)):
         return obj.item()
     if isinstance(obj, (float, np.floating)):
-        return float(f"{float(obj):.12g}")
+        value = float(f"{float(obj):.12g}")
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
     if isinstance(obj, Path):
         return str(obj)
     if hasattr(obj, "model_dump"):
@@ -62,8 +63,9 @@ def structure_fingerprint(atoms: Atoms) -> str:
 
 
 def input_key(*parts: Any, length: int = 16) -> str:
-    """Canonical hash of the inputs (order of dict keys and object identity do not matter)."""
-    text = json.dumps(_canonical(list(parts)), sort_keys=True, separators=(",", ":"))
+    """Canonical hash of the inputs and the nclattice version (dict order, object identity
+    and 6 versus 6.0 do not matter): a new version never reuses an old version's results."""
+    text = json.dumps(_canonical([__version__, *parts]), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 

@@ -29,3 +29,94 @@ def test_md_runs_in_a_relative_work_folder_whose_name_has_a_space_and_an_accent(
     traj = run_nvt(nc, sw, MDSettings(300, **TINY_MD), workdir="cal é/runs/md/key/work")
     assert traj.n_frames == 20 and np.isfinite(traj.positions_angstrom).all()
     assert (home / "cal é" / "runs" / "md" / "key" / "work" / "log.lammps").is_file()
+
+
+RACE_SCRIPT = r"""
+import hashlib, json, sys, time
+from pathlib import Path
+from nclattice.flows.mdruns import cached_md
+from nclattice.potentials import load
+from nclattice.structures import build_cdse_cds
+from nclattice.tasks.md import MDSettings
+
+root, me = Path(sys.argv[1]), sys.argv[2]
+atoms, sw = build_cdse_cds(1.5, 1), load("zhou2013-sw")
+(root / f"ready-{me}").touch()
+while len(list(root.glob("ready-*"))) < 2:  # start both requests at the same moment
+    time.sleep(0.01)
+traj, directory, was_cached = cached_md(atoms, sw, MDSettings(300, equilibration_ps=0.5, production_ps=2, seed=5),
+                                        root / "runs")
+digest = hashlib.sha256(traj.positions_angstrom.astype("<f4").tobytes()).hexdigest()
+print(json.dumps({"cached": was_cached, "digest": digest, "dir": str(directory)}))
+"""
+
+
+def test_two_processes_asking_for_one_md_key_compute_it_once(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", RACE_SCRIPT, str(tmp_path), str(i)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    assert sorted(r["cached"] for r in results) == [False, True]  # one computed, the other waited
+    assert results[0]["digest"] == results[1]["digest"] and results[0]["dir"] == results[1]["dir"]
+    assert len(list((tmp_path / "runs" / "md").glob("*/log.lammps"))) == 1
+
+
+def test_a_corrupted_or_truncated_cached_md_run_is_recomputed_not_used(tmp_path, nc, sw):
+    from nclattice.flows.mdruns import cached_md
+
+    settings = MDSettings(300, **TINY_MD)
+    first, directory, was_cached = cached_md(nc, sw, settings, tmp_path)
+    assert not was_cached
+    npz = directory / "trajectory.npz"
+    data = bytearray(npz.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    npz.write_bytes(bytes(data))
+    again, _, was_cached = cached_md(nc, sw, settings, tmp_path)
+    assert not was_cached and np.array_equal(first.positions_angstrom, again.positions_angstrom)
+    (directory / "result.json").write_text('{"key": "trunc')
+    third, _, was_cached = cached_md(nc, sw, settings, tmp_path)
+    assert not was_cached and np.array_equal(first.positions_angstrom, third.positions_angstrom)
+    assert cached_md(nc, sw, settings, tmp_path)[2]  # and now it is cached again
+
+
+def test_cache_key_covers_the_version_and_canonical_numbers(monkeypatch):
+    import nclattice.provenance as prov
+
+    assert prov.input_key({"size_nm": 6}) == prov.input_key({"size_nm": 6.0})
+    assert prov.input_key({"size_nm": 6}) != prov.input_key({"size_nm": 6.5})
+    before = prov.input_key({"size_nm": 6})
+    monkeypatch.setattr(prov, "__version__", "999.0")
+    assert prov.input_key({"size_nm": 6}) != before
+
+
+def test_cache_lock_makes_threads_wait_and_load_instead_of_recomputing(tmp_path):
+    import json
+    import threading
+
+    from nclattice.cache import cached
+
+    calls = []
+
+    def compute(directory):
+        calls.append(1)
+        threading.Event().wait(0.3)
+        (directory / "value.json").write_text(json.dumps({"v": 42}))
+        return {"kind": "test"}
+
+    def load_value(directory):
+        return json.loads((directory / "value.json").read_text())["v"]
+
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(cached(tmp_path, "t", "k", compute, load_value)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and [o[0] for o in out] == [42, 42, 42]
+    assert sorted(o[2] for o in out) == [False, True, True]
