@@ -15,7 +15,7 @@ degrees of freedom in the temperature. Same seed, same inputs: the same trajecto
 from __future__ import annotations
 
 import json
-import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +30,7 @@ from ase import Atoms
 
 from ..errors import NclatticeError
 from ..potentials import PotentialSet
+from ..runtime import kill_group, started, usable_cores, worker_slots
 from ..structio import lammps_ready, species_order, write_structure
 from .lammps_env import worker_environment
 
@@ -175,7 +176,7 @@ def prepare_run(atoms: Atoms, potential: PotentialSet, settings: MDSettings, wor
     }
 
 
-def _failure_cause(workdir: Path, stderr: str) -> str:
+def _failure_cause(workdir: Path, stderr: str, returncode: int = 1) -> str:
     """The most telling line: the worker's own diagnosis, else LAMMPS' ERROR line."""
     diag = workdir / "failure.txt"
     if diag.exists():
@@ -185,42 +186,50 @@ def _failure_cause(workdir: Path, stderr: str) -> str:
     errors = [ln.strip() for ln in text.splitlines() if "ERROR" in ln]
     if errors:
         return errors[-1]
+    if returncode < 0:
+        return f"the LAMMPS worker was killed by signal {signal.Signals(-returncode).name}"
     tail = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     return tail[-1] if tail else "the LAMMPS worker exited without a message"
 
 
 def _stream(cmd: list[str], settings: MDSettings, work: Path, timeout_s: float | None,
-            progress: Callable[[str], None] | None) -> tuple[int, str]:
-    """Run the worker, turning its 'progress' lines into messages; returns (exit code, other output)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="utf-8",
-                            errors="replace", env=worker_environment(settings.threads), cwd=work)
-    timer = threading.Timer(timeout_s, proc.kill) if timeout_s else None
-    if timer:
-        timer.start()
+            progress: Callable[[str], None] | None, max_workers: int | None = None) -> tuple[int, str]:
+    """Run the worker, turning its 'progress' lines into messages; returns (exit code, other output).
+
+    The worker holds ``threads × ranks`` worker slots (see :mod:`nclattice.runtime`) while it runs.
+    """
+    timed_out = threading.Event()
     other = []
-    try:
-        for line in proc.stdout:
-            if line.startswith("progress ") and progress is not None:
-                _, phase, done, total = line.split()
-                progress(f"MD {settings.temperature_k:g} K: {phase} {100 * int(done) // max(int(total), 1)} % "
-                         f"(step {done}/{total})")
-            elif not line.startswith("progress "):
-                other.append(line)
-        rc = proc.wait()
-    finally:
+    with worker_slots(settings.threads * settings.mpi_ranks, max_workers, progress), \
+            started(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="utf-8",
+                    errors="replace", env=worker_environment(settings.threads), cwd=work) as proc:
+        timer = threading.Timer(timeout_s, lambda: (timed_out.set(), kill_group(proc))) if timeout_s else None
         if timer:
-            timer.cancel()
-    if timer and not timer.is_alive() and rc < 0:
+            timer.start()
+        try:
+            for line in proc.stdout:
+                if line.startswith("progress ") and progress is not None:
+                    _, phase, done, total = line.split()
+                    progress(f"MD {settings.temperature_k:g} K: {phase} {100 * int(done) // max(int(total), 1)} % "
+                             f"(step {done}/{total})")
+                elif not line.startswith("progress "):
+                    other.append(line)
+            rc = proc.wait()
+        finally:
+            if timer:
+                timer.cancel()
+    if timed_out.is_set():
         raise MDError(f"MD at {settings.temperature_k} K did not finish within {timeout_s} s.")
     return rc, "".join(other)
 
 
 def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
             workdir: str | Path | None = None, timeout_s: float | None = None,
-            progress: Callable[[str], None] | None = None) -> Trajectory:
+            progress: Callable[[str], None] | None = None, max_workers: int | None = None) -> Trajectory:
     """Run one NVT trajectory of a free (or fully periodic) crystal in an isolated worker.
 
     ``progress`` receives a short line after equilibration and at every quarter of production.
+    ``max_workers`` caps the LAMMPS workers running at once (default: the usable cores).
     """
     with tempfile.TemporaryDirectory(prefix="nclattice-md-") as tmp:
         # absolute: the worker starts inside ``work``, where a relative path means something else
@@ -234,9 +243,9 @@ def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
             mpiexec = Path(sys.prefix) / "bin" / "mpiexec"
             cmd = [str(mpiexec if mpiexec.exists() else "mpiexec"), "-n", str(settings.mpi_ranks), *cmd]
         t0 = time.perf_counter()
-        rc, output = _stream(cmd, settings, work, timeout_s, progress)
+        rc, output = _stream(cmd, settings, work, timeout_s, progress, max_workers)
         if rc != 0 or not (work / spec["output"]).exists():
-            cause = _failure_cause(work, output)
+            cause = _failure_cause(work, output, rc)
             raise MDError(f"MD at {settings.temperature_k} K failed: {cause}")
         with np.load(work / spec["output"]) as data:
             out = {k: data[k] for k in data.files}
@@ -253,4 +262,4 @@ def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
 
 
 def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return usable_cores()

@@ -120,3 +120,54 @@ def test_cache_lock_makes_threads_wait_and_load_instead_of_recomputing(tmp_path)
         t.join()
     assert len(calls) == 1 and [o[0] for o in out] == [42, 42, 42]
     assert sorted(o[2] for o in out) == [False, True, True]
+
+
+def _worker_processes():
+    import psutil
+
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "nclattice.tasks.lammps_worker" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            pass
+    return found
+
+
+def _max_concurrent_workers(nc, sw, limit):
+    import threading
+
+    settings = MDSettings(300, equilibration_ps=0.5, production_ps=2, seed=3)
+    threads = [threading.Thread(target=run_nvt, args=(nc, sw, settings), kwargs={"max_workers": limit})
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    peak = 0
+    while any(t.is_alive() for t in threads):
+        peak = max(peak, len(_worker_processes()))
+        threading.Event().wait(0.01)
+    return peak
+
+
+def test_a_worker_limit_of_one_serialises_concurrent_md_runs(tmp_path, monkeypatch, nc, sw):
+    monkeypatch.setenv("NCLATTICE_RUNTIME_DIR", str(tmp_path))  # slots of this test alone
+    assert _max_concurrent_workers(nc, sw, limit=2) == 2  # the probe sees overlap when allowed
+    assert _max_concurrent_workers(nc, sw, limit=1) == 1
+    monkeypatch.setenv("NCLATTICE_MAX_WORKERS", "0")
+    with pytest.raises(Exception, match="NCLATTICE_MAX_WORKERS must be a positive"):
+        run_nvt(nc, sw, MDSettings(300, **TINY_MD))
+
+
+def test_a_worker_killed_by_a_signal_is_reported_as_such_not_as_a_timeout(nc, sw):
+    import signal
+
+    from nclattice.tasks.md import MDError
+
+    def kill_worker(_line):
+        for proc in _worker_processes():
+            proc.send_signal(signal.SIGSEGV)
+
+    with pytest.raises(MDError, match="killed by signal SIGSEGV"):
+        run_nvt(nc, sw, MDSettings(300, equilibration_ps=0.5, production_ps=4, seed=3), timeout_s=300,
+                progress=kill_worker)
