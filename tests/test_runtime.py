@@ -171,3 +171,21 @@ def test_a_worker_killed_by_a_signal_is_reported_as_such_not_as_a_timeout(nc, sw
     with pytest.raises(MDError, match="killed by signal SIGSEGV"):
         run_nvt(nc, sw, MDSettings(300, equilibration_ps=0.5, production_ps=4, seed=3), timeout_s=300,
                 progress=kill_worker)
+
+
+def test_result_files_follow_the_umask(tmp_path):
+    import os
+
+    from nclattice.results import save_arrays, write_json
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "result.json", {"a": 1})
+        save_arrays(tmp_path / "a.npz", x=np.arange(3))
+        os.umask(0o077)
+        write_json(tmp_path / "private.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "result.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600
