@@ -189,3 +189,48 @@ def test_result_files_follow_the_umask(tmp_path):
     assert (tmp_path / "result.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_sigterm_stops_the_whole_calibrate_tree_and_a_rerun_resumes(tmp_path, nc):
+    """Relative --out in a folder named with a space and an accent; SIGTERM once a worker runs."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from nclattice.structio import write_structure
+
+    home = tmp_path / "run dir é"
+    home.mkdir()
+    write_structure(nc, home / "cs.extxyz")
+    cmd = [sys.executable, "-m", "nclattice", "calibrate", "cs.extxyz", "--temperatures", "150,300,450",
+           "--equilibration-ps", "1", "--production-ps", "8", "--out", "cal"]
+    env = dict(os.environ, NCLATTICE_MAX_WORKERS="1", NCLATTICE_RUNTIME_DIR=str(tmp_path / "slots"))
+    proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    main, deadline, tree = psutil.Process(proc.pid), time.monotonic() + 240, []
+    while time.monotonic() < deadline and proc.poll() is None:
+        tree = main.children(recursive=True)
+        if any("lammps_worker" in " ".join(p.cmdline()) for p in tree if p.is_running()):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "calibrate ended before a worker started"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    _, alive = psutil.wait_procs(tree, timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM and not alive, (proc.returncode, alive)
+    stop_lines = [ln for ln in err.splitlines() if ln.startswith("nclattice: stopped by SIGTERM")]
+    assert len(stop_lines) == 1 and "nclattice calibrate cs.extxyz" in stop_lines[0]
+    assert not (home / "cal" / "calibration.json").exists()
+    assert not [p for p in home.rglob("*.part*")]  # no half-written file left behind
+    rerun = subprocess.run(cmd, cwd=home, env=env, capture_output=True, text=True, timeout=400)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert (home / "cal" / "calibration.json").stat().st_mode & 0o777 == 0o644 & ~_umask()
+
+
+def _umask() -> int:
+    from nclattice.atomicio import current_umask
+
+    return current_umask()
