@@ -202,7 +202,7 @@ def _stream(cmd: list[str], settings: MDSettings, work: Path, timeout_s: float |
     other = []
     with worker_slots(settings.threads * settings.mpi_ranks, max_workers, progress), \
             started(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="utf-8",
-                    errors="replace", env=worker_environment(settings.threads), cwd=work) as proc:
+                    errors="replace", env=worker_environment(settings.threads, settings.mpi_ranks), cwd=work) as proc:
         timer = threading.Timer(timeout_s, lambda: (timed_out.set(), kill_group(proc))) if timeout_s else None
         if timer:
             timer.start()

@@ -234,3 +234,55 @@ def _umask() -> int:
     from nclattice.atomicio import current_umask
 
     return current_umask()
+
+
+def _non_loopback_listeners(processes) -> set:
+    import ipaddress
+
+    import psutil
+
+    found = set()
+    for proc in processes:
+        try:
+            for conn in proc.net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN and not ipaddress.ip_address(conn.laddr.ip).is_loopback:
+                    found.add((proc.name(), conn.laddr.ip, conn.laddr.port))
+        except psutil.Error:
+            pass
+    return found
+
+
+def test_single_rank_lammps_listens_on_no_network_port(nc, sw, monkeypatch):
+    """The MD worker while it runs, and an in-process LAMMPS (phonons), open no external port."""
+    import subprocess
+    import sys
+    import threading
+
+    import psutil
+
+    for name in ("MPIR_CVAR_CH4_NETMOD", "FI_PROVIDER"):
+        monkeypatch.delenv(name, raising=False)
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.update(_non_loopback_listeners(_worker_processes()))
+            done.wait(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        run_nvt(nc, sw, MDSettings(300, equilibration_ps=0.5, production_ps=3, seed=2))
+    finally:
+        done.set()
+        watcher.join()
+    assert not seen
+    code = ("import os, sys; from nclattice.tasks.lammps_env import load_lammps; "
+            "lmp = load_lammps()(cmdargs=['-log', 'none', '-screen', 'none']); "
+            "sys.stdout.write('ready\\n'); sys.stdout.flush(); sys.stdin.readline()")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        assert not _non_loopback_listeners([psutil.Process(proc.pid)])
+    finally:
+        proc.communicate("\n", timeout=60)
