@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -286,3 +288,30 @@ def test_single_rank_lammps_listens_on_no_network_port(nc, sw, monkeypatch):
         assert not _non_loopback_listeners([psutil.Process(proc.pid)])
     finally:
         proc.communicate("\n", timeout=60)
+
+
+def test_git_commit_is_recorded_only_for_nclattice_own_checkout(tmp_path):
+    import shutil
+    import subprocess
+
+    import nclattice
+    from nclattice.provenance import git_commit
+
+    package = Path(nclattice.__file__).parent
+    if (package / ".git").exists():  # a source checkout: its own commit is recorded
+        assert len(git_commit(package).split("-")[0]) == 40
+    outer = tmp_path / "lab-analysis"  # an installed copy inside someone else's repository
+    copy = outer / "site-packages" / "nclattice"
+    copy.mkdir(parents=True)
+    shutil.copy(package / "pyproject.toml", copy / "pyproject.toml")
+    (outer / "notes.txt").write_text("x")
+    git = ["git", "-C", str(outer), "-c", "user.email=a@b", "-c", "user.name=a"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    assert git_commit(copy) is None
+    other = tmp_path / "other"  # the top of a work tree, but not nclattice
+    other.mkdir()
+    (other / "pyproject.toml").write_text('[project]\nname = "something-else"\n')
+    subprocess.run(["git", "-C", str(other), "init", "-q"], check=True)
+    assert git_commit(other) is None
