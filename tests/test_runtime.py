@@ -315,3 +315,23 @@ def test_git_commit_is_recorded_only_for_nclattice_own_checkout(tmp_path):
     (other / "pyproject.toml").write_text('[project]\nname = "something-else"\n')
     subprocess.run(["git", "-C", str(other), "init", "-q"], check=True)
     assert git_commit(other) is None
+
+
+def test_figures_leave_the_matplotlib_backend_and_pyplot_alone(tmp_path):
+    import subprocess
+    import sys
+
+    code = """
+import matplotlib
+matplotlib.use("svg")
+import matplotlib.pyplot as plt
+from nclattice.results import pyplot, save_figure
+fig, ax = pyplot().subplots(1, 2, figsize=(4, 3), sharey=True)
+ax[0].plot([0, 1], [0, 1])
+save_figure(fig, sys.argv[1])
+print(matplotlib.get_backend(), len(plt.get_fignums()))
+"""
+    out = subprocess.run([sys.executable, "-c", "import sys\n" + code, str(tmp_path / "f.png")],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["svg", "0"]
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
