@@ -335,3 +335,35 @@ print(matplotlib.get_backend(), len(plt.get_fignums()))
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == ["svg", "0"]
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _damaged_files(folder: Path, nc) -> dict[str, bytes]:
+    from nclattice.structio import write_structure
+
+    good_xyz = write_structure(nc, folder / "good.extxyz").read_bytes()
+    good_data = write_structure(nc, folder / "good.data").read_bytes()
+    cut_data = good_data[:good_data.index(b"Atoms")] + b"Atoms\n\n1 1 0.0 0.0 0.0\n"
+    return {
+        "empty.extxyz": b"", "blank.extxyz": b"\n \n", "truncated.extxyz": good_xyz[:len(good_xyz) // 2],
+        "header-only.extxyz": good_xyz[:good_xyz.index(b"\n", good_xyz.index(b"\n") + 1) + 1],
+        "binary.extxyz": bytes(range(256)) * 8, "text.extxyz": b"hello world\nnot a structure\n",
+        "bad-utf8.extxyz": good_xyz[:120] + b"\xff\xfe" + good_xyz[122:],
+        "empty.data": b"", "truncated.data": good_data[:len(good_data) // 2], "cut-atoms.data": cut_data,
+        "binary.data": bytes(range(256)) * 8,
+    }
+
+
+def test_empty_truncated_or_corrupt_structure_files_give_one_sentence(tmp_path, nc):
+    from nclattice.errors import NclatticeError
+    from nclattice.structio import read_structure
+
+    for name, content in _damaged_files(tmp_path, nc).items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(NclatticeError) as info:
+            read_structure(path)
+        message = str(info.value)
+        assert name in message and "\n" not in message and message.isprintable(), message
+        assert len(message) < 250 and "hello" not in message and "None" not in message, message
+    assert len(read_structure(tmp_path / "good.extxyz")) == len(nc)
+    assert len(read_structure(tmp_path / "good.data")) == len(nc)
