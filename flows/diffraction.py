@@ -324,7 +324,8 @@ def _add_probe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hkl", nargs="+", default=list(DEFAULT_HKL), help="peaks, e.g. 200 110 111 400")
     p.add_argument("--half-width", type=float, default=0.3, help="box half width around each peak, Å⁻¹")
     p.add_argument("--points", type=int, default=25, help="grid points per axis of each box (odd)")
-    p.add_argument("--lattice-constant", type=float, help="cubic lattice constant in Å for hkl boxes")
+    p.add_argument("--lattice-constant", type=float,
+                   help="lattice constant a in Å for hkl boxes (default: the structure's a, and c)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
 
 
@@ -417,10 +418,8 @@ def run_polaron(args: argparse.Namespace) -> int:
 
 def _grid_boxes(args: argparse.Namespace, atoms: Atoms) -> list[dif.QBox]:
     if args.grid == "box":
-        a = args.lattice_constant or atoms.info.get("a_angstrom")
-        if a is None:
-            raise NclatticeError("boxes around hkl need --lattice-constant (the structure does not record one).")
-        return [dif.box_around(dif.parse_hkl(h), float(a), args.half_width, args.points) for h in args.hkl]
+        cell = dif.crystal_cell(atoms.info, args.lattice_constant)  # hexagonal a and c, or cubic a
+        return [dif.box_around(dif.parse_hkl(h), cell, args.half_width, args.points) for h in args.hkl]
     if not args.q_max > 0:
         raise NclatticeError("--q-max must be a positive number of Å⁻¹.")
     flat = 2 if args.grid == "slice" else None

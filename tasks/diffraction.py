@@ -17,8 +17,9 @@ A direct sum evaluates the same structure sums in chunks; tests use it as the re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.spatial.distance import cdist
@@ -109,6 +110,25 @@ def reciprocal_vector(hkl: Sequence[int], cell_angstrom: np.ndarray | float) -> 
     cell = np.eye(3) * cell_angstrom if np.ndim(cell_angstrom) == 0 else np.asarray(cell_angstrom, float)
     recip = 2 * np.pi * np.linalg.inv(cell).T
     return np.asarray(hkl, float) @ recip
+
+
+def crystal_cell(info: Mapping[str, Any], lattice_constant_angstrom: float | None = None) -> np.ndarray:
+    """The conventional cell (rows, Å) in the structure's own frame, from its recipe in ``info``.
+
+    Hexagonal (wurtzite) crystals get a and c, everything else a cubic cell.
+    ``lattice_constant_angstrom`` overrides a (a hexagonal cell keeps its c/a).
+    """
+    from ..structures.lattice import hexagonal_cell
+
+    a_recorded = info.get("a_angstrom")
+    a = lattice_constant_angstrom or a_recorded
+    if a is None:
+        raise NclatticeError("boxes around hkl need --lattice-constant (the structure does not record one).")
+    if info.get("lattice") in ("wurtzite", "hexagonal"):
+        if info.get("c_angstrom") is None or a_recorded is None:
+            raise NclatticeError("this hexagonal structure does not record a and c; rebuild it with nclattice build.")
+        return hexagonal_cell(float(a), float(info["c_angstrom"]) * float(a) / float(a_recorded))
+    return float(a) * np.eye(3)
 
 
 def box_around(hkl: Sequence[int], cell_angstrom: np.ndarray | float, half_width_inv_angstrom: float,

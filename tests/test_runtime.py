@@ -368,3 +368,25 @@ def test_empty_truncated_or_corrupt_structure_files_give_one_sentence(tmp_path, 
         assert "hello" not in message and "None" not in message, message
     assert len(read_structure(tmp_path / "good.extxyz")) == len(nc)
     assert len(read_structure(tmp_path / "good.data")) == len(nc)
+
+
+def test_hkl_boxes_of_wurtzite_cdse_use_a_and_c(tmp_path):
+    """(002) at 2π/(c/2) and (100) at 4π/(√3 a), where the crystal's own Bragg peaks are."""
+    from nclattice.structio import read_structure, write_structure
+    from nclattice.structures import build_cdse
+    from nclattice.tasks.diffraction import box_around, crystal_cell
+
+    atoms = read_structure(write_structure(build_cdse(3.0), tmp_path / "cdse.extxyz"))
+    a, c = atoms.info["a_angstrom"], atoms.info["c_angstrom"]
+    cell = crystal_cell(atoms.info)
+    g002 = np.array(box_around((0, 0, 2), cell, 0.1, 5).center_inv_angstrom)
+    g100 = np.array(box_around((1, 0, 0), cell, 0.1, 5).center_inv_angstrom)
+    assert np.linalg.norm(g002) == pytest.approx(2 * np.pi / (c / 2), rel=1e-9)
+    assert np.linalg.norm(g002) == pytest.approx(1.79, abs=0.01)
+    assert np.linalg.norm(g100) == pytest.approx(4 * np.pi / (np.sqrt(3) * a), rel=1e-9)
+    cd = atoms.positions[np.array(atoms.get_chemical_symbols()) == "Cd"]
+    for g in (g002, g100):  # the Cd sublattice's intensity peaks at the box centre (±1 %)
+        scale = np.linspace(0.9, 1.1, 201)
+        intensity = [abs(np.exp(1j * cd @ (s * g)).sum()) ** 2 for s in scale]
+        assert scale[int(np.argmax(intensity))] == pytest.approx(1.0, abs=0.01)
+    assert np.allclose(crystal_cell({"a_angstrom": 6.1, "lattice": "zincblende"}), 6.1 * np.eye(3))
