@@ -176,8 +176,9 @@ def compute_polaron_diffraction(s: PolaronSettings, out: Path, pair: tuple[Atoms
     plot_delta_slices(boxes, dark, pumped, out / "delta_slices.png",
                       title=f"{s.model} model, {ens.samples} crystal(s)")
     summary = {"model": s.model, "crystals": ens.samples, "settings": settings,
-               "peak_shifts": {h: {k: v[k] for k in ("shift_inv_angstrom", "integrated_change")}
+               "peak_shifts": {h: {k: v[k] for k in ("shift_inv_angstrom", "integrated_change", "warning")}
                                for h, v in shifts.items()},
+               "warnings": [v["warning"] for v in shifts.values() if v["warning"]],
                "mean_size_nm": float(arrays["sizes_nm"].mean()) if log else None,
                "files": ["delta_intensity.npz", "peak_shifts.json", "delta_slices.png"],
                "wall_s": round(time.perf_counter() - t0, 2), "provenance": prov}
@@ -411,7 +412,10 @@ def run_polaron(args: argparse.Namespace) -> int:
     print(f"{'hkl':>5} {'shift (1/Å)':>13} {'direction':>9} {'ΔI_int/I_int':>13}")
     for h, v in summary["peak_shifts"].items():
         d = "inward" if v["shift_inv_angstrom"] < 0 else "outward"
-        print(f"{h:>5} {v['shift_inv_angstrom']:>+13.3e} {d:>9} {v['integrated_change']:>+13.3e}")
+        print(f"{h:>5} {v['shift_inv_angstrom']:>+13.3e} {d:>9} {v['integrated_change']:>+13.3e}"
+              + ("  (see warning)" if v["warning"] else ""))
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}")
     print(f"written to {args.out}/ (peak_shifts.json, delta_intensity.npz, delta_slices.png, result.json)")
     return 0
 

@@ -426,6 +426,21 @@ def powder_difference(pumped: PowderPattern, dark: PowderPattern) -> dict[str, n
 # ---------------------------------------------------------------- peak shifts
 
 
+def shift_warning(box: QBox, shift_inv_angstrom: float, integrated_change: float) -> str | None:
+    """A sentence when a peak shift is no small shift: larger than its box half width, or the
+    integrated intensity changed by more than half (the dark peak has left or lost its box).
+
+    The estimate linearises ΔI around the dark peak; far outside that regime it is a number
+    without meaning and must not be read as a shift.
+    """
+    half = box.half_width_inv_angstrom
+    if abs(shift_inv_angstrom) <= half and abs(integrated_change) <= 0.5:
+        return None
+    return (f"({box.label}) the fitted shift {shift_inv_angstrom:+.3g} 1/Å with ΔI_int {integrated_change:+.0%} "
+            f"is outside the small-shift regime (box half width {half:g} 1/Å): the displacement is too large "
+            f"for a peak-shift estimate; do not read this value as a shift.")
+
+
 def peak_shift(box: QBox, intensity_dark: np.ndarray, intensity_pumped: np.ndarray) -> dict:
     """Signed shift of a Bragg peak along q̂ = G/|G| (Å⁻¹, negative = inward, towards q = 0)
     and the relative change of the intensity integrated over ``box``.
@@ -451,8 +466,9 @@ def peak_shift(box: QBox, intensity_dark: np.ndarray, intensity_pumped: np.ndarr
     dark_sum, pumped_sum = float(intensity_dark.sum()), float(intensity_pumped.sum())
     c_dark = float((intensity_dark * along).sum() / dark_sum)
     c_pumped = float((intensity_pumped * along).sum() / pumped_sum)
-    return {"shift_inv_angstrom": float(-(delta * d_along).sum() / (d_along**2).sum()),
-            "integrated_change": (pumped_sum - dark_sum) / dark_sum,
+    shift, change = float(-(delta * d_along).sum() / (d_along**2).sum()), (pumped_sum - dark_sum) / dark_sum
+    return {"shift_inv_angstrom": shift, "integrated_change": change,
+            "warning": shift_warning(box, shift, change),
             "centroid_shift_inv_angstrom": c_pumped - c_dark,
             "integrated_dark": dark_sum, "integrated_pumped": pumped_sum,
             "peak_max_delta_relative": float(np.abs(delta).max() / intensity_dark.max()),

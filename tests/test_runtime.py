@@ -390,3 +390,54 @@ def test_hkl_boxes_of_wurtzite_cdse_use_a_and_c(tmp_path):
         intensity = [abs(np.exp(1j * cd @ (s * g)).sum()) ** 2 for s in scale]
         assert scale[int(np.argmax(intensity))] == pytest.approx(1.0, abs=0.01)
     assert np.allclose(crystal_cell({"a_angstrom": 6.1, "lattice": "zincblende"}), 6.1 * np.eye(3))
+
+
+def test_a_peak_shift_beyond_its_box_is_flagged_not_reported_silently():
+    from nclattice.tasks.diffraction import QBox, peak_shift
+
+    box = QBox((2.0, 0.0, 0.0), 0.3, 21, label="200")
+    q = box.vectors() - np.array(box.center_inv_angstrom)
+    dark = np.exp(-(q**2).sum(-1) / (2 * 0.05**2))
+    d_along = np.gradient(dark, box.step_inv_angstrom)[0]
+    for delta, flagged in ((0.01, False), (-0.2, False), (-3.0, True)):
+        pumped = dark - delta * d_along  # exactly the linear model of a rigid shift by delta
+        result = peak_shift(box, dark, pumped)
+        assert result["shift_inv_angstrom"] == pytest.approx(delta, rel=1e-9)
+        assert bool(result["warning"]) is flagged, result["warning"]
+    assert "200" in result["warning"] and "-3 1/Å" in result["warning"]
+
+
+def test_polaron_diffraction_prints_and_stores_the_warning(tmp_path, capsys):
+    import json
+
+    from nclattice.flows.cli import main
+    from nclattice.structio import write_structure
+    from nclattice.structures import build_cspbbr3_cube
+
+    singlet = build_cspbbr3_cube(3, "tetra")
+    triplet = singlet.copy()
+    triplet.positions = 1.3 * singlet.positions  # 30 % expansion: the peaks leave their boxes
+    write_structure(singlet, tmp_path / "spin" / "singlet.extxyz")
+    write_structure(triplet, tmp_path / "spin" / "triplet.extxyz")
+    out = tmp_path / "out"
+    assert main(["polaron-diffraction", "--model", "dft", "--spin-dir", str(tmp_path / "spin"), "--points", "11",
+                 "--half-width", "0.3", "--hkl", "200", "--out", str(out)]) == 0
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["warnings"] and summary["peak_shifts"]["200"]["warning"]
+    assert json.loads((out / "peak_shifts.json").read_text())["200"]["warning"]
+    assert "warning: (200)" in capsys.readouterr().out
+
+
+def test_a_species_that_did_not_move_is_not_coloured_by_noise():
+    from nclattice.tasks.spin import plot_displacement
+
+    rng = np.random.default_rng(1)
+    coords = rng.normal(size=(40, 3)) * 5
+    u = np.zeros((40, 3))
+    u[:20, 0] = rng.normal(size=20) * 2e-6  # Cs: numerical noise only
+    u[20:, 0] = coords[20:, 0] * 1e-3  # Pb: a real expansion
+    fig = plot_displacement(coords, u, ["Cs"] * 20 + ["Pb"] * 20)
+    panels = fig.axes[:4] if len(fig.axes) == 4 else [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(colorbars) == 1  # Pb's panel only
+    assert any("no displacement" in t.get_text() for ax in panels for t in ax.texts)
