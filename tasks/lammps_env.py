@@ -61,4 +61,5 @@ def worker_environment(threads: int = 1, ranks: int = 1) -> dict[str, str]:
     # OpenMP busy-waiting collapsed throughput under CPU contention on 2-core machines
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env["PYTHONIOENCODING"] = "utf-8"  # the parent decodes the worker's output as UTF-8
+    env["NCLATTICE_PARENT_PID"] = str(os.getpid())  # the worker ends when this process dies
     return env

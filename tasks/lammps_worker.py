@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -26,7 +27,21 @@ BLOW_UP_SIGNS = ("Too many neighbor bins", "Lost atoms", "Out of range atoms", "
                  "Bond atoms missing", "Non-numeric")
 
 
+def _die_with_parent() -> None:
+    """End this worker when the process that started it dies, even by ``kill -9`` (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's signal handler still stops us
+        return
+    expected = os.environ.get("NCLATTICE_PARENT_PID")
+    if expected and "PMI_SIZE" not in os.environ and os.getppid() != int(expected):
+        sys.exit(3)  # the parent died before prctl took effect
+
+
 def main(spec_path: str) -> None:
+    _die_with_parent()
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     work = Path(spec_path).resolve().parent
     os.chdir(work)  # the spec's file names are relative to its folder

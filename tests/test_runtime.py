@@ -220,7 +220,15 @@ def test_sigterm_stops_the_whole_calibrate_tree_and_a_rerun_resumes(tmp_path, nc
         time.sleep(0.05)
     assert proc.poll() is None, "calibrate ended before a worker started"
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # the fault: the main process lives on; clean up, then fail
+        for p in [main, *main.children(recursive=True), *tree]:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        raise
     _, alive = psutil.wait_procs(tree, timeout=30)
     assert proc.returncode == 128 + signal.SIGTERM and not alive, (proc.returncode, alive)
     stop_lines = [ln for ln in err.splitlines() if ln.startswith("nclattice: stopped by SIGTERM")]
@@ -441,3 +449,29 @@ def test_a_species_that_did_not_move_is_not_coloured_by_noise():
     colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert len(colorbars) == 1  # Pb's panel only
     assert any("no displacement" in t.get_text() for ax in panels for t in ax.texts)
+
+
+def test_a_worker_ends_when_its_parent_is_killed_with_sigkill(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    code = ("from nclattice.potentials import load; from nclattice.structures import build_cdse_cds;"
+            "from nclattice.tasks.md import MDSettings, run_nvt;"
+            "run_nvt(build_cdse_cds(1.5, 1), load('zhou2013-sw'),"
+            "        MDSettings(300, equilibration_ps=300, production_ps=1))")
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    deadline, workers = time.monotonic() + 120, []
+    while not workers and time.monotonic() < deadline and parent.poll() is None:
+        workers = [p for p in psutil.Process(parent.pid).children()
+                   if "lammps_worker" in " ".join(p.cmdline())]
+        time.sleep(0.05)
+    assert workers, "the worker did not start"
+    parent.kill()
+    parent.wait()
+    _, alive = psutil.wait_procs(workers, timeout=10)  # no output to fail on: only the kill ends it
+    for proc in alive:
+        proc.kill()
+    assert not alive
