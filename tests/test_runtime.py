@@ -209,7 +209,7 @@ def test_sigterm_stops_the_whole_calibrate_tree_and_a_rerun_resumes(tmp_path, nc
     home.mkdir()
     write_structure(nc, home / "cs.extxyz")
     cmd = [sys.executable, "-m", "nclattice", "calibrate", "cs.extxyz", "--temperatures", "150,300,450",
-           "--equilibration-ps", "1", "--production-ps", "8", "--out", "cal"]
+           "--equilibration-ps", "1", "--production-ps", "4", "--out", "cal"]
     env = dict(os.environ, NCLATTICE_MAX_WORKERS="1", NCLATTICE_RUNTIME_DIR=str(tmp_path / "slots"))
     proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     main, deadline, tree = psutil.Process(proc.pid), time.monotonic() + 240, []
