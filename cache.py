@@ -13,8 +13,9 @@ What it guarantees:
 
 - ``result.json`` is written last and atomically, and records the sha256 of every data file
   in the key folder (``CHECKSUM_SUFFIXES``, top level), checked before ``load`` is called.
-- One lock per key (``fcntl.flock`` on ``<root>/<flow>/.<key>.lock``), across processes and
-  threads: of two callers asking for one key, one computes and the other waits, then loads.
+- One lock per key (``fcntl.flock`` on ``<root>/<flow>/<key>/.lock``, so the flow folder
+  holds nothing but key folders), across processes and threads: of two callers asking for
+  one key, one computes and the other waits, then loads.
 - A folder is only ever changed by the holder of its lock, so nobody deletes another
   process's work in progress. A killed run releases its lock; its leftovers stay for the next
   ``compute`` (checkpoints survive; ``compute`` overwrites or removes what it cannot reuse).
@@ -52,9 +53,8 @@ def key_lock(directory: str | Path, waiting: Callable[[str], None] | None = None
     ``waiting`` receives one line when another process or thread holds the lock.
     """
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = directory.parent / f".{directory.name}.lock"
-    with open(lock_path, "a+b") as fh:
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a+b") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
