@@ -13,6 +13,7 @@ from importlib import import_module
 
 from .. import __version__
 from ..errors import NclatticeError
+from ..runtime import install_signal_handlers
 
 # command -> (module under nclattice.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -57,6 +58,7 @@ def _command(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    install_signal_handlers(argv)
     try:
         try:
             args = parser(_command(argv)).parse_args(argv)

@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'hkl':>5} {'shift (1/Å)':>13} {'direction':>9} {'ΔI_int/I_int':>13}")
     for h, v in summary["peak_shifts"].items():
         d = "inward" if v["shift_inv_angstrom"] < 0 else "outward"
-        print(f"{h:>5} {v['shift_inv_angstrom']:>+13.3e} {d:>9} {v['integrated_change']:>+13.3e}")
+        print(f"{h:>5} {v['shift_inv_angstrom']:>+13.3e} {d:>9} {v['integrated_change']:>+13.3e}"
+              + ("  (see warning)" if v.get("warning") else ""))
+    for warning in summary.get("warnings", []):
+        print(f"warning: {warning}")
     print(f"written to {args.out}/ (peak_shifts.json, delta_intensity.npz, delta_slices.png, result.json)")
     return 0

@@ -176,8 +176,9 @@ def compute_polaron_diffraction(s: PolaronSettings, out: Path, pair: tuple[Atoms
     plot_delta_slices(boxes, dark, pumped, out / "delta_slices.png",
                       title=f"{s.model} model, {ens.samples} crystal(s)")
     summary = {"schema_version": SCHEMA_VERSION, "model": s.model, "crystals": ens.samples, "settings": settings,
-               "peak_shifts": {h: {k: v[k] for k in ("shift_inv_angstrom", "integrated_change")}
+               "peak_shifts": {h: {k: v[k] for k in ("shift_inv_angstrom", "integrated_change", "warning")}
                                for h, v in shifts.items()},
+               "warnings": [v["warning"] for v in shifts.values() if v["warning"]],
                "mean_size_nm": float(arrays["sizes_nm"].mean()) if log else None,
                "files": ["delta_intensity.npz", "peak_shifts.json", "delta_slices.png"],
                "wall_s": round(time.perf_counter() - t0, 2), "provenance": prov}
@@ -345,10 +346,8 @@ def run_polaron_diffraction(settings: PolaronDiffractionSettings, out: str | Pat
 
 def grid_boxes(s: DiffractSettings, atoms: Atoms) -> list[dif.QBox]:
     if s.grid == "box":
-        a = s.lattice_constant_angstrom or atoms.info.get("a_angstrom")
-        if a is None:
-            raise NclatticeError("boxes around hkl need --lattice-constant (the structure does not record one).")
-        return [dif.box_around(dif.parse_hkl(h), float(a), s.half_width_inv_angstrom, s.points) for h in s.hkl]
+        cell = dif.crystal_cell(atoms.info, s.lattice_constant_angstrom)  # hexagonal a and c, or cubic a
+        return [dif.box_around(dif.parse_hkl(h), cell, s.half_width_inv_angstrom, s.points) for h in s.hkl]
     flat = 2 if s.grid == "slice" else None
     return [dif.QBox((0.0, 0.0, 0.0), s.q_max_inv_angstrom, s.points, flat, label=s.grid)]
 

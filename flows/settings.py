@@ -272,7 +272,8 @@ class ProbeOptions(Settings):
     half_width_inv_angstrom: FiniteFloat = opt(0.3, "box half width around each peak in 1/Å", alias="half-width",
                                                gt=0, le=5)
     points: int = opt(25, "grid points per axis of each box (odd)", ge=3, le=401)
-    lattice_constant_angstrom: FiniteFloat | None = opt(None, "lattice constant in Å for hkl boxes (cubic)",
+    lattice_constant_angstrom: FiniteFloat | None = opt(None, "lattice constant a in Å for hkl boxes (default: "
+                                                        "the structure's a, and c)",
                                                         alias="lattice-constant", gt=0, le=100)
 
     @field_validator("hkl", mode="before")
