@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -71,3 +73,12 @@ def test_a_built_wheel_carries_the_demo_and_data_without_packaging_warnings(tmp_
                    "nclattice/examples/cdse_cds_510nm_heating.csv", "nclattice/potentials/data/zhou2013-sw.yaml",
                    "nclattice/cli/__init__.py", "nclattice/flows/registry.py"):
         assert needed in names, needed
+
+
+@pytest.mark.slow
+def test_prefect_option_runs_the_same_function_as_a_flow(tmp_path, capsys):
+    from nclattice.cli import main
+
+    out = tmp_path / "occ"
+    assert main(["kinetics", "occupation", "--gamma0-t", "1", "--out", str(out), "--prefect"]) == 0
+    assert "P1 = 0.504" in capsys.readouterr().out and (out / "occupation.json").exists()
