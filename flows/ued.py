@@ -317,6 +317,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--disorder-peaks", nargs=2, metavar=("HIGH", "LOW"),
                    help="excess loss of HIGH beyond LOW rescaled by the DW law (seed 000: Q6 Q3)")
     p.set_defaults(func=run)
+    from .ued_profiles import add_parsers  # radial profiles: `ued profiles`, `ued decompose`
+
+    add_parsers(actions)
 
 
 def run(args: argparse.Namespace) -> int:

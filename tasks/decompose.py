@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NclatticeError
-from .diffraction import _sinc, pair_histogram, reduced_pdf
+from .diffraction import _sinc, pair_histogram
 
 
 # ---------------------------------------------------------------- forward model
@@ -100,6 +100,83 @@ def sampled_disorder_delta(positions: np.ndarray, symbols: Sequence[str], surfac
     return acc / n_samples
 
 
+# ---------------------------------------------------------------- bases on the measured scale
+@dataclass(frozen=True)
+class Basis:
+    """Model components on the measured intensity scale: c·I_int and c·ΔI_dis."""
+
+    scale: float
+    heat_pattern: np.ndarray
+    disorder: np.ndarray
+
+
+def scaled_basis(pm: PatternModel, i0: np.ndarray, i0_error: np.ndarray, sigma2_angstrom2: float,
+                 baseline_iter: int = 200) -> Basis:
+    """c from the background-free (wavelet-baseline-subtracted) measured and model patterns.
+
+    The same baseline is removed from I0 and from the model S + I_int, so the smooth parts
+    (self term, background, small-angle tail) do not enter c.
+    """
+    from .profiles import wavelet_baseline
+
+    model = pm.self_term + pm.interference
+    c = interference_scale(i0 - wavelet_baseline(i0, baseline_iter), model - wavelet_baseline(model, baseline_iter),
+                           i0_error)
+    if not c > 0:
+        raise NclatticeError("the structure's pattern does not match the measured one (scale <= 0); check the "
+                             "structure, the probe and the Q range.")
+    return Basis(c, c * pm.interference, c * pm.disorder_delta(sigma2_angstrom2))
+
+
+def legendre_terms(q: np.ndarray, n_terms: int) -> list[np.ndarray]:
+    """Smooth extra components P_0..P_{n−1} over the Q range (background changes)."""
+    if n_terms <= 0:
+        return []
+    x = 2 * (q - q.min()) / np.ptp(q) - 1
+    return list(np.polynomial.legendre.legvander(x, n_terms - 1).T)
+
+
+@dataclass(frozen=True)
+class DeltaTRun:
+    delta_t_k: float
+    t0_k: float
+    r_angstrom: np.ndarray
+    delta_g: np.ndarray
+
+
+def read_delta_t_dir(directory) -> DeltaTRun:
+    """ΔG(r) (direct-space route, delta_g.csv) and ΔT of a `nclattice delta-t` output directory."""
+    import json
+    from pathlib import Path
+
+    d = Path(directory)
+    try:
+        summary = json.loads((d / "delta_t.json").read_text())
+        table = np.loadtxt(d / "delta_g.csv", delimiter=",", skiprows=1, ndmin=2)
+    except OSError:
+        raise NclatticeError(f"{d} is not a `nclattice delta-t` output directory (needs delta_t.json and "
+                             "delta_g.csv).") from None
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise NclatticeError(f"{d}: cannot read delta_t.json / delta_g.csv ({exc}); rerun delta-t.") from None
+    try:
+        t0, t1 = float(summary["t0_k"]), float(summary["t1_k"])
+    except (KeyError, TypeError, ValueError):
+        raise NclatticeError(f"{d}/delta_t.json lacks t0_k and t1_k; rerun delta-t.") from None
+    if table.shape[1] != 4 or t1 == t0:
+        raise NclatticeError(f"{d}/delta_g.csv must have columns r_angstrom,g_t0,g_t1,delta_g and ΔT ≠ 0.")
+    return DeltaTRun(t1 - t0, t0, table[:, 0], table[:, 3])
+
+
+def md_heat_basis(run: DeltaTRun, symbols: Sequence[str], probe, q: np.ndarray) -> np.ndarray:
+    """Model ΔI per ΔT run: N·|⟨f(Q)⟩|²·ΔF(Q)/Q with ΔF(Q) = ∫ ΔG(r) sin(Qr) dr (the inverse of
+    G = (2/π)∫F sin(Qr) dQ) over the run's r range. The MD PDF uses constant species weights;
+    the Q dependence enters through the composition-averaged ⟨f(Q)⟩ only (an approximation)."""
+    species, counts = np.unique(np.asarray(symbols), return_counts=True)
+    f_mean = (counts[:, None] * np.real(probe.factors(list(species), q))).sum(0) / counts.sum()
+    delta_f = np.trapezoid(run.delta_g[None, :] * np.sin(np.outer(q, run.r_angstrom)), run.r_angstrom, axis=1)
+    return counts.sum() * f_mean**2 * delta_f / q
+
+
 # ---------------------------------------------------------------- decomposition
 @dataclass(frozen=True)
 class DelayFit:
@@ -110,45 +187,55 @@ class DelayFit:
     extra: np.ndarray           # amplitudes of further components
     extra_stderr: np.ndarray
     chi2_reduced: float
-    model: np.ndarray           # fitted ΔI on the grid
+    model: np.ndarray           # fitted ΔI (or ΔG) on the grid
+    parts: dict                 # 'heat' and 'disorder' parts of the model on the same grid
 
     @property
     def disorder_z(self) -> float:
         return self.disorder / self.disorder_stderr if self.disorder_stderr > 0 else float("nan")
 
 
-def fit_delay(q: np.ndarray, delta_i: np.ndarray, error: np.ndarray, disorder: np.ndarray,
+def fit_delay(q: np.ndarray, data: np.ndarray, error: np.ndarray, disorder: np.ndarray,
               heat_pattern: np.ndarray | None = None, heat_basis: np.ndarray | None = None,
-              extra: Sequence[np.ndarray] = (), mask: np.ndarray | None = None) -> DelayFit:
+              extra: Sequence[np.ndarray] = (), transform: np.ndarray | None = None,
+              error_q: np.ndarray | None = None) -> DelayFit:
     """One delay. Give ``heat_pattern`` H(Q) (Debye–Waller: nonlinear in u) or ``heat_basis``
-    (a linear component, e.g. the MD ΔI per ΔT run). Errors: (JᵀWJ)⁻¹ with the given point errors."""
+    (linear, e.g. the MD ΔI per ΔT run). The model is built on the Q grid and compared with
+    ``data`` after ``transform`` (a matrix, e.g. Q → ΔG(r)) when given.
+
+    Errors: (JᵀWJ)⁻¹ for independent points. With ``transform`` and the Q-space errors
+    ``error_q`` the transformed points are correlated (C = T diag(σ_Q²) Tᵀ); the fit keeps the
+    diagonal weights W and the errors come from the sandwich (JᵀWJ)⁻¹ JᵀWCWJ (JᵀWJ)⁻¹.
+    χ² is then not a goodness of fit (correlated points)."""
     from scipy.optimize import least_squares
-
-    sel = np.ones(q.size, bool) if mask is None else np.asarray(mask, bool)
-    q2 = np.asarray(q, float) ** 2
-    extra = [np.asarray(e, float) for e in extra]
-
-    def model(p):
-        if heat_pattern is not None:
-            dw = np.exp(-q2 * p[0] / 3)
-            m = heat_pattern * (dw - 1) + p[1] * dw * disorder
-        else:
-            m = p[0] * heat_basis + p[1] * disorder
-        for k, e in enumerate(extra):
-            m = m + p[2 + k] * e
-        return m
-
-    def resid(p):
-        return ((model(p) - delta_i) / error)[sel]
 
     if (heat_pattern is None) == (heat_basis is None):
         raise NclatticeError("give exactly one heating component (Debye–Waller pattern or MD basis).")
-    sol = least_squares(resid, np.zeros(2 + len(extra)), method="lm", x_scale="jac")
+    q2 = np.asarray(q, float) ** 2
+    extra = [np.asarray(e, float) for e in extra]
+    t = (lambda v: v) if transform is None else (lambda v: transform @ v)
+
+    def parts(p):
+        if heat_pattern is not None:
+            dw = np.exp(-q2 * p[0] / 3)
+            return {"heat": heat_pattern * (dw - 1), "disorder": p[1] * dw * disorder}
+        return {"heat": p[0] * heat_basis, "disorder": p[1] * disorder}
+
+    def model(p):
+        m = sum(parts(p).values())
+        for k, e in enumerate(extra):
+            m = m + p[2 + k] * e
+        return t(m)
+
+    sol = least_squares(lambda p: (model(p) - data) / error, np.zeros(2 + len(extra)), method="lm", x_scale="jac")
     cov = np.linalg.pinv(sol.jac.T @ sol.jac)
+    if transform is not None and error_q is not None:
+        half = sol.jac.T @ (transform / np.asarray(error)[:, None] * np.asarray(error_q)[None, :])
+        cov = cov @ (half @ half.T) @ cov
     err = np.sqrt(np.clip(np.diag(cov), 0, None))
-    dof = max(int(sel.sum()) - sol.x.size, 1)
+    dof = max(np.size(data) - sol.x.size, 1)
     return DelayFit(float(sol.x[0]), float(err[0]), float(sol.x[1]), float(err[1]), sol.x[2:], err[2:],
-                    float(2 * sol.cost / dof), model(sol.x))
+                    float(2 * sol.cost / dof), model(sol.x), {k: t(v) for k, v in parts(sol.x).items()})
 
 
 def interference_scale(measured: np.ndarray, model: np.ndarray, error: np.ndarray) -> float:
@@ -171,8 +258,3 @@ def to_delta_g(q: np.ndarray, delta_i: np.ndarray, error: np.ndarray, baseline: 
     dg = np.atleast_2d(delta_i) @ t.T
     sig = np.sqrt(np.atleast_2d(error) ** 2 @ (t**2).T)
     return dg, sig, t
-
-
-def check_reduced_pdf(q, delta_i, baseline, r) -> np.ndarray:
-    """Same ΔG through tasks.diffraction.reduced_pdf (used by tests)."""
-    return reduced_pdf(q, np.asarray(q) * delta_i / baseline, r)

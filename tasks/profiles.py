@@ -377,6 +377,7 @@ class RingFit:
     eta: float
     chi2_reduced: float
     window: np.ndarray          # bool mask of Q points used
+    correction: np.ndarray      # fitted Legendre baseline correction on the window
 
     def positions(self, q_ref: np.ndarray) -> np.ndarray:
         return np.asarray(q_ref) / (1.0 + self.strain)
@@ -419,11 +420,11 @@ def fit_rings(q: np.ndarray, signal: np.ndarray, error: np.ndarray, q_rings: np.
     lo = [-np.inf] * n + [-0.05] + [-np.inf] * n_poly + free_w[1] + free_e[1]
     hi = [np.inf] * n + [0.05] + [np.inf] * n_poly + free_w[2] + free_e[2]
     sol = least_squares(resid, np.array(p0, float), bounds=(lo, hi), x_scale="jac", method="trf")
-    a, eps, w, e, _ = unpack(sol.x)
+    a, eps, w, e, c = unpack(sol.x)
     dof = max(qw.size - sol.x.size, 1)
     err = np.sqrt(np.clip(np.diag(np.linalg.pinv(sol.jac.T @ sol.jac)), 0, None))
     return RingFit(np.asarray(a), err[:n], float(eps), float(err[n]), float(w), float(e),
-                   float(2 * sol.cost / dof), window)
+                   float(2 * sol.cost / dof), window, c @ poly)
 
 
 @dataclass(frozen=True)
@@ -440,6 +441,8 @@ class RingSeries:
     reference: RingFit
     fits: tuple[RingFit, ...]
     error_scale: float          # κ applied to the fit errors (see :func:`error_scale`)
+    kept: np.ndarray            # which of the input rings were resolved in I0
+    q_all: np.ndarray           # reference positions of all input rings
 
 
 def error_scale(areas_negative: np.ndarray, stderr_negative: np.ndarray) -> float:
@@ -492,4 +495,4 @@ def extract_rings(q: np.ndarray, intensity: np.ndarray, error: np.ndarray, i0: n
     return RingSeries(tuple(r for r, k in zip(rings, keep, strict=True) if k), np.asarray(delays_ps, float),
                       ratio[:, keep], ratio_err[:, keep], q_ref[keep],
                       np.array([f.strain for f in fits]), kappa * np.array([f.strain_stderr for f in fits]), ref, fits,
-                      kappa)
+                      kappa, keep, q_ref)
