@@ -241,9 +241,10 @@ def _plot_ring_fit(q, i0, data, sel, rs: prof.RingSeries):
             label="baseline + correction + rings (fit)")
     for r, qr in zip(rs.rings, rs.q_inv_angstrom, strict=True):
         ax.axvline(qr, color="0.85", lw=0.6, zorder=0)
-        ax.annotate(r.label, (qr, ax.get_ylim()[1]), fontsize=6, rotation=90, va="top", ha="right")
+        ax.text(qr, 1.01, r.label, transform=ax.get_xaxis_transform(), fontsize=6, rotation=90, va="bottom",
+                ha="center")
     ax.set_ylabel("I(Q)")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="center right")
     i_last = data.delays_ps.size - 1
     bx.plot(q, data.intensity[i_last, sel] - i0, "b-", lw=0.8, label=f"ΔI at {data.delays_ps[i_last]:g} ps")
     bx.axhline(0, color="k", lw=0.5)

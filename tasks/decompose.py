@@ -83,21 +83,22 @@ def pattern_model(positions: np.ndarray, symbols: Sequence[str], surface: np.nda
 
 def sampled_disorder_delta(positions: np.ndarray, symbols: Sequence[str], surface: np.ndarray, probe,
                            q_inv_angstrom: np.ndarray, sigma2_angstrom2: float, n_samples: int,
-                           seed: int) -> np.ndarray:
-    """Monte-Carlo check of :meth:`PatternModel.disorder_delta`: mean Debye difference over seeded
-    random Gaussian displacements (3D MSD σ²) of the surface atoms."""
+                           seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Monte-Carlo check of :meth:`PatternModel.disorder_delta`: mean Debye difference (and its
+    standard error) over seeded random Gaussian displacements (3D MSD σ²) of the surface atoms."""
     from .diffraction import debye_intensity
 
     rng = np.random.default_rng(seed)
     pos = np.asarray(positions, float)
     mask = np.asarray(surface, bool)
     base = debye_intensity(pos, symbols, probe, q_inv_angstrom)
-    acc = np.zeros_like(base)
+    samples = []
     for _ in range(n_samples):
         moved = pos.copy()
         moved[mask] += rng.normal(0.0, np.sqrt(sigma2_angstrom2 / 3), (mask.sum(), 3))
-        acc += debye_intensity(moved, symbols, probe, q_inv_angstrom) - base
-    return acc / n_samples
+        samples.append(debye_intensity(moved, symbols, probe, q_inv_angstrom) - base)
+    samples = np.array(samples)
+    return samples.mean(0), samples.std(0, ddof=1) / np.sqrt(n_samples)
 
 
 # ---------------------------------------------------------------- bases on the measured scale

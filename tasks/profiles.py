@@ -71,11 +71,12 @@ def _check(q: np.ndarray, delays: np.ndarray, intensity: np.ndarray, error: np.n
         nonfinite = np.argwhere(~np.isfinite(np.atleast_2d(arr)))
         if nonfinite.size:
             i, j = nonfinite[0]
-            raise NclatticeError(f"{where}: {name} is not a finite number at delay index {i}, Q row {j + 1} "
-                                 f"(Q = {q[j]:g} Å⁻¹).")
+            at = "" if name == "dark" else f" at delay {delays[i]:g} ps,"
+            raise NclatticeError(f"{where}: {name} is not a finite number{at} Q row {j + 1} (Q = {q[j]:g} Å⁻¹).")
     if error is not None and np.any(error <= 0):
         i, j = np.argwhere(error <= 0)[0]
-        raise NclatticeError(f"{where}: error must be positive; delay index {i}, Q row {j + 1} has {error[i, j]}.")
+        raise NclatticeError(f"{where}: error must be positive; delay {delays[i]:g} ps, Q row {j + 1} has "
+                             f"{error[i, j]}.")
 
 
 def parse_profiles_csv(text: str, where: str = "profiles") -> Profiles:
@@ -179,7 +180,7 @@ def write_profiles_csv(p: Profiles, comment: str = "", decimals: int = 4) -> str
     cols = [p.intensity.T] + ([p.dark[:, None]] if p.dark is not None else [])
     table = np.hstack(cols)
     for qv, row in zip(p.q_inv_angstrom, table, strict=True):
-        out.write(f"{qv:.5f}," + ",".join(f"{v:.{decimals}f}" for v in row) + "\n")
+        out.write(f"{qv:.6f}," + ",".join(f"{v:.{decimals}f}" for v in row) + "\n")
     return out.getvalue()
 
 
@@ -419,7 +420,11 @@ def fit_rings(q: np.ndarray, signal: np.ndarray, error: np.ndarray, q_rings: np.
     p0 = [*a0, 0.0] + [0.0] * n_poly + free_w[0] + free_e[0]
     lo = [-np.inf] * n + [-0.05] + [-np.inf] * n_poly + free_w[1] + free_e[1]
     hi = [np.inf] * n + [0.05] + [np.inf] * n_poly + free_w[2] + free_e[2]
-    sol = least_squares(resid, np.array(p0, float), bounds=(lo, hi), x_scale="jac", method="trf")
+    if eta is None:  # the reference fit: η and w need bounds
+        sol = least_squares(resid, np.array(p0, float), bounds=(lo, hi), x_scale="jac", method="trf",
+                            tr_solver="lsmr")
+    else:  # MINPACK, no bounds: fast and free of BLAS threading
+        sol = least_squares(resid, np.array(p0, float), x_scale="jac", method="lm")
     a, eps, w, e, c = unpack(sol.x)
     dof = max(qw.size - sol.x.size, 1)
     err = np.sqrt(np.clip(np.diag(np.linalg.pinv(sol.jac.T @ sol.jac)), 0, None))
