@@ -66,11 +66,11 @@ def profiles(path: Path, structure: Path, out: Path, calibration: Path | None = 
              resolution_inv_angstrom: float = 0.1, min_ring_intensity: float = 0.02,
              fwhm_guess_inv_angstrom: float = 0.15, baseline_terms: int = 10,
              q2_max_fit: float = ued.Q2_DISORDER_THRESHOLD, z_threshold: float = 3.0,
-             plot_delays: Sequence[float] | None = None) -> dict[str, Any]:
+             plot_delays: Sequence[float] | None = None, figures: bool = True) -> dict[str, Any]:
     """Rings of the structure fitted in every profile → peaks.csv → the `ued analyze` analysis.
 
     Writes OUT/peaks.csv, OUT/ued.json (the keys of `ued analyze` plus rings and lattice strain),
-    OUT/ring_fit.png, OUT/dw_vs_q2.png, OUT/delta_t.png, OUT/strain.png.
+    OUT/ring_fit.png, OUT/dw_vs_q2.png, OUT/delta_t.png, OUT/strain.png (figures unless ``figures`` is False).
     """
     data, beam, atoms, error, i0, i0_err = _inputs(path, structure, probe, energy_kev)
     cal = ued_flow.load_calibration(calibration, calibration_key)
@@ -110,10 +110,11 @@ def profiles(path: Path, structure: Path, out: Path, calibration: Path | None = 
                "provenance": provenance(analysis="radial profiles → ring fits → Debye–Waller per delay")}
     out = Path(out)
     write_text_atomic(out / "peaks.csv", ued.series_to_csv([series], f"ring intensities fitted from {path}"))
-    save_figure(_plot_ring_fit(q[sel], i0[sel], data, sel, rs), out / "ring_fit.png")
-    save_figure(ued_flow._plot_dw(series, result, plot_delays, q2_max_fit), out / "dw_vs_q2.png")
-    save_figure(ued_flow._plot_time(result), out / "delta_t.png")
-    save_figure(_plot_strain(data.delays_ps, rs), out / "strain.png")
+    if figures:
+        save_figure(_plot_ring_fit(q[sel], i0[sel], data, sel, rs), out / "ring_fit.png")
+        save_figure(ued_flow._plot_dw(series, result, plot_delays, q2_max_fit), out / "dw_vs_q2.png")
+        save_figure(ued_flow._plot_time(result), out / "delta_t.png")
+        save_figure(_plot_strain(data.delays_ps, rs), out / "strain.png")
     write_json(out / "ued.json", payload)
     return payload
 
@@ -132,7 +133,7 @@ def decompose(path: Path, structure: Path, out: Path, heat: Path | None = None,
               energy_kev: float | None = None, q_min: float | None = None, q_max: float | None = None,
               disorder_rms_angstrom: float = 0.3, background_terms: int = 0,
               r_range_angstrom: tuple[float, float] = (1.5, 10.0),
-              plot_delays: Sequence[float] | None = None) -> dict[str, Any]:
+              plot_delays: Sequence[float] | None = None, figures: bool = True) -> dict[str, Any]:
     """ΔI(Q, t) = heating + b(t)·surface disorder per delay, in Q and in r; see tasks/decompose.py.
 
     ``heat``: a `nclattice delta-t` output directory (MD ΔT route); otherwise ``heat_model``
@@ -154,6 +155,11 @@ def decompose(path: Path, structure: Path, out: Path, heat: Path | None = None,
     sigma2 = float(disorder_rms_angstrom) ** 2
     basis = dec.scaled_basis(pm, i0[sel], i0_err[sel], sigma2)
     md = None if heat is None else dec.read_delta_t_dir(heat)
+    span = 2 * float(np.linalg.norm(atoms.positions - atoms.positions.mean(0), axis=1).max())
+    if md is not None and md.r_angstrom.max() < 0.95 * span:
+        raise NclatticeError(f"the ΔT run's ΔG(r) stops at {md.r_angstrom.max():.1f} Å but the crystal spans "
+                             f"{span:.0f} Å: rerun `nclattice delta-t` with --r-max {np.ceil(span):.0f} or more "
+                             "(Bragg rings need every pair distance).")
     heat_basis = None if md is None else basis.scale * dec.md_heat_basis(md, atoms.get_chemical_symbols(), beam, q)
     extra = dec.legendre_terms(q, background_terms)
     delta = data.intensity[:, sel] - i0[sel]
@@ -184,9 +190,10 @@ def decompose(path: Path, structure: Path, out: Path, heat: Path | None = None,
                "provenance": provenance(analysis="heating/disorder decomposition of ΔI(Q, t) and ΔG(r, t)")}
     out = Path(out)
     write_text_atomic(out / "decomposition.csv", _csv(data.delays_ps, table["q"]))
-    save_figure(_plot_decomposition(q, delta, sigma, r, dg, fits_q, fits_r, transform, data.delays_ps, plot_delays),
-                out / "decomposition_fits.png")
-    save_figure(_plot_components(data.delays_ps, table), out / "decomposition_time.png")
+    if figures:
+        save_figure(_plot_decomposition(q, delta, sigma, r, dg, fits_q, fits_r, data.delays_ps, plot_delays),
+                    out / "decomposition_fits.png")
+        save_figure(_plot_components(data.delays_ps, table), out / "decomposition_time.png")
     write_json(out / "decomposition.json", payload)
     return payload
 
@@ -264,7 +271,7 @@ def _plot_strain(delays, rs: prof.RingSeries):
     return fig
 
 
-def _plot_decomposition(q, delta, sigma, r, dg, fits_q, fits_r, transform, delays, plot_delays):
+def _plot_decomposition(q, delta, sigma, r, dg, fits_q, fits_r, delays, plot_delays):
     plt = pyplot()
     idx = _pick(delays, plot_delays)
     fig, axes = plt.subplots(len(idx), 2, figsize=(10, 2.6 * len(idx)), squeeze=False)

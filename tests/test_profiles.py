@@ -220,7 +220,7 @@ def test_ued_decompose_separates_disorder_from_heating(example, tmp_path, series
     gen, structure = example
     r = ued_profiles.decompose(EXAMPLES / f"cdse_cds_profiles_{series}.csv", structure, tmp_path,
                                calibration=EXAMPLES / "calibration_synthetic.json",
-                               disorder_rms_angstrom=gen.DISORDER_RMS_ANGSTROM)
+                               disorder_rms_angstrom=gen.DISORDER_RMS_ANGSTROM, figures=series == "340nm")
     truth_u, truth_b = gen.truth_510nm() if series == "510nm" else gen.truth_340nm()
     for space in (r, r["r_space"]):
         b, b_err = np.asarray(space["disorder_b"]), np.asarray(space["disorder_b_stderr"])
@@ -234,3 +234,49 @@ def test_ued_decompose_separates_disorder_from_heating(example, tmp_path, series
     else:
         assert np.all(z[late] > 5.0)  # heating plus disorder: b > 0 at z > 5
     assert (tmp_path / "decomposition.csv").read_text().startswith("delay_ps,delta_msd_angstrom2")
+    assert series == "510nm" or (tmp_path / "decomposition_fits.png").stat().st_size > 10_000
+
+
+def test_md_delta_t_heating_route(tmp_path):
+    """`--heat DELTA_T_DIR`: ΔG(r) of a ΔT run as the heating component. The run here is two sets of
+    frames with Gaussian displacements of 3D MSD 0.045 and 0.045 + 14·1.5e-4 Å² (the same random
+    numbers scaled: 300 K and 314 K of the synthetic calibration), written in delta-t's format."""
+    from nclattice.flows import ued_profiles
+    from nclattice.structures.labels import equivalent_diameter_nm
+    from nclattice.tasks.msd import diffraction_weights
+    from nclattice.tasks.pdf import g_of_r, pair_histograms
+
+    atoms = build_cdse(2.0)
+    write_structure(atoms, tmp_path / "s.extxyz")
+    sym = atoms.get_chemical_symbols()
+    weights = dict(zip(sym, diffraction_weights(sym, "electron"), strict=True))
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 1, (60, len(atoms), 3))
+    g = [g_of_r(pair_histograms(atoms.positions[None] + noise * np.sqrt(m / 3), sym, 25.0), weights,
+                10 * equivalent_diameter_nm(atoms)) for m in (0.045, 0.045 + 14 * 1.5e-4)]
+    run = tmp_path / "dt"
+    run.mkdir()
+    (run / "delta_t.json").write_text(json.dumps({"t0_k": 300.0, "t1_k": 314.0}))
+    np.savetxt(run / "delta_g.csv", np.column_stack([g[0][0], g[0][1], g[1][1], g[1][1] - g[0][1]]), delimiter=",",
+               header="r_angstrom,g_t0,g_t1,delta_g", comments="")
+    # measured series: the same crystal at 300 K (base MSD 0.045 Å²) heated by up to 56 K, counting noise
+    q = np.linspace(1.2, 8.0, 300)
+    pm = dec.pattern_model(atoms.positions, sym, atoms.arrays["surface"], ELECTRON, q)
+    delays = np.array([-10.0, -5, -3, -1, 5, 20, 50, 100])
+    truth_k = 56.0 * np.clip(delays, 0, None) / 100
+    inten = np.array([pm.intensity(0.045 + 1.5e-4 * dt) + 0.3 * pm.self_term.max() * np.exp(-q / 3) for dt in truth_k])
+    inten *= 1e6 / inten.max()
+    inten += np.sqrt(inten) * rng.standard_normal(inten.shape)
+    np.savez(tmp_path / "p.npz", q_inv_angstrom=q, delays_ps=delays, intensity=inten)
+    r = ued_profiles.decompose(tmp_path / "p.npz", tmp_path / "s.extxyz", tmp_path / "out", heat=run, figures=False)
+    z = (np.asarray(r["delta_t_k"]) - truth_k) / np.asarray(r["delta_t_stderr_k"])
+    assert np.abs(z).max() < 3.0 and r["delta_t_k"][-1] > 5 * r["delta_t_stderr_k"][-1]
+    assert np.abs(r["disorder_z"]).max() < 3.0  # heating only
+    short = tmp_path / "short"
+    short.mkdir()
+    (short / "delta_t.json").write_text((run / "delta_t.json").read_text())
+    table = np.loadtxt(run / "delta_g.csv", delimiter=",", skiprows=1)
+    np.savetxt(short / "delta_g.csv", table[table[:, 0] < 12], delimiter=",", header="r_angstrom,g_t0,g_t1,delta_g",
+               comments="")
+    with pytest.raises(NclatticeError, match="--r-max"):
+        ued_profiles.decompose(tmp_path / "p.npz", tmp_path / "s.extxyz", tmp_path / "out2", heat=short)
