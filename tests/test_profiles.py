@@ -280,3 +280,17 @@ def test_md_delta_t_heating_route(tmp_path):
                comments="")
     with pytest.raises(NclatticeError, match="--r-max"):
         ued_profiles.decompose(tmp_path / "p.npz", tmp_path / "s.extxyz", tmp_path / "out2", heat=short)
+
+
+def test_bad_input_writes_nothing(tmp_path, example):
+    from nclattice.flows import ued_profiles
+
+    _, structure = example
+    bad = tmp_path / "bad.csv"
+    bad.write_text("q_inv_angstrom,-5,1\n" + "".join(f"{1 + 0.1 * i},1,1\n" for i in range(12)))
+    out = tmp_path / "out"
+    with pytest.raises(NclatticeError, match="fewer than two negative delays"):
+        ued_profiles.profiles(bad, structure, out)
+    with pytest.raises(NclatticeError, match="--heat-model must be 'debye-waller'"):
+        ued_profiles.decompose(EXAMPLES / "cdse_cds_profiles_510nm.csv", structure, out, heat_model="md")
+    assert not out.exists()
