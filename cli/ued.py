@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..flows.settings import UedSettings
+from ..flows.settings import UedDecomposeSettings, UedProfilesSettings, UedSettings
 from . import Parser
 from .options import add_run_options, add_settings_options, execute, settings_from_args
 
@@ -27,7 +27,23 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     a.add_argument("data", nargs="+", help="CSV file(s); several fluences in one file or one per file")
     add_run_options(a)
     add_settings_options(a, UedSettings)
-    p.set_defaults(func=run)
+    a.set_defaults(func=run)
+    r = actions.add_parser("profiles", help="fit the structure's rings in radial profiles I(Q, t), then Debye–Waller",
+                           description="Radial profiles (CSV, NPZ, HDF5; see examples/README.md) → rings of "
+                                       "--structure fitted per delay → OUT/peaks.csv and the `ued analyze` results "
+                                       "in OUT/ued.json, with ring_fit.png, dw_vs_q2.png, delta_t.png, strain.png.")
+    r.add_argument("profiles", help="radial profiles: .csv, .npz, .h5/.hdf5")
+    add_run_options(r)
+    add_settings_options(r, UedProfilesSettings)
+    r.set_defaults(func=run_profiles)
+    d = actions.add_parser("decompose", help="split ΔI(Q, t) into heating and localized surface disorder",
+                           description="Per delay: ΔI = heating + b(t)·(surface-disorder model) [+ background], "
+                                       "weighted least squares in Q and on ΔG(r). Writes OUT/decomposition.json, "
+                                       "decomposition.csv, decomposition_fits.png, decomposition_time.png.")
+    d.add_argument("profiles", help="radial profiles: .csv, .npz, .h5/.hdf5")
+    add_run_options(d)
+    add_settings_options(d, UedDecomposeSettings)
+    d.set_defaults(func=run_decompose)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,4 +57,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"ΔT at the last delay: {r['delta_t_k'][-1]:.2f} ± {r['delta_t_stderr_k'][-1]:.2f} K")
     out = Path(args.out)
     print(f"results: {out / 'ued.json'}, figures: {out / 'dw_vs_q2.png'}, {out / 'delta_t.png'}")
+    return 0
+
+
+def run_profiles(args: argparse.Namespace) -> int:
+    r = execute("ued-profiles", args, settings_from_args(UedProfilesSettings, args), data=[args.profiles])
+    print(f"{len(r['rings'])} rings fitted at {len(r['delays_ps'])} delays; "
+          f"Δ⟨u²⟩ at the last delay {r['delta_msd_angstrom2'][-1]:.4g} ± {r['delta_msd_stderr'][-1]:.2g} Å²")
+    if "delta_t_k" in r:
+        print(f"ΔT at the last delay: {r['delta_t_k'][-1]:.2f} ± {r['delta_t_stderr_k'][-1]:.2f} K")
+    out = Path(args.out)
+    print(f"results: {out / 'peaks.csv'}, {out / 'ued.json'}")
+    return 0
+
+
+def run_decompose(args: argparse.Namespace) -> int:
+    from ..flows.registry import capability
+
+    r = execute("ued-decompose", args, settings_from_args(UedDecomposeSettings, args), data=[args.profiles])
+    print(capability("ued-decompose").outcome.model_validate(r).headline())
+    out = Path(args.out)
+    print(f"results: {out / 'decomposition.json'}, {out / 'decomposition.csv'}")
     return 0

@@ -32,11 +32,10 @@ from .settings import DeltaTSettings
 
 
 def run_delta_t(structure: str | Path, settings: DeltaTSettings, out: str | Path,
-                results: str | Path | None = None, r_max_angstrom: float = 12.0,
-                smoothing_angstrom: float = 0.02) -> dict[str, Any]:
+                results: str | Path | None = None, smoothing_angstrom: float = 0.02) -> dict[str, Any]:
     """Write ``out/delta_g.csv`` (direct route), ``delta_g_fq.csv`` (F(Q) route), ``delta_t.json``, PNG."""
     s = settings
-    t0_k, delta_t_k = s.t0_k, s.delta_t_k
+    t0_k, delta_t_k, r_max_angstrom = s.t0_k, s.delta_t_k, s.r_max_angstrom
     q_min_inv_angstrom, q_max_inv_angstrom = s.q_range_inv_angstrom
     atoms, pot = load_inputs(structure, s.potential)
     out_dir = Path(out)

@@ -162,3 +162,14 @@ class StateFillingOutcome(Outcome):
         n_eff = "above the trap-free maximum" if self.n_eff is None else f"{self.n_eff:.2f}"
         return (f"bleach {self.bleach:.3f} (no trapping {self.bleach_without_trapping:.3f}), n_eff = {n_eff}, "
                 f"max gain {self.gain_max:.3f}")
+
+
+class DecompositionOutcome(Outcome):
+    file: ClassVar[str] = "decomposition.json"
+    delays_ps: list[float]
+    disorder_b: list[float]
+    disorder_b_stderr: list[float]
+
+    def headline(self) -> str:
+        b, e = self.disorder_b[-1], self.disorder_b_stderr[-1]
+        return f"last delay: disorder b = {b:.3g} ± {e:.2g} (z = {b / e:.1f})"

@@ -60,6 +60,10 @@ CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
     Capability("polaron-diffraction", st.PolaronDiffractionSettings, "diffraction:run_polaron_diffraction",
                "none", False, oc.DiffractionOutcome),
     Capability("ued", st.UedSettings, "ued:run_ued", "data", False, oc.UedOutcome),
+    Capability("ued-profiles", st.UedProfilesSettings, "ued_profiles:run_ued_profiles", "data", False,
+               oc.UedOutcome),
+    Capability("ued-decompose", st.UedDecomposeSettings, "ued_profiles:run_ued_decompose", "data", False,
+               oc.DecompositionOutcome),
     Capability("kinetics-auger", st.AugerSettings, "kinetics:run_auger", "none", False, oc.AugerOutcome),
     Capability("kinetics-trapping", st.TrappingSettings, "kinetics:run_trapping", "none", False,
                oc.TrappingOutcome),
@@ -108,6 +112,10 @@ def preflight(cap: Capability, settings: st.Settings, structure: str | Path | No
 
             load_inputs(structure, getattr(settings, "potential", None))
     if cap.inputs == "data":
+        for d in data or []:
+            if not Path(d).is_file():
+                raise NclatticeError(f"data file '{d}' does not exist.")
+    if cap.name == "ued":
         from .ued import load_series
 
         load_series([Path(d) for d in data or []], getattr(settings, "lattice", None))

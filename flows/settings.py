@@ -189,6 +189,8 @@ class DeltaTSettings(MDOptions):
                                  ge=-1000, le=1000)
     q_range_inv_angstrom: tuple[float, float] = opt((1.0, 12.0), "Qmin,Qmax in 1/Å for the F(Q) route",
                                                     alias="q-range", metavar="QMIN,QMAX")
+    r_max_angstrom: FiniteFloat = opt(12.0, "largest pair distance in Å (the crystal diameter for ued decompose "
+                                      "--heat)", alias="r-max", gt=1, le=1000)
 
     @field_validator("q_range_inv_angstrom", mode="before")
     @classmethod
@@ -397,6 +399,65 @@ class UedSettings(Settings):
             raise ValueError("give --mean-excitons or --excitons-per-mj-cm2, not both")
         if self.lattice is not None and (len(self.lattice) not in (1, 2, 6) or min(self.lattice) <= 0):
             raise ValueError(f"--lattice takes 1, 2 or 6 positive values (Å, degrees), got {self.lattice}")
+        return self
+
+
+class ProfileOptions(Settings):
+    """Options shared by `ued profiles` and `ued decompose` (radial profiles I(Q, t))."""
+
+    structure: str = opt(..., "the crystal (.extxyz from nclattice build)", path=True)
+    calibration: str | None = opt(None, "calibration.json from the MD calibration", path=True)
+    calibration_key: str = opt("diffraction_weighted", "which fit of the calibration")
+    probe: Literal["electron", "xray"] = opt("electron", "electrons or X-rays")
+    energy_kev: FiniteFloat | None = opt(None, "probe energy in keV (default 3700 for electrons, 13.6 for X-rays)",
+                                         gt=0, le=1e5)
+    q_range_inv_angstrom: tuple[FiniteFloat, FiniteFloat] | None = opt(
+        None, "Qmin,Qmax in 1/Å to use (default: all)", alias="q-range", metavar="QMIN,QMAX")
+    plot_delays: list[FiniteFloat] | None = opt(None, "delays (ps) to show in the figures", metavar="T1,T2,...")
+
+    @field_validator("q_range_inv_angstrom", "plot_delays", mode="before")
+    @classmethod
+    def _lists(cls, v: Any) -> Any:
+        return _float_list(v)
+
+    @model_validator(mode="after")
+    def _q_order(self) -> Self:
+        if self.q_range_inv_angstrom is not None and not 0 <= self.q_range_inv_angstrom[0] < \
+                self.q_range_inv_angstrom[1]:
+            raise ValueError(f"--q-range needs 0 <= Qmin < Qmax, got {self.q_range_inv_angstrom}")
+        return self
+
+
+class UedProfilesSettings(ProfileOptions):
+    resolution_inv_angstrom: FiniteFloat = opt(0.1, "merge rings closer than this, in 1/Å", alias="resolution",
+                                               gt=0, le=5)
+    min_ring_intensity: FiniteFloat = opt(0.02, "drop rings weaker than this fraction of the strongest", ge=0,
+                                          lt=1)
+    fwhm_guess_inv_angstrom: FiniteFloat = opt(0.15, "starting ring FWHM in 1/Å", alias="fwhm-guess", gt=0, le=5)
+    baseline_terms: int = opt(10, "Legendre terms fitted with the rings", ge=0, le=50)
+    q2_max_fit: FiniteFloat = opt(40.0, "rings with Q² above this (1/Å²) are tested for localized disorder",
+                                  gt=0, le=1e4)
+    z_threshold: FiniteFloat = opt(3.0, "significance for a disorder flag", gt=0, le=100)
+
+
+class UedDecomposeSettings(ProfileOptions):
+    heat: str | None = opt(None, "a nclattice delta-t output directory (MD ΔT heating)", path=True)
+    heat_model: Literal["debye-waller"] = opt("debye-waller", "heating model without --heat")
+    disorder_rms_angstrom: FiniteFloat = opt(0.3, "3D rms displacement of surface atoms in Å",
+                                             alias="disorder-rms", gt=0, le=5)
+    background_terms: int = opt(0, "extra Legendre components in Q", ge=0, le=20)
+    r_range_angstrom: tuple[FiniteFloat, FiniteFloat] = opt((1.5, 10.0), "rmin,rmax of the ΔG(r) fit in Å",
+                                                          alias="r-range", metavar="RMIN,RMAX")
+
+    @field_validator("r_range_angstrom", mode="before")
+    @classmethod
+    def _r(cls, v: Any) -> Any:
+        return _float_list(v)
+
+    @model_validator(mode="after")
+    def _r_order(self) -> Self:
+        if not 0 < self.r_range_angstrom[0] < self.r_range_angstrom[1]:
+            raise ValueError(f"--r-range needs 0 < rmin < rmax in Å, got {self.r_range_angstrom}")
         return self
 
 

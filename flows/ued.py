@@ -240,7 +240,8 @@ def _plot_dw(series: ued.UedSeries, r: dict, plot_delays, q2_max_fit: float):
             if p in flagged:
                 ax.plot(q2[j], y[j], "s", mfc="none", mec="red", ms=10)
     for j, p in enumerate(series.peaks):
-        ax.annotate(p, (q2[j], 0), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
+        ax.annotate(p, (q2[j], 0), textcoords="offset points", xytext=(0, -4), ha="center", va="top", fontsize=6,
+                    rotation=90)
     ax.axvline(q2_max_fit, color="grey", ls=":", lw=1)
     ax.set(xlabel="Q² (Å⁻²)", ylabel="−ln(I/I0)",
            title=f"Debye–Waller{_fluence_label(series.fluence_mj_cm2)}: line fitted below the dotted Q²; "

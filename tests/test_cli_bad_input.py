@@ -17,6 +17,7 @@ from nclattice.structures import build_cdse_cds
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = str(ROOT / "examples" / "cdse_cds_510nm_heating.csv")
+PROFILES = str(ROOT / "examples" / "cdse_cds_profiles_340nm.csv")
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +99,14 @@ CASES = [
     (["ued", "analyze", DATA, "--calibration", "MISSING"], "does not exist"),
     (["ued", "analyze", DATA, "--mean-excitons", "5", "--excitons-per-mj-cm2", "2"], "not both"),
     (["ued", "analyze", DATA, "--q2-max-fit", "nan"], "--q2-max-fit"),
+    (["ued", "profiles", PROFILES], "--structure"),
+    (["ued", "profiles", "MISSING", "--structure", "NC"], "does not exist"),
+    (["ued", "profiles", PROFILES, "--structure", "MISSING"], "does not exist"),
+    (["ued", "profiles", PROFILES, "--structure", "NC", "--q-range", "5,1"], "--q-range"),
+    (["ued", "profiles", PROFILES, "--structure", "NC", "--baseline-terms", "-1"], "--baseline-terms"),
+    (["ued", "decompose", PROFILES, "--structure", "NC", "--r-range", "5,1"], "--r-range"),
+    (["ued", "decompose", PROFILES, "--structure", "NC", "--disorder-rms", "0"], "--disorder-rms"),
+    (["ued", "decompose", PROFILES, "--structure", "NC", "--heat-model", "md"], "invalid choice"),
     # kinetics
     (["kinetics", "auger", "--mean-excitons", "0", "--tau-auger-ps", "250"], "--mean-excitons"),
     (["kinetics", "auger", "--mean-excitons", "2", "--tau-auger-ps", "inf"], "--tau-auger-ps"),
