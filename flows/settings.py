@@ -224,8 +224,8 @@ class PhononSettings(MDOptions):
     @model_validator(mode="after")
     def _window(self) -> Self:
         if 2 * self.window_ps > self.production_ps:
-            raise ValueError(f"--md-ps ({self.production_ps:g} ps) must be at least twice --window-ps "
-                             f"({self.window_ps:g} ps)")
+            raise ValueError(f"--md-ps ({self.production_ps:g} ps) must be at least twice the correlation window "
+                             f"--window-ps ({self.window_ps:g} ps)")
         return self
 
 

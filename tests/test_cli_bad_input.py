@@ -70,7 +70,7 @@ CASES = [
     (["phonons", "NC", "--temperature", "-5"], "--temperature"),
     (["phonons", "NC", "--fmax", "-1"], "--fmax"),
     (["phonons", "NC", "--dos-sigma", "nan"], "--dos-sigma"),
-    (["phonons", "NC", "--md-ps", "10"], "twice --window-ps"),
+    (["phonons", "NC", "--md-ps", "10"], "twice the correlation window"),
     (["phonons", "GOLD"], "Au"),
     # spin-relax
     (["spin-relax", "NC", "--fmax", "0"], "--fmax"),
