@@ -21,7 +21,7 @@ from ..provenance import provenance, structure_fingerprint
 from ..results import read_json, save_figure, write_json
 from ..tasks.calibration import DEFAULT_KEY, build_calibration, delta_t_from_delta_msd, plot_calibration
 from ..tasks.md import MDSettings, cpu_count
-from ..tasks.msd import msd_from_frames, summarize
+from ..tasks.msd import lattice_directions, msd_from_frames, summarize
 from .common import ensure_out, load_inputs, parse_float_list
 from .mdruns import md_task
 
@@ -63,8 +63,9 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
             failed.append({"temperature_k": t, "error": str(exc)})
             print(f"[{done}/{len(runs)}] {t:g} K FAILED: {exc}", flush=True)
             continue
-        result = msd_from_frames(traj.positions_angstrom, traj.masses_amu)
-        summaries[t] = summarize(result, traj.symbols, traj.arrays, probe=probe)
+        result = msd_from_frames(traj.positions_angstrom, traj.masses_amu, pbc=tuple(atoms.pbc))
+        summaries[t] = summarize(result, traj.symbols, traj.arrays, probe=probe,
+                                 directions=lattice_directions(atoms.info))
         note = "cached" if cached else f"{traj.wall_s:.1f} s"
         print(f"[{done}/{len(runs)}] {t:g} K done ({note}); "
               f"<u²> = {summaries[t]['groups'][DEFAULT_KEY]['msd_angstrom2']:.4f} Å²", flush=True)
@@ -78,7 +79,9 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
     calibration.update({
         "failed": failed,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
-                      "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms)},
+                      "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms),
+                      "pbc": [bool(p) for p in atoms.pbc]},
+        "potential_validation": pot.validation,
         "settings": {"equilibration_ps": equilibration_ps, "production_ps": production_ps,
                      "timestep_fs": timestep_fs, "sample_every_fs": sample_every_fs,
                      "thermostat": thermostat, "probe": probe, "overrides": overrides or {}},

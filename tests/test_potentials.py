@@ -24,8 +24,8 @@ def test_shipped_set_is_cited_and_hashed():
 
 
 def test_missing_coverage_says_what_to_do():
-    with pytest.raises(PotentialError, match="no shipped potential covers Pb, Se"):
-        default_for({"Pb", "Se"})
+    with pytest.raises(PotentialError, match="no shipped potential covers Au, Se"):
+        default_for({"Au", "Se"})
     with pytest.raises(PotentialError, match="no parameters for Pb"):
         load("zhou2013-sw").check_covers(["Pb", "Se"])
     with pytest.raises(PotentialError, match="no potential named"):
