@@ -56,7 +56,7 @@ cutoff_angstrom: 10
     assert pot.lammps_commands(["A", "B"], periodic=True)[1].startswith("kspace_style pppm")
     big = pot.lammps_commands(["A", "B"], periodic=False, n_atoms=50_000, span_angstrom=200.0)
     chain = pot.lammps_commands(["A", "B"], periodic=(True, False, False), n_atoms=100, span_angstrom=20.0)
-    assert big == chain and big[0] == "pair_style hybrid/overlay lj/cut 10.0 coul/dsf 0.2 15.0"
+    assert big == chain and big[0] == "pair_style hybrid/overlay lj/cut 10.0 coul/dsf 0.05 25.0"
     assert "pair_coeff 1 2 lj/cut 0.02 3.5" in big and big[-1] == "pair_coeff * * coul/dsf"
 
 
