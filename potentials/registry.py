@@ -18,18 +18,20 @@ a user's own) with: ``name``, ``form``, ``units`` (``metal``: eV, Å), ``element
 - ``buckingham-coulomb``: ``charges``, ``pairs`` {"A-B": {a_ev, rho_angstrom, c_ev_angstrom6}},
   ``cutoff_angstrom``.
 
-Coulomb of the charged forms (``coulomb_route`` chooses, automatically):
-- fully periodic: PPPM (Ewald accuracy 1e-5), real-space cut-off ``coulomb.cutoff_angstrom``;
-- free crystal of at most ``EXACT_COULOMB_MAX_ATOMS`` atoms: the exact direct sum, i.e. a
-  plain Coulomb cut-off longer than the crystal's largest interatomic distance;
-- larger free crystals and partly periodic assemblies (chains, sheets): damped shifted force
-  (Fennell and Gezelter, J. Chem. Phys. 124, 234104 (2006)) with damping ``DSF_ALPHA_PER_ANGSTROM``
-  = 0.05 Å⁻¹ and cut-off ``DSF_CUTOFF_ANGSTROM`` = 25 Å; its force error against the exact sum
-  (about 2 % RMS on a 3 nm PbSe dot; the usual condensed-phase choice 0.2 Å⁻¹ / 15 Å gives 50 %,
-  because a crystal in vacuum has no screening medium) is checked in tests/test_coulomb.py and
-  timed in benchmarks/bench_coulomb.py.
-
-The SHA-256 of the YAML and of any referenced file goes into every result's provenance.
+Coulomb of the charged forms (``coulomb_route`` chooses, automatically; ``lammps_boundary``
+gives the LAMMPS boundary that goes with it):
+- fully periodic: PPPM (relative accuracy 1e-5), real-space cut-off ``coulomb.cutoff_angstrom``;
+- sheets periodic along x and y: PPPM with the slab correction (Yeh and Berkowitz, J. Chem.
+  Phys. 111, 3155 (1999); boundary p p f, ``kspace_modify slab 3.0``);
+- free crystals of at most ``EXACT_COULOMB_MAX_ATOMS`` atoms: the exact direct sum, a plain
+  Coulomb cut-off longer than the largest interatomic distance (forces equal the numpy direct
+  sum to 1e-14; up to this size it is also the fastest route, benchmarks/bench_coulomb.py);
+- chains and larger free crystals: PPPM in a periodic box whose vacuum gap (twice the
+  structure's vacuum margin, 20 Å in MD) separates the images; the force error against the
+  exact sum is measured in tests/test_coulomb.py and benchmarks/bench_coulomb.py. Damped
+  shifted force (Fennell and Gezelter, J. Chem. Phys. 124, 234104 (2006)) was measured and not
+  adopted: with the usual 0.2 Å⁻¹ / 15 Å its force error on a 3 nm PbSe dot in vacuum is 50 %
+  (there is no screening medium), and 2-9 % at 0.05 Å⁻¹ / 25 Å, growing with size.
 """
 
 from __future__ import annotations
@@ -47,9 +49,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 FORMS = ("sw", "vashishta", "lammps", "lj-coulomb", "buckingham-coulomb")
 MANYBODY_FORMS = ("sw", "vashishta")
 CHARGED_PAIR_FORMS = ("lj-coulomb", "buckingham-coulomb")
-EXACT_COULOMB_MAX_ATOMS = 5000  # up to here the exact sum costs no more than DSF at 25 Å
-DSF_ALPHA_PER_ANGSTROM = 0.05  # weak damping: a crystal in vacuum has no screening medium
-DSF_CUTOFF_ANGSTROM = 25.0
+EXACT_COULOMB_MAX_ATOMS = 5000
 EXACT_MARGIN_ANGSTROM = 5.0  # beyond the largest interatomic distance, for thermal motion
 
 
@@ -67,13 +67,30 @@ def _axes(periodic: Periodicity) -> tuple[bool, bool, bool]:
 
 
 def coulomb_route(periodic: Periodicity, n_atoms: int | None) -> str:
-    """'pppm' (fully periodic), 'exact' (small free crystal) or 'dsf' (the rest)."""
+    """'pppm' (fully periodic), 'pppm-slab' (periodic along x and y), 'exact' (free crystal of
+    at most EXACT_COULOMB_MAX_ATOMS atoms) or 'pppm-vacuum' (chains and larger free crystals)."""
     axes = _axes(periodic)
     if all(axes):
         return "pppm"
+    if axes == (True, True, False):
+        return "pppm-slab"
     if not any(axes) and n_atoms is not None and n_atoms <= EXACT_COULOMB_MAX_ATOMS:
         return "exact"
-    return "dsf"
+    return "pppm-vacuum"
+
+
+def lammps_boundary(potential: PotentialSet, periodic: Periodicity, n_atoms: int | None,
+                    free_boundary: str = "s") -> str:
+    """The LAMMPS boundary line for a set and a system: the Coulomb route of charged sets needs
+    a periodic vacuum box (chains, large free crystals) or a fixed z (sheets, slab correction)."""
+    axes = _axes(periodic)
+    if potential.form in CHARGED_PAIR_FORMS:
+        route = coulomb_route(axes, n_atoms)
+        if route == "pppm-vacuum":
+            return "p p p"
+        if route == "pppm-slab":
+            return "p p f"
+    return " ".join("p" if p else free_boundary for p in axes)
 
 
 @dataclass(frozen=True)
@@ -133,7 +150,7 @@ class PotentialSet:
             return self._generic_commands(type_order)
         route = coulomb_route(periodic, n_atoms)
         if route == "exact" and span_angstrom is None:
-            route = "dsf"
+            raise PotentialError(f"the exact Coulomb sum of '{self.name}' needs the crystal's extent.")
         return self._charged_pair_commands(type_order, route, n_atoms, span_angstrom)
 
     def _generic_commands(self, type_order: list[str]) -> list[str]:
@@ -154,13 +171,10 @@ class PotentialSet:
         short = "lj/cut" if self.form == "lj-coulomb" else "buck"
         pairs = [(i, j, a, b) for i, a in enumerate(type_order, start=1)
                  for j, b in enumerate(type_order, start=1) if j >= i]
-        if route == "dsf":
-            cmds = [f"pair_style hybrid/overlay {short} {cut} coul/dsf {DSF_ALPHA_PER_ANGSTROM} "
-                    f"{DSF_CUTOFF_ANGSTROM}", "neigh_modify one 6000 page 60000"]
-            cmds += [f"pair_coeff {i} {j} {short} {self._pair_args(a, b)}" for i, j, a, b in pairs]
-            return [*cmds, "pair_coeff * * coul/dsf"]
-        if route == "pppm":
+        if route.startswith("pppm"):
             cmds = [f"pair_style {short}/coul/long {cut} {coul_cut}", "kspace_style pppm 1.0e-5"]
+            if route == "pppm-slab":
+                cmds.append("kspace_modify slab 3.0")
         else:  # exact direct sum: every pair inside the Coulomb cut-off
             exact_cut = float(span_angstrom) + EXACT_MARGIN_ANGSTROM
             one = int(n_atoms or 0) + 100

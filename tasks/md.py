@@ -29,7 +29,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import NclatticeError
-from ..potentials import PotentialSet
+from ..potentials import PotentialSet, lammps_boundary
 from ..structio import lammps_ready, species_order, write_structure
 from .lammps_env import worker_environment
 
@@ -112,10 +112,12 @@ def system_commands(type_order: list[str], masses: dict[str, float], potential: 
     ``periodic`` is one flag or one per axis (chains 'p s s', sheets 'p p s');
     ``free_boundary`` is the LAMMPS boundary of non-periodic axes ('s' shrink-wraps for MD,
     'm' keeps a minimum box for static calculations). The atom count and box of the data file
-    choose the Coulomb route of charged free crystals (see potentials.registry).
+    choose the Coulomb route of charged sets, which may change the boundary (a periodic vacuum box
+    for chains and large free crystals, a fixed z for sheets; see potentials.registry).
     """
     axes = (periodic,) * 3 if isinstance(periodic, bool) else tuple(bool(p) for p in periodic)
-    boundary = " ".join("p" if p else free_boundary for p in axes)
+    n_atoms, box_diagonal = data_file_extent(data_file)
+    boundary = lammps_boundary(potential, axes, n_atoms, free_boundary)
     cmds = ["units metal", "atom_style atomic", f"boundary {boundary}", "atom_modify map array sort 0 0.0",
             f"read_data {data_file}"]
     if potential.charged:  # charges as a per-atom property: the data file stays in atomic format
@@ -124,7 +126,6 @@ def system_commands(type_order: list[str], masses: dict[str, float], potential: 
         cmds.append(f"mass {i} {masses[el]}")
         if potential.charged:
             cmds.append(f"set type {i} charge {potential.charges()[el]}")
-    n_atoms, box_diagonal = data_file_extent(data_file)
     return cmds + potential.lammps_commands(type_order, periodic=axes, n_atoms=n_atoms,
                                             span_angstrom=box_diagonal)
 

@@ -63,11 +63,12 @@ def test_exact_route_equals_direct_sum(tmp_path, dot_and_reference):
     assert _relative_rms(_lammps_forces(atoms, pot, tmp_path), reference) < 1e-10
 
 
-def test_dsf_route_within_three_percent_of_direct_sum(tmp_path, dot_and_reference, monkeypatch):
+def test_vacuum_pppm_route_within_three_percent_of_direct_sum(tmp_path, dot_and_reference, monkeypatch):
+    """Route of chains and of free crystals above the exact-sum size: PPPM in a vacuum box."""
     atoms, reference = dot_and_reference
     (tmp_path / "q.yaml").write_text(CHARGES_ONLY)
     monkeypatch.setattr(registry, "EXACT_COULOMB_MAX_ATOMS", 0)
-    assert coulomb_route(False, len(atoms)) == "dsf" and coulomb_route((True, False, False), 10) == "dsf"
+    assert coulomb_route(False, len(atoms)) == "pppm-vacuum" == coulomb_route((True, False, False), 10)
     assert _relative_rms(_lammps_forces(atoms, load(tmp_path / "q.yaml"), tmp_path), reference) < 0.03
 
 

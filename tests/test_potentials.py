@@ -7,7 +7,7 @@ from ase.build import bulk
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS
 
-from nclattice.potentials import PotentialError, available, default_for, load
+from nclattice.potentials import PotentialError, available, default_for, lammps_boundary, load
 from nclattice.tasks.lammps_calc import lammps_calculator
 
 MADELUNG_ROCKSALT = 1.747565
@@ -56,8 +56,12 @@ cutoff_angstrom: 10
     assert pot.lammps_commands(["A", "B"], periodic=True)[1].startswith("kspace_style pppm")
     big = pot.lammps_commands(["A", "B"], periodic=False, n_atoms=50_000, span_angstrom=200.0)
     chain = pot.lammps_commands(["A", "B"], periodic=(True, False, False), n_atoms=100, span_angstrom=20.0)
-    assert big == chain and big[0] == "pair_style hybrid/overlay lj/cut 10.0 coul/dsf 0.05 25.0"
-    assert "pair_coeff 1 2 lj/cut 0.02 3.5" in big and big[-1] == "pair_coeff * * coul/dsf"
+    assert big == chain and big[:2] == ["pair_style lj/cut/coul/long 10.0 10.0", "kspace_style pppm 1.0e-5"]
+    sheet = pot.lammps_commands(["A", "B"], periodic=(True, True, False), n_atoms=100, span_angstrom=20.0)
+    assert "kspace_modify slab 3.0" in sheet
+    assert [lammps_boundary(pot, p, 100) for p in (False, (True, False, False), (True, True, False))] == [
+        "s s s", "p p p", "p p f"]
+    assert lammps_boundary(load("zhou2013-sw"), (True, False, False), 100) == "p s s"
 
 
 @pytest.mark.parametrize(("text", "message"), [
