@@ -111,3 +111,55 @@ def test_shipped_sw_keeps_bulk_structure_within_3_percent(formula, structure, a,
         assert lengths[0] * np.sqrt(2) == pytest.approx(a, rel=0.03)  # primitive fcc cell edge = a/sqrt 2
     cell = (atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers)
     assert spglib.get_symmetry_dataset(cell, symprec=1e-3).number == spacegroup
+
+
+def test_defaults_by_composition_and_listing(capsys):
+    assert default_for({"Pb", "Se"}).name == "schapotschnikow2010-pbse"
+    assert default_for({"Cs", "Pb", "Br"}).name == "pascazio2022-cspbbr3"
+    assert default_for({"In", "P"}).name == "branicio2009-inp-vashishta"
+    assert default_for({"Cd", "Se"}).name == "zhou2013-sw"
+    pbse = load("schapotschnikow2010-pbse")
+    assert pbse.validation["status"] == "too stiff" and pbse.record()["validation"]["msd_ratio_300k"]["Pb"] < 1
+    assert "quantumDots-PbSe-assembly.in" in pbse.data["source"] and pbse.charges() == {"Pb": 1.29, "Se": -1.29}
+    from nclattice.flows.cli import main
+
+    assert main(["potentials"]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in available()) and "Nano Lett. 10, 3966 (2010)" in listing
+
+
+def test_generic_form_reproduces_the_vashishta_form(tmp_path):
+    """A user's 'lammps' set naming the same file gives the same energy as the built-in form."""
+    shipped = load("branicio2009-inp-vashishta")
+    (tmp_path / "InP.vashishta").write_bytes((shipped.path.parent / "InP.vashishta").read_bytes())
+    path = _write(tmp_path, """
+name: generic-inp
+form: lammps
+elements: [In, P]
+citation: test only
+doi: none
+pair_style: vashishta
+files: [InP.vashishta]
+pair_coeff: ["* * {dir}/InP.vashishta {elements}"]
+""")
+    generic = load(path)
+    assert generic.lammps_commands(["In", "P"], periodic=True)[1].endswith("InP.vashishta In P")
+    energies = []
+    for pot in (shipped, generic):
+        atoms = bulk("InP", "zincblende", a=5.87)
+        atoms.rattle(0.02, seed=3)
+        atoms.calc = lammps_calculator(atoms, pot)
+        energies.append(atoms.get_potential_energy())
+    assert energies[0] == pytest.approx(energies[1], abs=1e-10) and energies[0] < 0
+    bad = _write(tmp_path, "name: g\nform: lammps\nelements: [In]\ncitation: c\ndoi: d\npair_style: zero 1\n"
+                           "pair_coeff: ['{Zn} {Zn}']\n")
+    with pytest.raises(PotentialError, match="names 'Zn'"):
+        load(bad).lammps_commands(["In"], periodic=True)
+
+
+def test_inp_vashishta_keeps_zinc_blende_lattice():
+    """Branicio et al. InP: relaxed a within 0.5 % of the measured 5.8687 Å (Madelung handbook)."""
+    atoms = bulk("InP", "zincblende", a=5.8687, cubic=True)
+    atoms.calc = lammps_calculator(atoms, load("branicio2009-inp-vashishta"))
+    BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=1e-4, steps=200)
+    assert atoms.cell.lengths()[0] == pytest.approx(5.8687, rel=0.005)
