@@ -22,8 +22,11 @@ from scipy.spatial import cKDTree
 from nclattice.structio import read_structure
 
 
-def _nearest(positions: np.ndarray) -> np.ndarray:
-    d, _ = cKDTree(positions).query(positions, k=2)
+def _nearest(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
+    """Nearest-neighbour distance of every atom, periodic images included along periodic axes."""
+    offsets = {tuple((np.array(shift) - 1) * np.asarray(pbc, int)) for shift in np.ndindex(3, 3, 3)}
+    images = [positions + np.array(offset) @ cell for offset in sorted(offsets)]
+    d, _ = cKDTree(np.vstack(images)).query(positions, k=2)
     return d[:, 1]
 
 
@@ -53,7 +56,7 @@ def check(directory: Path) -> dict:
         settings = res["settings"]
         steps = (settings["equilibration_ps"] + settings["production_ps"]) * 1000 / settings["timestep_fs"]
         entry = {"temperature_k": res["settings"]["temperature_k"],
-                 "largest_nearest_neighbour_angstrom": float(_nearest(last).max()),
+                 "largest_nearest_neighbour_angstrom": float(_nearest(last, atoms.cell.array, atoms.pbc).max()),
                  "atom_steps_per_s": res["n_atoms"] * steps / res["wall_s"]}
         if pairs is not None and len(pairs):
             start = np.linalg.norm(atoms.positions[pairs[:, 0]] - atoms.positions[pairs[:, 1]], axis=1).mean()

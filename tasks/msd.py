@@ -129,13 +129,15 @@ def msd_from_frames(frames: np.ndarray, masses: np.ndarray, n_blocks: int = 5,
 
 def lattice_directions(info: dict) -> dict[str, np.ndarray]:
     """Named directions reported for a structure's lattice (its ``info``), in the builders'
-    Cartesian frames: for cubic lattices the axes [100], [010], [001] and the families <100>,
-    <110>, <111> of the rock-salt/zinc-blende/perovskite Bragg peaks; for wurtzite the c axis
-    and the a plane."""
+    Cartesian frames. Cubic lattices (rock salt, zinc blende, perovskite): single members of the
+    Bragg-peak families, [100], [010], [001], [110], [101], [011], [111]; an attached chain (x)
+    or sheet (x, y) is anisotropic, so [100] is along the attachment and [001] across it.
+    (Averages over a whole cubic family are not reported: for any displacement tensor they
+    equal the isotropic value, ⟨u²⟩/3.) Wurtzite: the c axis and the a plane."""
     lattice = info.get("lattice") or ("perovskite" if info.get("recipe") == "cspbbr3" else None)
     if lattice in ("rocksalt", "zincblende", "perovskite", "cubic"):
-        axes = {"[100]": DIRECTIONS["x"], "[010]": DIRECTIONS["y"], "[001]": DIRECTIONS["z"]}
-        return {**axes, **{k: FAMILIES[k] for k in ("<100>", "<110>", "<111>")}}
+        names = ("[100]", "[010]", "[001]", "[110]", "[101]", "[011]", "[111]")
+        return {n: np.array([float(c) for c in n.strip("[]")]) for n in names}
     if lattice == "wurtzite":
         return {k: FAMILIES[k] for k in ("c-axis", "a-plane")}
     return {}
