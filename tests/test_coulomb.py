@@ -92,3 +92,16 @@ def test_attached_chain_runs_with_mixed_boundaries():
     assert np.isfinite(traj.positions_angstrom).all()
     step = np.linalg.norm(traj.positions_angstrom - chain.positions, axis=2).max()
     assert step < 2.0  # unwrapped along the periodic axis: no jumps of one period
+
+
+def test_cubic_directions_are_single_bragg_members():
+    from nclattice.tasks.msd import MSDResult, lattice_directions
+
+    dirs = lattice_directions({"lattice": "rocksalt"})
+    assert set(dirs) == {"[100]", "[010]", "[001]", "[110]", "[101]", "[011]", "[111]"}
+    assert lattice_directions({"recipe": "cspbbr3"}).keys() == dirs.keys()
+    disp = np.zeros((4, 2, 3))
+    disp[:, :, 0] = [[0.1], [-0.1], [0.1], [-0.1]]  # motion along x (the attachment) only
+    result = MSDResult(np.zeros(2), np.zeros((1, 2)), disp, 1)
+    assert result.along(dirs["[100]"]) == pytest.approx(0.01)
+    assert result.along(dirs["[011]"]) == 0 and result.along(dirs["[110]"]) == pytest.approx(0.005)
