@@ -7,7 +7,8 @@ per-element 3D ⟨u²⟩ at 300 K and the slope b with R², the directional one-
 at 300 K, the largest nearest-neighbour distance of any atom in the last frame of every run (an
 atom that left the crystal has none within a few Å), for structures with Pb and Br the mean
 Pb-Br distance of the octahedra (pairs closer than 4 Å at the start) at the end against the
-start, and the MD speed in atom-steps per second.
+start and the fraction of those Pb-Br bonds still shorter than 3.7 Å, and the MD speed in
+atom-steps per second.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def check(directory: Path) -> dict:
             start = np.linalg.norm(atoms.positions[pairs[:, 0]] - atoms.positions[pairs[:, 1]], axis=1).mean()
             end = np.linalg.norm(last[pairs[:, 0]] - last[pairs[:, 1]], axis=1).mean()
             entry.update({"pb_br_start_angstrom": float(start), "pb_br_end_angstrom": float(end),
-                          "pb_br_change": float(end / start - 1), "pb_br_pairs": len(pairs)})
+                          "pb_br_change": float(end / start - 1), "pb_br_pairs": len(pairs),
+                          "pb_br_bonds_kept_below_3p7_angstrom": float(np.mean(np.linalg.norm(
+                              last[pairs[:, 0]] - last[pairs[:, 1]], axis=1) < 3.7))})
         out["runs"].append(entry)
     return out
 
