@@ -8,6 +8,7 @@ import sys
 from .. import __version__
 from ..environment import configure_prefect
 from ..errors import NclatticeError
+from ..runtime import install_signal_handlers
 from . import build as build_cmd
 from . import calibration as calibration_cmd
 from . import campaign as campaign_cmd
@@ -43,6 +44,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    install_signal_handlers(argv)
     configure_prefect()
     args = parser().parse_args(argv)
     try:
