@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diffract": ("diffract", "powder and 3D kinematic diffraction of one structure"),
     "polaron-diffraction": ("polaron_diffraction", "model ΔI around Bragg peaks for a polaron displacement model"),
     "ued": ("ued", "analyze UED Bragg-peak time series (Debye–Waller, ΔT, disorder)"),
+    "potentials": ("potentials", "list the shipped interatomic potentials and their validation status"),
     "kinetics": ("kinetics", "kinetic models: Auger heating, trapping, occupation, state filling"),
     "campaign": ("campaign", "run a campaign file: nanocrystals x analyses, cached and resumable"),
     "demo": ("demo", "run the demonstration campaign (every capability on small systems)"),

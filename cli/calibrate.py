@@ -24,6 +24,11 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--delta-msd", type=float, help="measured 3D Δ<u²> in Å² (with --apply)")
     p.add_argument("--delta-msd-stderr", type=float, default=0.0, help="its standard error in Å²")
     p.add_argument("--key", default="diffraction_weighted", help="which fit to use (default diffraction_weighted)")
+    p.add_argument("--debye-temperatures", metavar="EL=K,...",
+                   help="no MD: calibrate from the quantum Debye model with these per-element Debye "
+                        "temperatures (e.g. Pb=111,Se=205); STRUCTURE, if given, sets the composition")
+    p.add_argument("--compare", metavar="CALIBRATION_JSON",
+                   help="also draw OUT/calibration_compare.png: this calibration beside another one")
     p.set_defaults(func=run)
 
 
@@ -43,15 +48,64 @@ def apply(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_compare(path: str | None) -> dict | None:
+    from ..results import read_json
+
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise NclatticeError(f"--compare file '{path}' does not exist.")
+    try:
+        return read_json(Path(path))
+    except ValueError:
+        raise NclatticeError(f"--compare file '{path}' is not valid JSON; give a calibration.json.") from None
+
+
+def _compare(calibration: dict, other: dict | None, out: Path) -> None:
+    if other is not None:
+        from ..flows.calibration import comparison_figure
+
+        print(f"written {comparison_figure(calibration, other, out)}")
+
+
+def debye(args: argparse.Namespace) -> int:
+    """calibrate --debye-temperatures: the Debye-model calibration, no MD."""
+    from ..flows.calibration import debye_calibration_files
+
+    if not args.out:
+        raise NclatticeError("calibrate --debye-temperatures needs --out DIR.")
+    settings = settings_from_args(CalibrationSettings, args)
+    other = _read_compare(args.compare)
+    if args.structure and not Path(args.structure).is_file():
+        raise NclatticeError(f"structure file '{args.structure}' does not exist.")
+    calibration = debye_calibration_files(args.debye_temperatures, settings, args.out, args.structure)
+    t = calibration["temperatures_k"]
+    for el, fit in calibration["fit"].items():
+        if el in calibration["msd_angstrom2"] and len(el) <= 2:
+            msd = calibration["msd_angstrom2"][el]
+            print(f"{el}: <u²> = {msd[0]:.4f} Å² at {t[0]:g} K to {msd[-1]:.4f} Å² at {t[-1]:g} K; "
+                  f"slope b = {fit['slope_angstrom2_per_k']:.3e} Å²/K (R² = {fit['r2']:.4f})")
+    print(f"Debye model, quantum form; written {Path(args.out) / 'calibration.json'} and calibration.png")
+    _compare(calibration, other, Path(args.out))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.apply:
         return apply(args)
+    if args.debye_temperatures:
+        return debye(args)
     if not args.structure or not args.out:
         raise NclatticeError("calibrate needs a STRUCTURE file and --out DIR (or --apply FILE --delta-msd X).")
     settings = settings_from_args(CalibrationSettings, args)
+    other = _read_compare(args.compare)
     calibration = execute("calibrate", args, settings, structure=args.structure)
     fit = calibration["fit"]["diffraction_weighted"]
     print(f"\nslope b = {fit['slope_angstrom2_per_k']:.3e} ± {fit['slope_stderr']:.1e} Å²/K "
           f"(R² = {fit['r2']:.4f}, diffraction-weighted)")
+    validation = calibration.get("potential_validation") or {}
+    print(f"potential validation: {validation.get('status')}"
+          + (f" ({validation['summary']})" if validation.get("summary") else ""))
     print(f"written {Path(args.out) / 'calibration.json'} and calibration.png")
+    _compare(calibration, other, Path(args.out))
     return 1 if calibration["failed"] else 0

@@ -15,9 +15,9 @@ from typing import Any
 from ..errors import NclatticeError
 from ..provenance import provenance, structure_fingerprint
 from ..results import save_figure, write_json
-from ..tasks.calibration import DEFAULT_KEY, build_calibration, plot_calibration
+from ..tasks.calibration import DEFAULT_KEY, build_calibration, plot_calibration, plot_calibration_comparison
 from ..tasks.md import MDSettings, cpu_count
-from ..tasks.msd import msd_from_frames, summarize
+from ..tasks.msd import lattice_directions, msd_from_frames, summarize
 from .common import load_inputs
 from .mdruns import cached_md
 from .outcomes import SCHEMA_VERSION
@@ -48,7 +48,7 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     pool = ThreadPoolExecutor(max_workers=max(1, min(cpu_count(), len(temps))), thread_name_prefix="md")
     with pool:
         runs = {pool.submit(cached_md, atoms, pot, md[t], results_root): t for t in temps}
-        _collect(runs, summaries, failed, s.probe)
+        _collect(runs, summaries, failed, s.probe, atoms)
     if len(summaries) < 3:
         raise NclatticeError(
             f"only {len(summaries)} of {len(temps)} temperatures finished; a calibration needs 3 "
@@ -59,7 +59,9 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     calibration.update({
         "schema_version": SCHEMA_VERSION, "failed": failed,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
-                      "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms)},
+                      "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms),
+                      "pbc": [bool(p) for p in atoms.pbc]},
+        "potential_validation": pot.validation,
         "settings": {**s.canonical(), "overrides": overrides or {}},
         "msd_definition": "3D positional variance about mean positions after removing rigid-body motion",
         "wall_s": time.perf_counter() - t0,
@@ -71,7 +73,7 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     return calibration
 
 
-def _collect(runs: dict, summaries: dict, failed: list, probe: str) -> None:
+def _collect(runs: dict, summaries: dict, failed: list, probe: str, atoms) -> None:
     """Per finished temperature: the MSD summary, or the failure with its cause."""
     for done, future in enumerate(as_completed(runs), start=1):
         t = runs[future]
@@ -81,11 +83,38 @@ def _collect(runs: dict, summaries: dict, failed: list, probe: str) -> None:
             failed.append({"temperature_k": t, "error": str(exc)})
             print(f"[{done}/{len(runs)}] {t:g} K FAILED: {exc}", flush=True)
             continue
-        result = msd_from_frames(traj.positions_angstrom, traj.masses_amu)
-        summaries[t] = summarize(result, traj.symbols, traj.arrays, probe=probe)
+        result = msd_from_frames(traj.positions_angstrom, traj.masses_amu, pbc=tuple(atoms.pbc))
+        summaries[t] = summarize(result, traj.symbols, traj.arrays, probe=probe,
+                                 directions=lattice_directions(atoms.info))
         note = "cached" if cached else f"{traj.wall_s:.1f} s"
         print(f"[{done}/{len(runs)}] {t:g} K done ({note}); "
               f"<u²> = {summaries[t]['groups'][DEFAULT_KEY]['msd_angstrom2']:.4f} Å²", flush=True)
+
+
+def debye_calibration_files(debye_temperatures: str, settings: CalibrationSettings, out: str | Path,
+                            structure: str | Path | None = None) -> dict[str, Any]:
+    """The quantum Debye-model calibration (no MD): per-element Debye temperatures ('Pb=111,Se=205');
+    a structure, if given, sets the composition. Writes OUT/calibration.json and calibration.png."""
+    from ..structio import read_structure
+    from ..tasks.debye import debye_calibration, parse_debye_temperatures
+
+    thetas = parse_debye_temperatures(debye_temperatures)
+    composition = None
+    if structure:
+        symbols = read_structure(structure).get_chemical_symbols()
+        composition = {el: symbols.count(el) for el in sorted(set(symbols))}
+    calibration = debye_calibration(thetas, list(settings.temperatures_k), composition, probe=settings.probe)
+    calibration["provenance"] = provenance(seed=None, potential=None)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_figure(plot_calibration(calibration), out_dir / "calibration.png")
+    write_json(out_dir / "calibration.json", {"schema_version": SCHEMA_VERSION, **calibration})
+    return calibration
+
+
+def comparison_figure(calibration: dict[str, Any], other: dict[str, Any], out: str | Path) -> Path:
+    """OUT/calibration_compare.png: this calibration beside another one."""
+    return save_figure(plot_calibration_comparison(calibration, other), Path(out) / "calibration_compare.png")
 
 
 def _fit_artifact(calibration: dict[str, Any]) -> None:
