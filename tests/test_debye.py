@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from nclattice.errors import NclatticeError
 from nclattice.cli import main
+from nclattice.errors import NclatticeError
 from nclattice.tasks.debye import (
     AMU_KG,
     HBAR_J_S,
