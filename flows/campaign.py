@@ -130,6 +130,7 @@ def load_campaign(spec_path: str | Path) -> Campaign:
     campaign = Campaign(name, path, structures, items)
     _check_references(campaign, lines)
     _build_structures(campaign, lines)
+    _check_potentials(campaign, lines)
     return campaign
 
 
@@ -242,6 +243,23 @@ def _build_structures(c: Campaign, lines: dict) -> None:
             raise _settings_error(c.path, lines, (*at, "build"), exc) from None
         except NclatticeError as exc:
             raise _err(c.path, lines, (*at, "build"), str(exc).rstrip(".") + ".") from None
+
+
+def _check_potentials(c: Campaign, lines: dict) -> None:
+    """Every MD item has a potential covering its structure's elements (named, or a shipped default)."""
+    from ..potentials import default_for, load
+
+    for i, it in enumerate(c.items):
+        if not it.capability.md_cache:
+            continue
+        symbols = set(c.atoms[it.structure].get_chemical_symbols())
+        name = getattr(it.settings, "potential", None)
+        at = ("analyses", i, "with", "potential") if name else ("analyses", i, "structure")
+        try:
+            (load(resolve(name, c, c.path.parent) if Path(name).suffix else name) if name
+             else default_for(symbols)).check_covers(symbols)
+        except NclatticeError as exc:
+            raise _err(c.path, lines, at, str(exc)) from None
 
 
 # ----------------------------------------------------------------------------- keys and paths

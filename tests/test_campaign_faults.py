@@ -57,6 +57,9 @@ def _spec(tmp_path: Path, text: str) -> Path:
      "structures.nc.build: --cells does not apply to 'cdse'"),
     (QUICK.replace("structures: {}", "structures:\n  nc:\n    build: {kind: cdse, diameter: 900}"),
      "structures.nc.build: this cdse would hold about"),
+    (QUICK.replace("structures: {}", "structures:\n  nc:\n    build: {kind: pbse, diameter: 2}")
+     + "  - run: calibrate\n    structure: nc\n    with: {potential: zhou2013-sw}\n",
+     "line 18, analyses[3].with.potential: potential 'zhou2013-sw' has no parameters for Pb"),
 ])
 def test_check_rejects_with_file_line_and_field(tmp_path, capsys, text, message):
     spec = _spec(tmp_path, text)
