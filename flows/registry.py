@@ -108,9 +108,12 @@ def preflight(cap: Capability, settings: st.Settings, structure: str | Path | No
     if cap.inputs == "structure":
         _readable(structure)
         if cap.md_cache:
-            from .common import load_inputs
+            from ..potentials import default_for, load
+            from ..structio import read_structure
 
-            load_inputs(structure, getattr(settings, "potential", None))
+            symbols = set(read_structure(structure).get_chemical_symbols())
+            name = getattr(settings, "potential", None)
+            (load(name) if name else default_for(symbols)).check_covers(symbols)
     if cap.inputs == "data":
         for d in data or []:
             if not Path(d).is_file():
