@@ -42,6 +42,8 @@ def add_settings_options(p: argparse.ArgumentParser, model: type[Settings], skip
                 kwargs["choices"] = choices
             if extra.get("nargs"):
                 kwargs["nargs"] = extra["nargs"]
+            if extra.get("repeat"):
+                kwargs["action"] = "append"
             if extra.get("metavar"):
                 kwargs["metavar"] = tuple(extra["metavar"]) if isinstance(extra["metavar"], list) else extra["metavar"]
             elif not choices:

@@ -34,9 +34,11 @@ class SettingsError(NclatticeError):
 
 
 def opt(default: Any = ..., help: str = "", *, alias: str | None = None, nargs: str | int | None = None,
-        path: bool = False, metavar: str | tuple[str, ...] | None = None, **constraints: Any) -> Any:
-    """A settings field: default, help text (with unit), option name, command-line shape."""
-    extra = {k: v for k, v in {"nargs": nargs, "path": path, "metavar": metavar}.items() if v}
+        path: bool = False, metavar: str | tuple[str, ...] | None = None, repeat: bool = False,
+        **constraints: Any) -> Any:
+    """A settings field: default, help text (with unit), option name, command-line shape
+    (``nargs``; ``repeat``: the option may be given several times, values collected in a list)."""
+    extra = {k: v for k, v in {"nargs": nargs, "path": path, "metavar": metavar, "repeat": repeat}.items() if v}
     return Field(default, alias=alias, description=help, json_schema_extra=extra or None, **constraints)
 
 
