@@ -336,12 +336,12 @@ POWDER_METHODS = ("auto", "histogram", "nufft", "direct")
 def powder_cost_s(n_atoms: int, n_species: int, diameter_angstrom: float, q_inv_angstrom: np.ndarray,
                   margin: int = 12) -> dict[str, float]:
     """Predicted single-core seconds of the two fast powder routes (constants measured on one
-    core: ~16 ns per pair distance binned, ~1 µs per quadrature node and species in the
+    core: ~16 ns per pair distance binned, ~4 µs per quadrature node and species in the
     type-3 NUFFT) and the NUFFT's fine-grid memory (bytes), for choosing between them."""
     qd = np.abs(np.atleast_1d(q_inv_angstrom)) * diameter_angstrom
     nodes = float(np.sum((qd + margin + 2) / 4 * (np.pi / 4 * qd + margin + 2)))
     grid = (1.25 * float(qd.max()) / np.pi + 20) ** 3  # finufft's type-3 grid per axis: 2σ·(D/2)·Qmax/π
-    return {"histogram": 16e-9 * n_atoms * (n_atoms - 1) / 2, "nufft": 1e-6 * nodes * n_species,
+    return {"histogram": 16e-9 * n_atoms * (n_atoms - 1) / 2, "nufft": 4e-6 * nodes * n_species,
             "nufft_grid_bytes": 16 * n_species * grid}
 
 
@@ -418,7 +418,7 @@ def shell_rule(q_times_d: float, margin: int = 12) -> tuple[np.ndarray, np.ndarr
 
 
 def debye_nufft(positions: np.ndarray, symbols: Sequence[str], probe: Probe, q_inv_angstrom: np.ndarray,
-                eps: float = 1e-8, margin: int = 12, max_targets: int = 2_000_000) -> np.ndarray:
+                eps: float = 1e-6, margin: int = 12, max_targets: int = 2_000_000) -> np.ndarray:
     """Powder intensity as the exact orientational average of the 3D kinematic intensity:
     per-species structure sums at the nodes of :func:`shell_rule` on every |Q| shell, all
     shells of a batch in one type-3 NUFFT (finufft), I(Q) = Σ_nodes w [|A(q)|² + |A(−q)|²].
@@ -428,7 +428,7 @@ def debye_nufft(positions: np.ndarray, symbols: Sequence[str], probe: Probe, q_i
     exact Debye sum). Cost: about (Q·D)² nodes per shell (D the crystal's largest extent) and a
     fine FFT grid of ~(1.25·Q·D/π)³ points per batch, each summed over N atoms once: it grows
     as N^(2/3) per shell rather than N² (for fixed Q grid) and wins over the pair histogram when
-    N² exceeds a few hundred times the total node count (large crystals, moderate Q·D)."""
+    N² exceeds about a thousand times the total node count (large crystals, moderate Q·D)."""
     import finufft
 
     species, idx = species_index(symbols)
