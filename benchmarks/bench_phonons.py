@@ -33,6 +33,8 @@ from nclattice.tasks.phonons import LammpsSession, hessian, mode_velocities, nor
 
 def full_run(preset: str, md_ps: float, sparse_modes: int | None) -> None:
     from nclattice.flows.phonons import phonons_flow
+    # a loaded machine can take minutes to start Prefect's embedded API server
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "900")
 
     nc = build_cdse_cds(3.0, CDSE_CDS_PRESETS[preset])
     print(f"CdSe/CdS 3 nm core + {CDSE_CDS_PRESETS[preset]} ML: {len(nc)} atoms ({3 * len(nc)} modes), "

@@ -41,6 +41,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     args = ap.parse_args()
     temps = [float(t) for t in args.temperatures.split(",")]
+    # a loaded machine can take minutes to start Prefect's embedded API server
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "900")
     nc = build_cdse(args.diameter)
     print(f"{len(temps)} temperatures, {len(nc)} atoms, 2 ps equilibration + {args.production_ps:g} ps "
           f"production at 2 fs; {os.cpu_count()} cores", flush=True)
