@@ -17,14 +17,15 @@ import os
 import tempfile
 import time
 
-from prefect.task_runners import ThreadPoolTaskRunner
-
-from nclattice.flows.calibration import calibration_flow
 from nclattice.structio import write_structure
 from nclattice.structures import build_cdse
 
 
 def sweep(path: str, workers: int, temperatures: list[float], production_ps: float) -> float:
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from nclattice.flows.calibration import calibration_flow
+
     flow = calibration_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
