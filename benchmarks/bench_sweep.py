@@ -50,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/nc.extxyz"
         write_structure(nc, path)
-        sweep(path, 2, temps[:1], 0.2)  # warm-up: Prefect start, imports
+        sweep(path, 2, temps[:3], 0.2)  # warm-up: Prefect start, imports (a calibration needs 3 temperatures)
         for _ in range(args.repeats):
             walls = {}
             for workers in (1, 2):
