@@ -176,8 +176,9 @@ def compute_polaron_diffraction(s: PolaronSettings, out: Path, pair: tuple[Atoms
     plot_delta_slices(boxes, dark, pumped, out / "delta_slices.png",
                       title=f"{s.model} model, {ens.samples} crystal(s)")
     summary = {"model": s.model, "crystals": ens.samples, "settings": settings,
-               "peak_shifts": {h: {k: v[k] for k in ("shift_inv_angstrom", "integrated_change")}
+               "peak_shifts": {h: {k: v[k] for k in ("shift_inv_angstrom", "integrated_change", "warning")}
                                for h, v in shifts.items()},
+               "warnings": [v["warning"] for v in shifts.values() if v["warning"]],
                "mean_size_nm": float(arrays["sizes_nm"].mean()) if log else None,
                "files": ["delta_intensity.npz", "peak_shifts.json", "delta_slices.png"],
                "wall_s": round(time.perf_counter() - t0, 2), "provenance": prov}
@@ -324,7 +325,8 @@ def _add_probe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hkl", nargs="+", default=list(DEFAULT_HKL), help="peaks, e.g. 200 110 111 400")
     p.add_argument("--half-width", type=float, default=0.3, help="box half width around each peak, Å⁻¹")
     p.add_argument("--points", type=int, default=25, help="grid points per axis of each box (odd)")
-    p.add_argument("--lattice-constant", type=float, help="cubic lattice constant in Å for hkl boxes")
+    p.add_argument("--lattice-constant", type=float,
+                   help="lattice constant a in Å for hkl boxes (default: the structure's a, and c)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
 
 
@@ -413,17 +415,18 @@ def run_polaron(args: argparse.Namespace) -> int:
     print(f"{'hkl':>5} {'shift (1/Å)':>13} {'direction':>9} {'ΔI_int/I_int':>13}")
     for h, v in summary["peak_shifts"].items():
         d = "inward" if v["shift_inv_angstrom"] < 0 else "outward"
-        print(f"{h:>5} {v['shift_inv_angstrom']:>+13.3e} {d:>9} {v['integrated_change']:>+13.3e}")
+        print(f"{h:>5} {v['shift_inv_angstrom']:>+13.3e} {d:>9} {v['integrated_change']:>+13.3e}"
+              + ("  (see warning)" if v["warning"] else ""))
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}")
     print(f"written to {args.out}/ (peak_shifts.json, delta_intensity.npz, delta_slices.png, result.json)")
     return 0
 
 
 def _grid_boxes(args: argparse.Namespace, atoms: Atoms) -> list[dif.QBox]:
     if args.grid == "box":
-        a = args.lattice_constant or atoms.info.get("a_angstrom")
-        if a is None:
-            raise NclatticeError("boxes around hkl need --lattice-constant (the structure does not record one).")
-        return [dif.box_around(dif.parse_hkl(h), float(a), args.half_width, args.points) for h in args.hkl]
+        cell = dif.crystal_cell(atoms.info, args.lattice_constant)  # hexagonal a and c, or cubic a
+        return [dif.box_around(dif.parse_hkl(h), cell, args.half_width, args.points) for h in args.hkl]
     if not args.q_max > 0:
         raise NclatticeError("--q-max must be a positive number of Å⁻¹.")
     flat = 2 if args.grid == "slice" else None

@@ -17,8 +17,9 @@ A direct sum evaluates the same structure sums in chunks; tests use it as the re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.spatial.distance import cdist, pdist
@@ -110,6 +111,25 @@ def reciprocal_vector(hkl: Sequence[int], cell_angstrom: np.ndarray | float) -> 
     cell = np.eye(3) * cell_angstrom if np.ndim(cell_angstrom) == 0 else np.asarray(cell_angstrom, float)
     recip = 2 * np.pi * np.linalg.inv(cell).T
     return np.asarray(hkl, float) @ recip
+
+
+def crystal_cell(info: Mapping[str, Any], lattice_constant_angstrom: float | None = None) -> np.ndarray:
+    """The conventional cell (rows, Å) in the structure's own frame, from its recipe in ``info``.
+
+    Hexagonal (wurtzite) crystals get a and c, everything else a cubic cell.
+    ``lattice_constant_angstrom`` overrides a (a hexagonal cell keeps its c/a).
+    """
+    from ..structures.lattice import hexagonal_cell
+
+    a_recorded = info.get("a_angstrom")
+    a = lattice_constant_angstrom or a_recorded
+    if a is None:
+        raise NclatticeError("boxes around hkl need --lattice-constant (the structure does not record one).")
+    if info.get("lattice") in ("wurtzite", "hexagonal"):
+        if info.get("c_angstrom") is None or a_recorded is None:
+            raise NclatticeError("this hexagonal structure does not record a and c; rebuild it with nclattice build.")
+        return hexagonal_cell(float(a), float(info["c_angstrom"]) * float(a) / float(a_recorded))
+    return float(a) * np.eye(3)
 
 
 def box_around(hkl: Sequence[int], cell_angstrom: np.ndarray | float, half_width_inv_angstrom: float,
@@ -539,6 +559,21 @@ def powder_difference(pumped: PowderPattern, dark: PowderPattern) -> dict[str, n
 # ---------------------------------------------------------------- peak shifts
 
 
+def shift_warning(box: QBox, shift_inv_angstrom: float, integrated_change: float) -> str | None:
+    """A sentence when a peak shift is no small shift: larger than its box half width, or the
+    integrated intensity changed by more than half (the dark peak has left or lost its box).
+
+    The estimate linearises ΔI around the dark peak; far outside that regime it is a number
+    without meaning and must not be read as a shift.
+    """
+    half = box.half_width_inv_angstrom
+    if abs(shift_inv_angstrom) <= half and abs(integrated_change) <= 0.5:
+        return None
+    return (f"({box.label}) the fitted shift {shift_inv_angstrom:+.3g} 1/Å with ΔI_int {integrated_change:+.0%} "
+            f"is outside the small-shift regime (box half width {half:g} 1/Å): the displacement is too large "
+            f"for a peak-shift estimate; do not read this value as a shift.")
+
+
 def peak_shift(box: QBox, intensity_dark: np.ndarray, intensity_pumped: np.ndarray) -> dict:
     """Signed shift of a Bragg peak along q̂ = G/|G| (Å⁻¹, negative = inward, towards q = 0)
     and the relative change of the intensity integrated over ``box``.
@@ -564,8 +599,9 @@ def peak_shift(box: QBox, intensity_dark: np.ndarray, intensity_pumped: np.ndarr
     dark_sum, pumped_sum = float(intensity_dark.sum()), float(intensity_pumped.sum())
     c_dark = float((intensity_dark * along).sum() / dark_sum)
     c_pumped = float((intensity_pumped * along).sum() / pumped_sum)
-    return {"shift_inv_angstrom": float(-(delta * d_along).sum() / (d_along**2).sum()),
-            "integrated_change": (pumped_sum - dark_sum) / dark_sum,
+    shift, change = float(-(delta * d_along).sum() / (d_along**2).sum()), (pumped_sum - dark_sum) / dark_sum
+    return {"shift_inv_angstrom": shift, "integrated_change": change,
+            "warning": shift_warning(box, shift, change),
             "centroid_shift_inv_angstrom": c_pumped - c_dark,
             "integrated_dark": dark_sum, "integrated_pumped": pumped_sum,
             "peak_max_delta_relative": float(np.abs(delta).max() / intensity_dark.max()),
