@@ -149,8 +149,8 @@ def minimize_and_hessian(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angs
     the caller. ``sparse`` keeps each row's entries above ``sparse_tolerance`` x max|H| (CSR)."""
     potential.check_covers(atoms.get_chemical_symbols())
     order = species_order(atoms)
-    periodic = bool(np.all(atoms.pbc))
-    boxed = atoms if periodic else lammps_ready(atoms, vacuum_angstrom=20.0)
+    pbc = tuple(bool(x) for x in atoms.pbc)  # chains/sheets: periodic axes stay periodic
+    boxed = atoms if all(pbc) else lammps_ready(atoms, vacuum_angstrom=20.0)
     shift = boxed.positions[0] - atoms.positions[0]
     masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
     with tempfile.TemporaryDirectory(prefix="nclattice-static-") as tmp:
@@ -161,7 +161,7 @@ def minimize_and_hessian(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angs
         data = work / "structure.data"
         write_structure(boxed, data)
         spec = {"commands": system_commands(order, {k: float(v) for k, v in masses.items()}, potential, str(data),
-                                            periodic, free_boundary="m"),
+                                            pbc, free_boundary="m"),
                 "minimize": minimize, "fmax_ev_per_angstrom": fmax_ev_per_angstrom, "max_iterations": 20000,
                 "step_angstrom": step_angstrom, "sparse": sparse, "sparse_tolerance": sparse_tolerance,
                 "atoms": None, "log": str(work / "log.lammps")}
@@ -173,7 +173,8 @@ def minimize_and_hessian(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angs
         except subprocess.TimeoutExpired as exc:
             raise NclatticeError(f"minimisation + Hessian did not finish within {timeout_s} s.") from exc
         if proc.returncode != 0 or not (work / "static.json").exists():
-            raise NclatticeError(f"minimisation + Hessian failed: {_failure_cause(work, proc.stderr)}")
+            cause = _failure_cause(work, proc.stderr, proc.returncode)
+            raise NclatticeError(f"minimisation + Hessian failed: {cause}")
         info = json.loads((work / "static.json").read_text())
         positions = np.load(work / "minimized.npy") - shift
         if sparse:
