@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .lammps_env import load_lammps
+from .lammps_worker import _die_with_parent
 
 
 def _fail(work: Path, message: str) -> None:
@@ -32,7 +33,8 @@ def _fail(work: Path, message: str) -> None:
 
 
 def main(spec_path: str) -> None:
-    spec = json.loads(Path(spec_path).read_text())
+    _die_with_parent()  # a killed caller takes this worker with it
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     work = Path(spec_path).resolve().parent
     lmp = load_lammps()(cmdargs=["-log", spec["log"], "-screen", "none", "-nocite"])
     try:

@@ -43,6 +43,7 @@ from scipy.optimize import curve_fit
 
 from ..errors import NclatticeError
 from ..potentials import PotentialSet
+from ..runtime import started, worker_slots
 from ..structio import lammps_ready, species_order, write_structure
 from .lammps_env import load_lammps, worker_environment
 from .md import _failure_cause, system_commands
@@ -167,13 +168,15 @@ def minimize_and_hessian(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angs
                 "atoms": None, "log": str(work / "log.lammps")}
         (work / "spec.json").write_text(json.dumps(spec, indent=1))
         cmd = [sys.executable, "-m", "nclattice.tasks.lammps_static_worker", str(work / "spec.json")]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=worker_environment(1), cwd=work,
-                                  timeout=timeout_s)
-        except subprocess.TimeoutExpired as exc:
-            raise NclatticeError(f"minimisation + Hessian did not finish within {timeout_s} s.") from exc
+        # one worker slot, its own process group (killed with the caller), as the MD workers
+        with worker_slots(1), started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
+                                      errors="replace", env=worker_environment(1), cwd=work) as proc:
+            try:
+                _, stderr = proc.communicate(timeout=timeout_s)
+            except subprocess.TimeoutExpired as exc:
+                raise NclatticeError(f"minimisation + Hessian did not finish within {timeout_s} s.") from exc
         if proc.returncode != 0 or not (work / "static.json").exists():
-            cause = _failure_cause(work, proc.stderr, proc.returncode)
+            cause = _failure_cause(work, stderr, proc.returncode)
             raise NclatticeError(f"minimisation + Hessian failed: {cause}")
         info = json.loads((work / "static.json").read_text())
         positions = np.load(work / "minimized.npy") - shift
