@@ -10,7 +10,7 @@ from ..errors import NclatticeError
 from ..flows.settings import BuildSettings
 from .options import add_settings_options, choices_of, settings_from_args
 
-FORMATS = (".extxyz", ".data")  # == structio.FORMATS (checked in tests)
+FORMATS = (".extxyz", ".xyz", ".data")  # == structio.FORMATS (checked in tests)
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:

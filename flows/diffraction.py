@@ -200,7 +200,7 @@ def compute_diffraction(atoms: Atoms, probe: Probe, out: Path, powder: dict | No
     if powder is not None:
         q = np.linspace(powder["q_min"], powder["q_max"], powder["q_points"])
         r = np.linspace(0.01, powder["r_max"], int(powder["r_max"] / 0.01))
-        intensity = dif.debye_intensity(atoms.positions, symbols, probe, q, method=powder.get("method", "histogram"))
+        intensity = dif.debye_intensity(atoms.positions, symbols, probe, q, method=powder.get("method", "auto"))
         species, idx = dif.species_index(symbols)
         pat = dif.powder_pattern(q, intensity, species, np.bincount(idx), probe, r)
         save_arrays(out / "powder.npz", q_inv_angstrom=q, intensity=intensity, s_of_q=pat.structure_factor,
@@ -360,6 +360,6 @@ def run_diffract(structure: str | Path, settings: DiffractSettings, out: str | P
     for sym in set(atoms.get_chemical_symbols()):
         probe.factor(sym, np.zeros(1))  # an unknown element fails here, before any output
     q_min, q_max = s.q_range_inv_angstrom
-    powder = {"q_min": q_min, "q_max": q_max, "q_points": s.q_points, "r_max": s.r_max_angstrom} \
-        if s.powder else None
+    powder = {"q_min": q_min, "q_max": q_max, "q_points": s.q_points, "r_max": s.r_max_angstrom,
+              "method": s.powder_method} if s.powder else None
     return compute_diffraction(atoms, probe, Path(out), powder, {"boxes": boxes} if boxes else None, s.method)

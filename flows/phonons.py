@@ -1,4 +1,7 @@
-"""Phonons: minimise -> Hessian -> modes and DOS -> NVE MD -> mode lifetimes (plain composition, no Prefect)."""
+"""Phonons: minimise -> Hessian -> modes and DOS -> NVE MD -> mode lifetimes (plain composition, no Prefect).
+
+Minimisation and Hessian run in the isolated LAMMPS worker (tasks/phonons.minimize_and_hessian).
+"""
 
 from __future__ import annotations
 
@@ -14,14 +17,15 @@ from ..provenance import input_key, provenance, structure_fingerprint
 from ..results import is_complete, pyplot, read_json, result_dir, save_arrays, save_figure, write_json
 from ..tasks.md import MDSettings
 from ..tasks.phonons import (
-    LammpsSession,
     Modes,
+    dense_hessian_fits,
     density_of_states,
-    hessian,
     lifetime_summary,
     lifetimes,
+    minimize_and_hessian,
     mode_velocities,
     normal_modes,
+    normal_modes_sparse,
     projection_weights,
 )
 from .common import load_inputs
@@ -29,55 +33,58 @@ from .mdruns import cached_md
 from .outcomes import SCHEMA_VERSION
 from .settings import PhononSettings
 
-MAX_DENSE_ATOMS = 4000  # 12k x 12k doubles = 1.2 GB per matrix; eigh needs ~3 of them
 
-
-def cached_modes(atoms, potential: PotentialSet, fmax: float, step: float, results_root: str):
-    """Minimise and diagonalise, cached under <results>/modes/<key>/."""
-    key = input_key("modes", atoms, potential.sha256, {"fmax": fmax, "step": step})
+def cached_modes(atoms, potential: PotentialSet, fmax: float, step: float, results_root: str,
+               sparse_modes: int | None = None):
+    """Minimise and diagonalise (dense eigh, or the ``sparse_modes`` lowest modes of a sparse
+    Hessian), cached under <results>/modes/<key>/. Minimisation and Hessian run in the
+    isolated LAMMPS worker."""
+    key = input_key("modes", atoms, potential.sha256, {"fmax": fmax, "step": step, "sparse_modes": sparse_modes})
     directory = result_dir(results_root, "modes", key)
     if is_complete(directory):
         meta = read_json(directory / "result.json")
         with np.load(directory / "modes.npz") as d:
             modes = Modes(d["frequencies_thz"], d["eigenvectors"], d["rigid_body_modes"], d["rigid_body_overlap"])
             return modes, d["positions_angstrom"], meta["minimization"], meta["timings_s"]
-    session = LammpsSession(atoms, potential)
-    try:
-        t0 = time.perf_counter()
-        record = session.minimize(fmax)
-        t1 = time.perf_counter()
-        h = hessian(session, step)
-        positions = session.positions()
-    finally:
-        session.close()
-    t2 = time.perf_counter()
-    modes = normal_modes(h, atoms.get_masses(), positions)
-    timings = {"minimize": t1 - t0, "hessian": t2 - t1, "diagonalize": time.perf_counter() - t2}
+    static = minimize_and_hessian(atoms, potential, fmax, step, sparse=sparse_modes is not None)
+    t0 = time.perf_counter()
+    if sparse_modes is None:
+        modes = normal_modes(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom)
+    else:
+        modes = normal_modes_sparse(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom, sparse_modes)
+    timings = {**static.timings_s, "diagonalize": time.perf_counter() - t0,
+               "worker_max_rss_mb": static.worker_max_rss_mb}
     save_arrays(directory / "modes.npz", frequencies_thz=modes.frequencies_thz, eigenvectors=modes.eigenvectors,
                 rigid_body_modes=modes.rigid_body_modes, rigid_body_overlap=modes.rigid_body_overlap,
-                positions_angstrom=positions)
-    write_json(directory / "result.json", {"key": key, "minimization": record, "timings_s": timings,
+                positions_angstrom=static.positions_angstrom)
+    write_json(directory / "result.json", {"key": key, "minimization": static.minimization, "timings_s": timings,
                                            "finite_difference_step_angstrom": step,
+                                           "hessian": "sparse" if sparse_modes is not None else "dense",
                                            "provenance": provenance(potential=potential.record())})
-    return modes, positions, record, timings
+    return modes, static.positions_angstrom, static.minimization, timings
 
 
 def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path,
                 results: str | Path | None = None) -> dict[str, Any]:
-    """Write ``out/phonons.json``, ``dos.png`` and ``lifetimes.png``."""
+    """Write ``out/phonons.json``, ``dos.png`` and ``lifetimes.png``. Crystals whose dense
+    Hessian does not fit in memory (:func:`dense_hessian_fits`) get a sparse Hessian and their
+    ``sparse_modes`` lowest modes (default 300); ``sparse_modes`` forces that route."""
     s = settings
-    temperature_k, window_ps, dos_sigma_thz = s.temperature_k, s.window_ps, s.dos_sigma_thz
+    temperature_k, window_ps, dos_sigma_thz, sparse_modes = s.temperature_k, s.window_ps, s.dos_sigma_thz, \
+        s.sparse_modes
     atoms, pot = load_inputs(structure, s.potential)
-    if len(atoms) > MAX_DENSE_ATOMS:
-        raise NclatticeError(f"{len(atoms)} atoms is beyond dense diagonalisation here (limit {MAX_DENSE_ATOMS}); "
-                             "use a smaller nanocrystal.")
+    if sparse_modes is None and not dense_hessian_fits(len(atoms)):
+        sparse_modes = 300
+    if sparse_modes is not None and not 6 < sparse_modes < 3 * len(atoms) - 1:
+        raise NclatticeError(f"--sparse-modes must lie between 7 and {3 * len(atoms) - 2}, got {sparse_modes}.")
     md = MDSettings(temperature_k, equilibration_ps=s.equilibration_ps, production_ps=s.production_ps,
                     timestep_fs=s.timestep_fs, sample_every_fs=s.sample_every_fs, production_ensemble="nve",
                     store_velocities=True, seed=s.seed, max_temperature_deviation=0.5)
     md.validate()
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
-    modes, minimized, record, timings = cached_modes(atoms, pot, s.fmax_ev_per_angstrom, 0.005, results_root)
+    modes, minimized, record, timings = cached_modes(atoms, pot, s.fmax_ev_per_angstrom, 0.005, results_root,
+                                                     sparse_modes)
     relaxed = atoms.copy()
     relaxed.positions = minimized
     traj, _, _ = cached_md(relaxed, pot, md, results_root)
@@ -112,9 +119,11 @@ def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path
         "dos": {"frequency_thz": grid, "total": total, "projected": projected, "sigma_thz": dos_sigma_thz,
                 "broadening": "Gaussian"},
         "minimization": record, "timings_s": timings,
+        "modes": "all (dense Hessian)" if sparse_modes is None else f"the {sparse_modes} lowest (sparse Hessian, "
+                                                                    "shift-invert Lanczos)",
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms)},
-        "settings": {**s.canonical(), "md_ps": s.production_ps},
+        "settings": {**s.canonical(), "md_ps": s.production_ps, "sparse_modes": sparse_modes},
         "provenance": provenance(seed=s.seed, potential=pot.record()),
     }
     out_dir.mkdir(parents=True, exist_ok=True)

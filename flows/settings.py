@@ -222,6 +222,8 @@ class PhononSettings(MDOptions):
     window_ps: FiniteFloat = opt(20.0, "velocity autocorrelation window in ps", gt=0)
     fmax_ev_per_angstrom: FiniteFloat = opt(1e-5, "minimisation force tolerance in eV/Å", alias="fmax", gt=0, le=1)
     dos_sigma_thz: FiniteFloat = opt(0.1, "Gaussian DOS broadening in THz", alias="dos-sigma", gt=0, le=10)
+    sparse_modes: int | None = opt(None, "sparse Hessian and only this many lowest modes (automatic when the dense "
+                                   "one does not fit)", ge=7)
 
     @model_validator(mode="after")
     def _window(self) -> Self:
@@ -319,6 +321,9 @@ class DiffractSettings(ProbeOptions):
                                                                 alias="q-range", nargs=2, metavar=("QMIN", "QMAX"))
     q_points: int = opt(600, "powder Q points", ge=2, le=1_000_000)
     r_max_angstrom: FiniteFloat = opt(30.0, "largest r of G(r) in Å", alias="r-max", gt=0, le=10_000)
+    powder_method: Literal["auto", "histogram", "nufft", "direct"] = opt(
+        "auto", "powder route: exact pair histogram, NUFFT orientational average (no N² term), the cheaper of "
+        "the two (auto), or the plain double sum")
     grid: Literal["box", "whole", "slice"] | None = opt(
         None, "3D intensity: boxes around --hkl, a cube up to --q-max, or the qz = 0 plane")
     q_max_inv_angstrom: FiniteFloat = opt(3.0, "half width of the whole grid / slice in 1/Å", alias="q-max", gt=0,

@@ -82,3 +82,25 @@ def test_prefect_option_runs_the_same_function_as_a_flow(tmp_path, capsys):
     out = tmp_path / "occ"
     assert main(["kinetics", "occupation", "--gamma0-t", "1", "--out", str(out), "--prefect"]) == 0
     assert "P1 = 0.504" in capsys.readouterr().out and (out / "occupation.json").exists()
+
+
+def test_settings_choices_match_the_library():
+    """Choices spelled out in the (import-light) settings and CLI equal the library's own lists."""
+    from typing import get_args
+
+    from nclattice.cli.build import FORMATS
+    from nclattice.cli.options import choices_of
+    from nclattice.flows import settings as st
+    from nclattice.structio import FORMATS as STRUCT_FORMATS
+    from nclattice.structures import ATTACHMENTS, VACANCY_PATTERNS
+    from nclattice.tasks import diffraction as dif
+    from nclattice.tasks import models
+    from nclattice.tasks.md import THERMOSTATS
+
+    assert set(st.THERMOSTATS) == set(THERMOSTATS) == set(choices_of(st.CalibrationSettings, "thermostat"))
+    assert set(FORMATS) == set(STRUCT_FORMATS)
+    assert set(choices_of(st.DiffractSettings, "powder_method")) == set(dif.POWDER_METHODS)
+    assert set(choices_of(st.PolaronDiffractionSettings, "hole_bias")) == set(models.HOLE_BIASES)
+    assert set(choices_of(st.BuildSettings, "attached")) == set(ATTACHMENTS)
+    assert set(choices_of(st.BuildSettings, "vacancies")) == {*VACANCY_PATTERNS, "none"}
+    assert get_args(st.BuildSettings.model_fields["kind"].annotation) == tuple(st.BuildSettings.OPTIONS_BY_KIND)
