@@ -32,9 +32,8 @@ from nclattice.tasks.phonons import LammpsSession, hessian, mode_velocities, nor
 
 
 def full_run(preset: str, md_ps: float, sparse_modes: int | None) -> None:
-    from nclattice.flows.phonons import phonons_flow
-    # a loaded machine can take minutes to start Prefect's embedded API server
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "900")
+    from nclattice.flows.phonons import run_phonons
+    from nclattice.flows.settings import PhononSettings
 
     nc = build_cdse_cds(3.0, CDSE_CDS_PRESETS[preset])
     print(f"CdSe/CdS 3 nm core + {CDSE_CDS_PRESETS[preset]} ML: {len(nc)} atoms ({3 * len(nc)} modes), "
@@ -43,9 +42,9 @@ def full_run(preset: str, md_ps: float, sparse_modes: int | None) -> None:
         path = f"{tmp}/cs.extxyz"
         write_structure(nc, path)
         t0 = time.perf_counter()
-        r = phonons_flow(structure=path, out=f"{tmp}/out", temperature_k=300.0, md_ps=md_ps,
-                         equilibration_ps=5.0, timestep_fs=1.0, sample_every_fs=5.0, window_ps=md_ps / 2,
-                         sparse_modes=sparse_modes)
+        settings = PhononSettings(temperature_k=300.0, production_ps=md_ps, equilibration_ps=5.0, timestep_fs=1.0,
+                                  sample_every_fs=5.0, window_ps=md_ps / 2, sparse_modes=sparse_modes)
+        r = run_phonons(path, settings, f"{tmp}/out")
         wall = time.perf_counter() - t0
     t = r["timings_s"]
     s = r["lifetime_summary"]
