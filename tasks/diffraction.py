@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.spatial.distance import cdist, pdist
+from scipy.spatial.distance import cdist
 from scipy.special import roots_legendre
 
 from ..errors import NclatticeError
@@ -280,50 +280,31 @@ class PairHistogram:
     bin_width_angstrom: float
 
 
-def pair_histogram(positions: np.ndarray, symbols: Sequence[str], bin_width_angstrom: float = 0.005,
-                   block_pairs: int = 2_000_000) -> PairHistogram:
+def pair_histogram(positions: np.ndarray, symbols: Sequence[str],
+                   bin_width_angstrom: float = 0.005) -> PairHistogram:
     """All i < j distances binned per species pair, with the mean distance of each bin.
 
-    O(N²) distances, but evaluated in blocks of about ``block_pairs`` (memory stays bounded,
-    ~50 MB) with atoms sorted by species, so each block is one species pair: a distance matrix
-    (``cdist``), integer bin keys, and two ``bincount`` calls (counts and summed distances)."""
+    O(N²) distances in a compiled loop (:mod:`.pairbins`, no distance matrices: memory is
+    the histogram alone), atoms sorted by species so that each call bins one species pair."""
+    from .pairbins import bin_pair_distances  # numba: imported (and compiled) on first use
+
     species, idx = species_index(symbols)
     order = np.argsort(idx, kind="stable")
     pos = np.asarray(positions, float)[order]
     bounds = np.searchsorted(idx[order], np.arange(len(species) + 1))
-    inv_w = 1.0 / bin_width_angstrom
     extent = pos.max(0) - pos.min(0) if len(pos) else np.zeros(3)
-    n_bins = int(np.linalg.norm(extent) * inv_w) + 2
+    n_bins = int(np.linalg.norm(extent) / bin_width_angstrom) + 2
     pairs, counts, mean_r = [], [], []
     for a in range(len(species)):
         for b in range(a, len(species)):
-            count, total = np.zeros(n_bins), np.zeros(n_bins)
-            for d in _distance_blocks(pos[bounds[a]:bounds[a + 1]], pos[bounds[b]:bounds[b + 1]], a == b,
-                                      block_pairs):
-                key = (d * inv_w).astype(np.intp)
-                count += np.bincount(key, minlength=n_bins)
-                total += np.bincount(key, weights=d, minlength=n_bins)
+            count, total = bin_pair_distances(pos[bounds[a]:bounds[a + 1]], pos[bounds[b]:bounds[b + 1]],
+                                              a == b, bin_width_angstrom, n_bins)
             occ = np.nonzero(count)[0]
             pairs.append((a, b))
             counts.append(count[occ])
             mean_r.append(total[occ] / count[occ])
     return PairHistogram(species, np.bincount(idx, minlength=len(species)).astype(float), pairs, counts,
                          mean_r, float(bin_width_angstrom))
-
-
-def _distance_blocks(x: np.ndarray, y: np.ndarray, same: bool, block_pairs: int):
-    """Flat arrays of the distances between the rows of x and y (each unordered pair once when
-    x and y are the same set), a block of rows at a time."""
-    rows = max(1, block_pairs // max(len(y), 1))
-    for start in range(0, len(x), rows):
-        stop = min(start + rows, len(x))
-        if not same:
-            yield cdist(x[start:stop], y).ravel()
-            continue
-        block = x[start:stop]
-        yield pdist(block)  # pairs inside the block
-        if stop < len(y):
-            yield cdist(block, y[stop:]).ravel()  # the block against all later rows
 
 
 def _sinc(x: np.ndarray) -> np.ndarray:
@@ -356,12 +337,12 @@ POWDER_METHODS = ("auto", "histogram", "nufft", "direct")
 def powder_cost_s(n_atoms: int, n_species: int, diameter_angstrom: float, q_inv_angstrom: np.ndarray,
                   margin: int = 12) -> dict[str, float]:
     """Predicted single-core seconds of the two fast powder routes (constants measured on one
-    core: ~16 ns per pair distance binned, ~4 µs per quadrature node and species in the
+    core: ~6 ns per pair distance binned by the compiled loop, ~4 µs per quadrature node and species in the
     type-3 NUFFT) and the NUFFT's fine-grid memory (bytes), for choosing between them."""
     qd = np.abs(np.atleast_1d(q_inv_angstrom)) * diameter_angstrom
     nodes = float(np.sum((qd + margin + 2) / 4 * (np.pi / 4 * qd + margin + 2)))
     grid = (1.25 * float(qd.max()) / np.pi + 20) ** 3  # finufft's type-3 grid per axis: 2σ·(D/2)·Qmax/π
-    return {"histogram": 16e-9 * n_atoms * (n_atoms - 1) / 2, "nufft": 4e-6 * nodes * n_species,
+    return {"histogram": 6e-9 * n_atoms * (n_atoms - 1) / 2, "nufft": 4e-6 * nodes * n_species,
             "nufft_grid_bytes": 16 * n_species * grid}
 
 
