@@ -80,6 +80,7 @@ def main() -> None:
     q = np.arange(0.5, 12.0 + 1e-9, 0.02)
     print(f"Q grid 0.5-12 1/Å, {q.size} points, X-rays 13.6 keV, one thread")
     PROBE.factors(["Cd", "Se"], q)  # load the scattering-factor tables once, outside the timings
+    dif.pair_histogram(np.random.default_rng(0).random((8, 3)), ["Cd", "Se"] * 4)  # compile (or load) the pair loop
 
     atoms = build_cdse(d_small)
     pos, sym = atoms.positions, atoms.get_chemical_symbols()
