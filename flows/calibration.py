@@ -20,6 +20,7 @@ from ..errors import NclatticeError
 from ..provenance import provenance, structure_fingerprint
 from ..results import read_json, save_figure, write_json
 from ..tasks.calibration import DEFAULT_KEY, build_calibration, delta_t_from_delta_msd, plot_calibration
+from ..tasks.drift import DRIFT_POLICIES, apply_drift_policy
 from ..tasks.md import MDSettings, cpu_count
 from ..tasks.msd import msd_from_frames, summarize
 from .common import ensure_out, load_inputs, parse_float_list
@@ -33,32 +34,40 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
                      temperatures_k: list[float] | None = None, equilibration_ps: float = 10.0,
                      production_ps: float = 20.0, timestep_fs: float = 2.0, sample_every_fs: float = 20.0,
                      thermostat: str = "langevin", seed: int = 12345, probe: str = "electron",
-                     results: str | None = None,
+                     results: str | None = None, drift: str = "flag", minimize_first: bool = True,
                      overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run the temperature series and write ``out/calibration.json`` and ``calibration.png``.
 
     ``overrides`` maps a temperature (as text) to MDSettings fields for that run only.
+    ``drift``: 'flag' prints a warning when atoms leave their sites during production (they stay
+    in the fit and are listed in calibration.json); 'fail' drops that temperature as failed.
     """
     atoms, pot = load_inputs(structure, potential)
     temps = sorted(temperatures_k or DEFAULT_TEMPERATURES)
     if any(t <= 0 for t in temps):
         raise NclatticeError(f"temperatures must be positive, got {temps}.")
+    apply_drift_policy({}, drift, "")  # validates the policy before any work
     out_dir = ensure_out(out)
     results_root = str(Path(results) if results else out_dir / "runs")
     base = MDSettings(temperature_k=temps[0], equilibration_ps=equilibration_ps, production_ps=production_ps,
-                      timestep_fs=timestep_fs, sample_every_fs=sample_every_fs, thermostat=thermostat, seed=seed)
+                      timestep_fs=timestep_fs, sample_every_fs=sample_every_fs, thermostat=thermostat, seed=seed,
+                      minimize_first=minimize_first)
     runs = {}
     for t in temps:
         settings = replace(base, temperature_k=t, **(overrides or {}).get(f"{t:g}", {}))
         settings.validate()
         runs[md_task.submit(atoms, pot, settings, results_root)] = t
-    summaries, failed, done = {}, [], 0
+    summaries, failed, done, drifts = {}, [], 0, {}
     t0 = time.perf_counter()
     for future in as_completed(list(runs)):
         t = runs[future]
         done += 1
         try:
             traj, _, cached = future.result()
+            drifts[f"{t:g}"] = {"minimization": traj.minimization, "site_drift": traj.site_drift}
+            warning = apply_drift_policy(traj.site_drift, drift, f"MD at {t:g} K")
+            if warning:
+                print(warning, flush=True)
         except Exception as exc:  # the task's own exception names the cause
             failed.append({"temperature_k": t, "error": str(exc)})
             print(f"[{done}/{len(runs)}] {t:g} K FAILED: {exc}", flush=True)
@@ -76,12 +85,13 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
     ok_temps = sorted(summaries)
     calibration = build_calibration(ok_temps, [summaries[t] for t in ok_temps])
     calibration.update({
-        "failed": failed,
+        "failed": failed, "md_protocol": drifts,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms)},
         "settings": {"equilibration_ps": equilibration_ps, "production_ps": production_ps,
                      "timestep_fs": timestep_fs, "sample_every_fs": sample_every_fs,
-                     "thermostat": thermostat, "probe": probe, "overrides": overrides or {}},
+                     "thermostat": thermostat, "probe": probe, "overrides": overrides or {},
+                     "minimize_first": minimize_first, "drift_policy": drift},
         "msd_definition": "3D positional variance about mean positions after removing rigid-body motion",
         "wall_s": time.perf_counter() - t0,
         "provenance": provenance(seed=seed, potential=pot.record()),
@@ -126,6 +136,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--probe", default="electron", choices=("electron", "xray"),
                    help="weighting of the diffraction-weighted average")
     p.add_argument("--results", help="cache of MD runs (default OUT/runs)")
+    p.add_argument("--drift", default="flag", choices=DRIFT_POLICIES,
+                   help="atoms leaving their sites (> 0.5 Å between production quarters): flag = warn and list "
+                        "them in calibration.json, fail = drop that temperature")
+    p.add_argument("--no-minimize", action="store_true",
+                   help="start MD from the structure as given instead of its energy minimum")
     p.add_argument("--apply", metavar="CALIBRATION_JSON", help="convert --delta-msd with this calibration")
     p.add_argument("--delta-msd", type=float, help="measured 3D Δ<u²> in Å² (with --apply)")
     p.add_argument("--delta-msd-stderr", type=float, default=0.0, help="its standard error in Å²")
@@ -150,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
         structure=args.structure, out=args.out, potential=args.potential, temperatures_k=temps,
         equilibration_ps=args.equilibration_ps, production_ps=args.production_ps,
         timestep_fs=args.timestep_fs, sample_every_fs=args.sample_every_fs, thermostat=args.thermostat,
-        seed=args.seed, probe=args.probe, results=args.results)
+        seed=args.seed, probe=args.probe, results=args.results, drift=args.drift,
+        minimize_first=not args.no_minimize)
     fit = calibration["fit"][DEFAULT_KEY]
     print(f"\nslope b = {fit['slope_angstrom2_per_k']:.3e} ± {fit['slope_stderr']:.1e} Å²/K "
           f"(R² = {fit['r2']:.4f}, diffraction-weighted)")

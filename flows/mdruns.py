@@ -39,7 +39,10 @@ def load_trajectory(directory: Path, atoms: Atoms, settings: MDSettings) -> Traj
                                         if "velocities_angstrom_per_ps" in data.files else None),
             temperature_k=data["temperature_k"], potential_energy_ev=data["potential_energy_ev"],
             settings=settings, potential=meta["potential"], wall_s=meta["wall_s"],
-            lammps_version=meta["lammps_version"],
+            lammps_version=meta["lammps_version"], minimization=meta.get("minimization", {}),
+            site_drift=meta.get("site_drift", {}),
+            site_positions_angstrom=(data["site_positions_angstrom"] if "site_positions_angstrom" in data.files
+                                     else None),
             arrays={k: np.asarray(v) for k, v in atoms.arrays.items() if k not in ("numbers", "positions")},
         )
 
@@ -67,6 +70,8 @@ def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
         traj = run_nvt(atoms, potential, settings, workdir=work, progress=_report)
         velocities = ({} if traj.velocities_angstrom_per_ps is None
                       else {"velocities_angstrom_per_ps": traj.velocities_angstrom_per_ps.astype(np.float32)})
+        if traj.site_positions_angstrom is not None:
+            velocities["site_positions_angstrom"] = traj.site_positions_angstrom
         save_arrays(directory / "trajectory.npz", times_ps=traj.times_ps, **velocities,
                     positions_angstrom=traj.positions_angstrom.astype(np.float32),
                     temperature_k=traj.temperature_k, potential_energy_ev=traj.potential_energy_ev)
@@ -78,6 +83,7 @@ def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
             "formula": atoms.get_chemical_formula(mode="metal"),
             "frames": traj.n_frames, "mean_temperature_k": float(traj.temperature_k.mean()),
             "wall_s": time.perf_counter() - t0, "lammps_version": traj.lammps_version,
+            "minimization": traj.minimization, "site_drift": traj.site_drift,
             "provenance": provenance(seed=settings.seed, potential=potential.record(),
                                      lammps_version=traj.lammps_version),
         }
