@@ -35,6 +35,7 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
                      production_ps: float = 20.0, timestep_fs: float = 2.0, sample_every_fs: float = 20.0,
                      thermostat: str = "langevin", seed: int = 12345, probe: str = "electron",
                      results: str | None = None, drift: str = "flag", minimize_first: bool = True,
+                     anneal_temperature_k: float = 0.0,
                      overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run the temperature series and write ``out/calibration.json`` and ``calibration.png``.
 
@@ -51,7 +52,7 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
     results_root = str(Path(results) if results else out_dir / "runs")
     base = MDSettings(temperature_k=temps[0], equilibration_ps=equilibration_ps, production_ps=production_ps,
                       timestep_fs=timestep_fs, sample_every_fs=sample_every_fs, thermostat=thermostat, seed=seed,
-                      minimize_first=minimize_first)
+                      minimize_first=minimize_first, anneal_temperature_k=anneal_temperature_k)
     runs = {}
     for t in temps:
         settings = replace(base, temperature_k=t, **(overrides or {}).get(f"{t:g}", {}))
@@ -91,7 +92,8 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
         "settings": {"equilibration_ps": equilibration_ps, "production_ps": production_ps,
                      "timestep_fs": timestep_fs, "sample_every_fs": sample_every_fs,
                      "thermostat": thermostat, "probe": probe, "overrides": overrides or {},
-                     "minimize_first": minimize_first, "drift_policy": drift},
+                     "minimize_first": minimize_first, "anneal_temperature_k": anneal_temperature_k,
+                     "drift_policy": drift},
         "msd_definition": "3D positional variance about mean positions after removing rigid-body motion",
         "wall_s": time.perf_counter() - t0,
         "provenance": provenance(seed=seed, potential=pot.record()),
@@ -141,6 +143,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "them in calibration.json, fail = drop that temperature")
     p.add_argument("--no-minimize", action="store_true",
                    help="start MD from the structure as given instead of its energy minimum")
+    p.add_argument("--anneal-k", type=float, default=0.0,
+                   help="anneal 20 ps at this temperature before minimising (0 = no anneal): puts loose surface "
+                        "atoms into a basin they keep during production")
     p.add_argument("--apply", metavar="CALIBRATION_JSON", help="convert --delta-msd with this calibration")
     p.add_argument("--delta-msd", type=float, help="measured 3D Δ<u²> in Å² (with --apply)")
     p.add_argument("--delta-msd-stderr", type=float, default=0.0, help="its standard error in Å²")
@@ -166,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         equilibration_ps=args.equilibration_ps, production_ps=args.production_ps,
         timestep_fs=args.timestep_fs, sample_every_fs=args.sample_every_fs, thermostat=args.thermostat,
         seed=args.seed, probe=args.probe, results=args.results, drift=args.drift,
-        minimize_first=not args.no_minimize)
+        minimize_first=not args.no_minimize, anneal_temperature_k=args.anneal_k)
     fit = calibration["fit"][DEFAULT_KEY]
     print(f"\nslope b = {fit['slope_angstrom2_per_k']:.3e} ± {fit['slope_stderr']:.1e} Å²/K "
           f"(R² = {fit['r2']:.4f}, diffraction-weighted)")
