@@ -35,7 +35,7 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
                      production_ps: float = 20.0, timestep_fs: float = 2.0, sample_every_fs: float = 20.0,
                      thermostat: str = "langevin", seed: int = 12345, probe: str = "electron",
                      results: str | None = None, drift: str = "flag", minimize_first: bool = True,
-                     anneal_temperature_k: float = 0.0,
+                     anneal_temperature_k: float = 0.0, anneal_ps: float = 20.0,
                      overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run the temperature series and write ``out/calibration.json`` and ``calibration.png``.
 
@@ -52,7 +52,8 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
     results_root = str(Path(results) if results else out_dir / "runs")
     base = MDSettings(temperature_k=temps[0], equilibration_ps=equilibration_ps, production_ps=production_ps,
                       timestep_fs=timestep_fs, sample_every_fs=sample_every_fs, thermostat=thermostat, seed=seed,
-                      minimize_first=minimize_first, anneal_temperature_k=anneal_temperature_k)
+                      minimize_first=minimize_first, anneal_temperature_k=anneal_temperature_k,
+                      anneal_ps=anneal_ps)
     runs = {}
     for t in temps:
         settings = replace(base, temperature_k=t, **(overrides or {}).get(f"{t:g}", {}))
@@ -93,6 +94,7 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
                      "timestep_fs": timestep_fs, "sample_every_fs": sample_every_fs,
                      "thermostat": thermostat, "probe": probe, "overrides": overrides or {},
                      "minimize_first": minimize_first, "anneal_temperature_k": anneal_temperature_k,
+                     "anneal_ps": anneal_ps,
                      "drift_policy": drift},
         "msd_definition": "3D positional variance about mean positions after removing rigid-body motion",
         "wall_s": time.perf_counter() - t0,
