@@ -85,7 +85,11 @@ def _minimize(lmp, command: str) -> tuple[dict, np.ndarray]:
     lmp.command(command)
     lmp.command("run 0 post no")  # forces at the minimum
     sites = gather("x")
-    moved = np.linalg.norm(sites - x0, axis=1)
+    boxlo, boxhi, _, _, _, periodicity, _ = lmp.extract_box()
+    delta, length = sites - x0, np.array(boxhi) - np.array(boxlo)
+    for axis in np.flatnonzero(periodicity):  # an atom wrapped across a periodic face did not move by L
+        delta[:, axis] -= length[axis] * np.round(delta[:, axis] / length[axis])
+    moved = np.linalg.norm(delta, axis=1)
     fmax, tolerance = float(np.abs(gather("f")).max()), float(command.split()[2])
     return {"energy_initial_ev": e0, "energy_final_ev": float(lmp.get_thermo("pe")),
             "max_force_ev_per_angstrom": fmax, "force_tolerance_ev_per_angstrom": tolerance,
