@@ -73,9 +73,7 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
         try:
             traj, _, cached = future.result()
             drifts[f"{t:g}"] = {"minimization": traj.minimization, "site_drift": traj.site_drift}
-            warning = apply_drift_policy(traj.site_drift, drift, f"MD at {t:g} K")
-            if warning:
-                print(warning, flush=True)
+            apply_drift_policy(traj.site_drift, drift, f"MD at {t:g} K")  # 'flag' was printed by the MD task
         except Exception as exc:  # the task's own exception names the cause
             failed.append({"temperature_k": t, "error": str(exc)})
             print(f"[{done}/{len(runs)}] {t:g} K FAILED: {exc}", flush=True)

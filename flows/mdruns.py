@@ -20,6 +20,7 @@ from ..cache import cached
 from ..potentials import PotentialSet
 from ..provenance import input_key, provenance
 from ..results import read_json, save_arrays
+from ..tasks.drift import apply_drift_policy
 from ..tasks.md import MDSettings, Trajectory, run_nvt
 
 
@@ -88,8 +89,13 @@ def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
                                      lammps_version=traj.lammps_version),
         }
 
-    return cached(results_root, "md", key, compute,
-                  lambda directory: load_trajectory(directory, atoms, settings), waiting=_report)
+    traj, directory, was_cached = cached(results_root, "md", key, compute,
+                                         lambda directory: load_trajectory(directory, atoms, settings),
+                                         waiting=_report)
+    warning = apply_drift_policy(traj.site_drift, "flag", f"MD at {settings.temperature_k:g} K")
+    if warning:  # every flow using MD sees atoms that left their sites
+        _report(warning)
+    return traj, directory, was_cached
 
 
 @task(name="md-nvt", cache_policy=NO_CACHE, retries=0)
