@@ -16,6 +16,7 @@ from ..errors import NclatticeError
 from ..provenance import provenance, structure_fingerprint
 from ..results import save_figure, write_json
 from ..tasks.calibration import DEFAULT_KEY, build_calibration, plot_calibration, plot_calibration_comparison
+from ..tasks.drift import apply_drift_policy
 from ..tasks.md import MDSettings, cpu_count
 from ..tasks.msd import lattice_directions, msd_from_frames, summarize
 from .common import load_inputs
@@ -32,6 +33,8 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     """Run the temperature series and write ``out/calibration.json`` and ``calibration.png``.
 
     ``overrides`` maps a temperature (as text) to MDSettings fields for that run only.
+    ``settings.drift``: 'flag' warns when atoms leave their sites during production (they stay in
+    the fit and are listed in calibration.json); 'fail' drops that temperature as failed.
     """
     s = settings
     atoms, pot = load_inputs(structure, s.potential)
@@ -39,16 +42,18 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
     base = {"equilibration_ps": s.equilibration_ps, "production_ps": s.production_ps, "timestep_fs": s.timestep_fs,
-            "sample_every_fs": s.sample_every_fs, "thermostat": s.thermostat, "seed": s.seed}
+            "sample_every_fs": s.sample_every_fs, "thermostat": s.thermostat, "seed": s.seed,
+            "minimize_first": not s.no_minimize, "anneal_temperature_k": s.anneal_temperature_k,
+            "anneal_ps": s.anneal_ps}
     md = {t: MDSettings(temperature_k=t, **{**base, **(overrides or {}).get(f"{t:g}", {})}) for t in temps}
     for m in md.values():
         m.validate()
-    summaries, failed = {}, []
+    summaries, failed, protocol = {}, [], {}
     t0 = time.perf_counter()
     pool = ThreadPoolExecutor(max_workers=max(1, min(cpu_count(), len(temps))), thread_name_prefix="md")
     with pool:
         runs = {pool.submit(cached_md, atoms, pot, md[t], results_root): t for t in temps}
-        _collect(runs, summaries, failed, s.probe, atoms)
+        _collect(runs, summaries, failed, protocol, s, atoms)
     if len(summaries) < 3:
         raise NclatticeError(
             f"only {len(summaries)} of {len(temps)} temperatures finished; a calibration needs 3 "
@@ -57,7 +62,7 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     ok_temps = sorted(summaries)
     calibration = build_calibration(ok_temps, [summaries[t] for t in ok_temps])
     calibration.update({
-        "schema_version": SCHEMA_VERSION, "failed": failed,
+        "schema_version": SCHEMA_VERSION, "failed": failed, "md_protocol": protocol,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms),
                       "pbc": [bool(p) for p in atoms.pbc]},
@@ -73,18 +78,21 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     return calibration
 
 
-def _collect(runs: dict, summaries: dict, failed: list, probe: str, atoms) -> None:
-    """Per finished temperature: the MSD summary, or the failure with its cause."""
+def _collect(runs: dict, summaries: dict, failed: list, protocol: dict, s: CalibrationSettings, atoms) -> None:
+    """Per finished temperature: the MSD summary (and the minimisation and site-drift record), or
+    the failure with its cause (with ``drift='fail'``, atoms off their sites are a failure)."""
     for done, future in enumerate(as_completed(runs), start=1):
         t = runs[future]
         try:
             traj, _, cached = future.result()
+            protocol[f"{t:g}"] = {"minimization": traj.minimization, "site_drift": traj.site_drift}
+            apply_drift_policy(traj.site_drift, s.drift, f"MD at {t:g} K")  # 'flag' was printed by cached_md
         except Exception as exc:  # the run's own exception names the cause
             failed.append({"temperature_k": t, "error": str(exc)})
             print(f"[{done}/{len(runs)}] {t:g} K FAILED: {exc}", flush=True)
             continue
         result = msd_from_frames(traj.positions_angstrom, traj.masses_amu, pbc=tuple(atoms.pbc))
-        summaries[t] = summarize(result, traj.symbols, traj.arrays, probe=probe,
+        summaries[t] = summarize(result, traj.symbols, traj.arrays, probe=s.probe,
                                  directions=lattice_directions(atoms.info))
         note = "cached" if cached else f"{traj.wall_s:.1f} s"
         print(f"[{done}/{len(runs)}] {t:g} K done ({note}); "

@@ -18,6 +18,7 @@ from ..cache import cached
 from ..potentials import PotentialSet
 from ..provenance import input_key, provenance
 from ..results import read_json, save_arrays
+from ..tasks.drift import apply_drift_policy
 from ..tasks.md import MDSettings, Trajectory, run_nvt
 
 
@@ -37,7 +38,10 @@ def load_trajectory(directory: Path, atoms: Atoms, settings: MDSettings) -> Traj
                                         if "velocities_angstrom_per_ps" in data.files else None),
             temperature_k=data["temperature_k"], potential_energy_ev=data["potential_energy_ev"],
             settings=settings, potential=meta["potential"], wall_s=meta["wall_s"],
-            lammps_version=meta["lammps_version"],
+            lammps_version=meta["lammps_version"], minimization=meta.get("minimization", {}),
+            site_drift=meta.get("site_drift", {}),
+            site_positions_angstrom=(data["site_positions_angstrom"] if "site_positions_angstrom" in data.files
+                                     else None),
             arrays={k: np.asarray(v) for k, v in atoms.arrays.items() if k not in ("numbers", "positions")},
         )
 
@@ -65,6 +69,8 @@ def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
         traj = run_nvt(atoms, potential, settings, workdir=work, progress=_report)
         velocities = ({} if traj.velocities_angstrom_per_ps is None
                       else {"velocities_angstrom_per_ps": traj.velocities_angstrom_per_ps.astype(np.float32)})
+        if traj.site_positions_angstrom is not None:
+            velocities["site_positions_angstrom"] = traj.site_positions_angstrom
         save_arrays(directory / "trajectory.npz", times_ps=traj.times_ps, **velocities,
                     positions_angstrom=traj.positions_angstrom.astype(np.float32),
                     temperature_k=traj.temperature_k, potential_energy_ev=traj.potential_energy_ev)
@@ -76,9 +82,16 @@ def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
             "formula": atoms.get_chemical_formula(mode="metal"),
             "frames": traj.n_frames, "mean_temperature_k": float(traj.temperature_k.mean()),
             "wall_s": time.perf_counter() - t0, "lammps_version": traj.lammps_version,
+            "minimization": traj.minimization, "site_drift": traj.site_drift,
             "provenance": provenance(seed=settings.seed, potential=potential.record(),
                                      lammps_version=traj.lammps_version),
         }
 
-    return cached(results_root, "md", key, compute,
-                  lambda directory: load_trajectory(directory, atoms, settings), waiting=_report)
+    traj, directory, was_cached = cached(results_root, "md", key, compute,
+                                         lambda directory: load_trajectory(directory, atoms, settings),
+                                         waiting=_report)
+    warning = apply_drift_policy(traj.site_drift, "flag", f"MD at {settings.temperature_k:g} K")
+    if warning:  # every flow using MD sees atoms that left their sites
+        _report(warning)
+    return traj, directory, was_cached
+

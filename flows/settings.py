@@ -164,6 +164,19 @@ class CalibrationSettings(MDOptions):
     temperatures_k: list[float] = opt([150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0],
                                       "temperatures in K: comma list or start:stop:step", alias="temperatures")
     thermostat: Literal["langevin", "nose-hoover", "csvr"] = opt("langevin", "NVT thermostat")
+    drift: Literal["flag", "fail"] = opt("flag", "atoms leaving their sites (> 0.5 Å between production quarters): "
+                                         "flag = warn and list them in calibration.json, fail = drop that temperature")
+    no_minimize: bool = opt(False, "start MD from the structure as given instead of its energy minimum")
+    anneal_temperature_k: FiniteFloat = opt(0.0, "anneal at this temperature in K before minimising (0 = no anneal): "
+                                            "puts loose surface atoms into a basin they keep during production",
+                                            alias="anneal-k", ge=0, le=TEMPERATURE_RANGE_K[1])
+    anneal_ps: FiniteFloat = opt(20.0, "anneal length in ps (with --anneal-k)", ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _anneal_needs_minimisation(self) -> Self:
+        if self.anneal_temperature_k and self.no_minimize:
+            raise ValueError("--anneal-k needs the minimisation that follows it; drop --no-minimize")
+        return self
 
     @field_validator("temperatures_k", mode="before")
     @classmethod

@@ -73,10 +73,39 @@ def _check_temperature(lmp, work: Path, spec: dict, where: str) -> float:
     return temp
 
 
+def _minimize(lmp, command: str) -> tuple[dict, np.ndarray]:
+    """Run one LAMMPS 'minimize' command; return (energies, largest force, atom movement), sites."""
+    n_atoms = lmp.get_natoms()
+
+    def gather(name: str) -> np.ndarray:
+        return np.ctypeslib.as_array(lmp.gather_atoms(name, 1, 3)).reshape(n_atoms, 3).copy()
+
+    lmp.command("run 0 post no")
+    e0, x0 = float(lmp.get_thermo("pe")), gather("x")
+    lmp.command(command)
+    lmp.command("run 0 post no")  # forces at the minimum
+    sites = gather("x")
+    boxlo, boxhi, _, _, _, periodicity, _ = lmp.extract_box()
+    delta, length = sites - x0, np.array(boxhi) - np.array(boxlo)
+    for axis in np.flatnonzero(periodicity):  # an atom wrapped across a periodic face did not move by L
+        delta[:, axis] -= length[axis] * np.round(delta[:, axis] / length[axis])
+    moved = np.linalg.norm(delta, axis=1)
+    fmax, tolerance = float(np.abs(gather("f")).max()), float(command.split()[2])
+    return {"energy_initial_ev": e0, "energy_final_ev": float(lmp.get_thermo("pe")),
+            "max_force_ev_per_angstrom": fmax, "force_tolerance_ev_per_angstrom": tolerance,
+            "converged": fmax <= tolerance * 1.0001, "max_displacement_angstrom": float(moved.max()),
+            "rms_displacement_angstrom": float(np.sqrt(np.mean(moved**2))),
+            "algorithm": "LAMMPS min_style cg"}, sites
+
+
 def _run(lmp, spec: dict, work: Path) -> None:
     rank = lmp.extract_setting("world_rank")
+    minimization, sites = {}, None
     for command in spec["commands"]:
-        lmp.command(command)
+        if command.startswith("minimize "):
+            minimization, sites = _minimize(lmp, command)
+        else:
+            lmp.command(command)
     total_equil = spec["equilibration_steps"]
     remaining, chunk = total_equil, max(10 * spec["stride"], 100)
     while remaining > 0:  # in chunks, so that a blow-up is caught with its cause
@@ -118,10 +147,13 @@ def _run(lmp, spec: dict, work: Path) -> None:
         return
     times = (np.arange(n_frames) + 1) * stride * spec["timestep_fs"] / 1000
     extra = {} if velocities is None else {"velocities": velocities}
+    if sites is not None:
+        extra["sites"] = sites  # the minimised positions: the sites of the drift check
     np.savez(spec["output"] + ".part.npz", positions=positions, temperature_k=temps, pe_ev=pes,
              times_ps=times, **extra)
     Path(spec["output"] + ".part.npz").replace(spec["output"])
-    (work / "trajectory.json").write_text(json.dumps({"lammps_version": version}), encoding="utf-8")
+    (work / "trajectory.json").write_text(json.dumps({"lammps_version": version, "minimization": minimization}),
+                                          encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,15 @@ Each run writes a LAMMPS data file and a JSON spec into a work directory and sta
 A LAMMPS error, a segfault, NaN energies or a run that heats far away from its target
 therefore fail that run alone, with a message naming the cause.
 
-Protocol: velocities drawn at T with zero linear and angular momentum, thermostat (Langevin
-by default, with its net random force removed), linear and angular momentum re-zeroed every
-100 steps so the crystal neither drifts nor spins, equilibration, then production with frames
-kept every ``sample_every_fs``. Free crystals use shrink-wrapped boundaries and 6 removed
-degrees of freedom in the temperature. Same seed, same inputs: the same trajectory.
+Protocol: optionally an anneal (Langevin MD at ``anneal_temperature_k``), then the crystal is
+minimised (conjugate gradient, ``minimize_first``; energies, largest force and how far atoms
+moved are recorded, the minimised positions are the atoms' sites), then velocities drawn at T
+with zero linear and angular momentum, thermostat (Langevin by default, with its net random
+force removed), linear and angular momentum re-zeroed every 100 steps so the crystal neither
+drifts nor spins, equilibration, then production with frames kept every ``sample_every_fs``.
+Atoms that leave their site during production are reported (:mod:`nclattice.tasks.drift`).
+Free crystals use shrink-wrapped boundaries and 6 removed degrees of freedom in the
+temperature. Same seed, same inputs: the same trajectory.
 """
 
 from __future__ import annotations
@@ -57,6 +61,13 @@ class MDSettings:
     max_temperature_deviation: float = 0.25  # production mean T within this fraction of target
     production_ensemble: str = "nvt"  # "nve": thermostat off after equilibration (phonon lifetimes)
     store_velocities: bool = False
+    # minimise the crystal (LAMMPS CG) before velocities are drawn, so MD starts in its basin
+    minimize_first: bool = True
+    minimize_fmax_ev_per_angstrom: float = 1e-4  # largest force component at the minimum
+    # optional anneal before that minimisation (0 K = none): surface atoms of an as-cut crystal
+    # sit in shallow minima that MD leaves even at 50 K; annealing finds a deeper basin
+    anneal_temperature_k: float = 0.0
+    anneal_ps: float = 20.0
 
     def validate(self) -> None:
         checks = [
@@ -70,6 +81,11 @@ class MDSettings:
             (self.damping_ps > 0, f"thermostat damping must be positive, got {self.damping_ps} ps"),
             (self.production_ensemble in ("nvt", "nve"),
              f"production ensemble must be nvt or nve, not '{self.production_ensemble}'"),
+            (self.anneal_temperature_k >= 0 and self.anneal_ps >= 0,
+             "anneal temperature and time cannot be negative"),
+            (not self.anneal_temperature_k or self.minimize_first, "an anneal needs minimize_first"),
+            (self.minimize_fmax_ev_per_angstrom > 0,
+             f"minimisation force tolerance must be positive, got {self.minimize_fmax_ev_per_angstrom} eV/Å"),
             (isinstance(self.seed, int) and 0 < self.seed < 900_000_000,
              f"seed must be an integer between 1 and 899999999, got {self.seed}"),
         ]
@@ -99,6 +115,9 @@ class Trajectory:
     wall_s: float
     lammps_version: str
     arrays: dict = field(default_factory=dict)  # per-atom labels of the structure (region, ...)
+    minimization: dict = field(default_factory=dict)  # record of the pre-MD minimisation ({} if none)
+    site_drift: dict = field(default_factory=dict)  # tasks.drift.site_drift of the production run
+    site_positions_angstrom: np.ndarray | None = None  # the sites: minimised start (or the input)
 
     @property
     def n_frames(self) -> int:
@@ -171,6 +190,11 @@ def lammps_setup(type_order: list[str], masses: dict[str, float], potential: Pot
     cmds += [neigh, f"timestep {dt_ps}"]
     if not periodic:
         cmds.append(f"compute_modify thermo_temp extra/dof {6 if free else 3}")
+    if settings.anneal_temperature_k and settings.anneal_ps:
+        cmds += anneal_commands(settings, free)
+    if settings.minimize_first:  # the worker records energies and forces around this 'minimize'
+        cmds += ["min_style cg", "min_modify dmax 0.05 line quadratic",
+                 f"minimize 0.0 {settings.minimize_fmax_ev_per_angstrom} 20000 200000"]
     cmds.append(f"velocity all create {t} {seed} mom yes rot {'yes' if free else 'no'} dist gaussian")
     damp = settings.damping_ps
     if settings.thermostat == "langevin":
@@ -183,6 +207,17 @@ def lammps_setup(type_order: list[str], masses: dict[str, float], potential: Pot
     cmds += [f"fix zero_momentum all momentum 100 linear 1 1 1{angular}",
              "thermo_style custom step temp pe etotal", "thermo 1000"]
     return cmds
+
+
+def anneal_commands(settings: MDSettings, free: bool) -> list[str]:
+    """Langevin MD at the anneal temperature, then the fixes removed (the minimisation follows)."""
+    t, seed = settings.anneal_temperature_k, settings.seed + 2
+    steps = round(settings.anneal_ps * 1000 / settings.timestep_fs)
+    angular = " angular" if free else ""
+    return [f"velocity all create {t} {seed} mom yes rot {'yes' if free else 'no'} dist gaussian",
+            f"fix anneal all langevin {t} {t} {settings.damping_ps} {seed + 1} zero yes", "fix anneal_nve all nve",
+            f"fix anneal_zero all momentum 100 linear 1 1 1{angular}", f"run {steps}",
+            "unfix anneal", "unfix anneal_nve", "unfix anneal_zero", "velocity all set 0 0 0"]
 
 
 def prepare_run(atoms: Atoms, potential: PotentialSet, settings: MDSettings, workdir: Path) -> dict:
@@ -286,15 +321,21 @@ def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
         with np.load(work / spec["output"]) as data:
             out = {k: data[k] for k in data.files}
         info = json.loads((work / "trajectory.json").read_text(encoding="utf-8"))
+    from .drift import site_drift
+
+    arrays = {k: np.asarray(v) for k, v in atoms.arrays.items() if k not in ("numbers", "positions")}
+    positions = unwrap_periodic(out["positions"] - np.array(spec["shift_angstrom"]), atoms)
+    sites = (unwrap_periodic(out["sites"] - np.array(spec["shift_angstrom"]), atoms) if "sites" in out
+             else atoms.positions)
     return Trajectory(
         symbols=atoms.get_chemical_symbols(), masses_amu=atoms.get_masses(),
-        times_ps=out["times_ps"],
-        positions_angstrom=unwrap_periodic(out["positions"] - np.array(spec["shift_angstrom"]), atoms),
+        times_ps=out["times_ps"], positions_angstrom=positions,
         velocities_angstrom_per_ps=out.get("velocities"),
         temperature_k=out["temperature_k"], potential_energy_ev=out["pe_ev"], settings=settings,
         potential=potential.record(), wall_s=time.perf_counter() - t0,
-        lammps_version=info["lammps_version"],
-        arrays={k: np.asarray(v) for k, v in atoms.arrays.items() if k not in ("numbers", "positions")},
+        lammps_version=info["lammps_version"], arrays=arrays, minimization=info.get("minimization", {}),
+        site_drift=site_drift(positions, atoms.get_masses(), atoms.get_chemical_symbols(), arrays, sites),
+        site_positions_angstrom=sites,
     )
 
 

@@ -364,3 +364,22 @@ def lifetime_summary(frequencies_thz: np.ndarray, lifetimes_ps: np.ndarray, reso
             "resolved_fraction": float(np.mean(resolved[ok])) if len(tau) else None,
             "window_ps": window_ps, "trend": trend,
             "note": "unresolved lifetimes (longer than a third of the correlation window) are lower bounds"}
+
+
+def harmonic_msd(modes: Modes, masses_amu: np.ndarray, temperature_k: float) -> np.ndarray:
+    """Classical harmonic ⟨u_i²⟩ per atom (3D, Å²) from the modes of a minimised crystal.
+
+    ⟨u_i²⟩ = k_B T Σ_k |e_ik|² / (m_i ω_k²) over the vibrational modes (the six rigid-body
+    modes of a free crystal are left out: MD removes them by alignment). The high-temperature
+    limit that equilibrium MD at low T must reproduce while every atom stays in its basin.
+    Imaginary modes have no harmonic amplitude: the prediction is refused while any exist.
+    """
+    if len(modes.imaginary_modes):
+        raise NclatticeError(f"{len(modes.imaginary_modes)} imaginary modes: the crystal is not at a minimum, "
+                             "so it has no harmonic ⟨u²⟩; minimise it first.")
+    vib = np.setdiff1d(np.arange(len(modes.frequencies_thz)), modes.rigid_body_modes)
+    omega2 = (modes.frequencies_thz[vib] / THZ_PER_SQRT_EV_A2_AMU) ** 2  # eV / (Å² amu)
+    kt_ev = 8.617333262e-5 * temperature_k
+    e2 = modes.eigenvectors[:, vib] ** 2 / omega2[None, :]
+    per_atom = e2.sum(axis=1).reshape(-1, 3).sum(axis=1)
+    return kt_ev * per_atom / np.asarray(masses_amu, float)
