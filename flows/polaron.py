@@ -425,7 +425,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cp2k-command", default=None,
                    help="cp2k: shell command (default: detect cp2k_shell.psmp / cp2k.psmp -s)")
     p.add_argument("--cp2k-data-dir", default=None, help="cp2k: basis/potential directory")
-    p.add_argument("--vacuum", type=float, default=8.0, help="cp2k: vacuum each side in Å (8)")
+    p.add_argument("--vacuum", type=float, default=None,
+                   help="cp2k: vacuum each side in Å (3.5); the box is a cube of side extent + "
+                        "2 x vacuum (wavelet Poisson solver, non-periodic)")
+    p.add_argument("--cp2k-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="cp2k: any Cp2kBackend setting, repeatable, e.g. cutoff_ry=400, "
+                        "basis_set=SZV-MOLOPT-SR-GTH, max_scf=1, poisson_solver=mt. Defaults: "
+                        "PBE, DZVP-MOLOPT-SR-GTH, GTH-PBE, UKS; cutoff by element (300 Ry with "
+                        "B-F, else 250 Ry), REL_CUTOFF 40 Ry, OT/DIIS with FULL_ALL, EPS_SCF 1e-5, "
+                        "one thread and one rank")
     p.add_argument("--dry-run", action="store_true",
                    help="cp2k: write OUT/cp2k/*.inp and the command, run nothing")
     p.add_argument("--import-triplet", type=Path, default=None,
@@ -441,17 +449,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _backend_from_args(args: argparse.Namespace):
     if args.backend == "xtb":
         stray = [f for f, v in (("--cp2k-ranks", args.cp2k_ranks != 1), ("--dry-run", args.dry_run),
-                                ("--cp2k-command", args.cp2k_command), ("--vacuum", args.vacuum != 8.0),
-                                ("--cp2k-data-dir", args.cp2k_data_dir)) if v]
+                                ("--cp2k-command", args.cp2k_command),
+                                ("--vacuum", args.vacuum is not None),
+                                ("--cp2k-data-dir", args.cp2k_data_dir),
+                                ("--cp2k-option", args.cp2k_option)) if v]
         if stray:
             raise NclatticeError(f"{', '.join(stray)} applies to --backend cp2k only.")
         return make_backend("xtb", spin_polarization=args.spin_polarization,
                             electronic_temperature_k=args.electronic_temperature)
     if args.cp2k_ranks < 1:
         raise NclatticeError(f"--cp2k-ranks must be at least 1, got {args.cp2k_ranks}.")
-    return make_backend("cp2k", mpi_ranks=args.cp2k_ranks, command=args.cp2k_command,
-                        data_dir=args.cp2k_data_dir, vacuum_angstrom=args.vacuum,
-                        workdir=str(args.out / "cp2k_work"))
+    from ..tasks.cp2k_backend import parse_backend_options
+
+    options = {"mpi_ranks": args.cp2k_ranks, "command": args.cp2k_command,
+               "data_dir": args.cp2k_data_dir, "workdir": str(args.out / "cp2k_work")}
+    if args.vacuum is not None:
+        options["vacuum_angstrom"] = args.vacuum
+    options.update(parse_backend_options(args.cp2k_option))
+    return make_backend("cp2k", **options)
 
 
 def _summary(record: dict[str, Any], out: Path) -> str:
