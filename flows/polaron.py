@@ -7,7 +7,7 @@ continues where it stopped; the checkpoints go once every stage has converged. R
 ``OUT/singlet.extxyz`` and ``OUT/triplet.extxyz`` (same atoms, same order: the input of the
 diffraction ``dft`` model), ``OUT/spin.json`` (written last) and ``OUT/displacement.png``.
 
-Paper-sized model on a cluster (Cs200Pb125Br450, CP2K/PBE as in seed 002). Check the inputs here::
+Paper-sized model on a cluster (Cs200Pb125Br450, CP2K/PBE as in Shen et al.). Check the inputs here::
 
     nclattice build cspbbr3 --cells 5 --vacancies tetra -o tetra.extxyz
     nclattice spin-relax tetra.extxyz --backend cp2k --dry-run --out cp2k_inputs
@@ -20,6 +20,16 @@ or, for the five vacancy models side by side, ``polaron_models_flow(cells=5, bac
 backend_settings={"mpi_ranks": 128})`` through a Prefect deployment whose work pool runs on the
 cluster (a Dask runner from dask-jobqueue for one node per model). A killed job resumes from
 ``.progress``. A field computed elsewhere enters with ``--import-triplet``.
+
+Resources (CP2K 2023.1, Debian build with the reference BLAS, one core, default settings,
+singlet): Cs4PbBr6 (11 atoms, 147 basis functions, 12.9 Å box) 0.9 GB and ~2.5 s of CPU per SCF
+step; Cs20Pb8Br36 (64 atoms, 852 functions, 18.8 Å box) 2.5 GB and ~17 s per step, about half in
+dense linear algebra (FULL_ALL preconditioner, matrix products), half on the grids. For
+Cs200Pb125Br450 (775 atoms, ~10,300 functions, 36.5 Å box) the grid part grows with the box
+volume (x7) and the dense part as (functions)^3 (x1,750): ~35 GB in all (grids ~17 GB, dense
+matrices ~0.85 GB each) and hours per SCF step on one core, so run it under MPI with an
+optimised BLAS/ScaLAPACK (``--cp2k-ranks``, and ``--cp2k-option preconditioner=FULL_SINGLE_INVERSE``
+for fewer cubic steps).
 """
 
 from __future__ import annotations

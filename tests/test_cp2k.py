@@ -3,7 +3,7 @@ requires it): O2 singlet against triplet through `nclattice spin-relax` with the
 settings, an unconverged SCF caught, the dry-run inputs run by cp2k itself, and import.
 
 O2 is the smallest test of the spin physics: its ground state is the triplet (3Σg-) and PBE gives
-a bond of about 1.22 Å (experiment 1.2075 Å). A closed-shell UKS singlet lies well above it.
+a bond of about 1.22 Å (experiment 1.2075 Å). The UKS singlet lies above it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,10 @@ def test_o2_triplet_is_the_ground_state_with_the_pbe_bond(o2_run):
     # ground state: the triplet, relaxed and also vertically at the singlet geometry
     assert data["energy_triplet_relaxed_ev"] < data["energy_singlet_ev"]
     assert data["energy_triplet_vertical_ev"] < data["energy_singlet_ev"]
-    assert data["adiabatic_gap_ev"] < -0.5  # closed-shell singlet: ~1-2 eV above in PBE
+    # UKS with MULTIPLICITY 1 ends in the broken-symmetry Sz = 0 state (alpha and beta pi*
+    # electrons in different orbitals), measured 0.40 eV above the triplet; the closed-shell
+    # singlet lies higher still (1.7 eV at 1.22 Å)
+    assert -1.8 < data["adiabatic_gap_ev"] < -0.2
     assert data["relaxation_energy_ev"] >= -1e-4  # relaxing from the vertical point goes down
     assert 1.19 <= bond(triplet) <= 1.26  # PBE ~1.22 Å
     assert 1.19 <= bond(singlet) <= 1.30
