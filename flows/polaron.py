@@ -311,7 +311,8 @@ def write_cp2k_inputs(atoms: Atoms, backend, charge: int, out: Path) -> list[Pat
     from ..tasks.cp2k_backend import find_cp2k
 
     check_spin_parity(atoms, 3, charge)
-    paths = [write_text_atomic(out / "cp2k" / f"{name}.inp", backend.input_text(atoms, m, charge))
+    paths = [write_text_atomic(out / "cp2k" / f"{name}.inp",
+                               backend.input_text(atoms, m, charge, project=name))
              for name, m in (("singlet", 1), ("triplet", 3))]
     binary = backend.command or find_cp2k() or "cp2k.psmp -s"
     note = (f"# cp2k shell command used by the flow (ASE CP2K calculator, positions sent per step)\n"

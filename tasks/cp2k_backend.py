@@ -40,6 +40,7 @@ job (``mpi_ranks``, see flows/polaron.py).
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -132,8 +133,10 @@ class _ScaledCutoff:
 class CheckedCP2K(_ScaledCutoff, CP2K):
     """ASE's CP2K calculator that fails, instead of warning, when an SCF did not converge."""
 
+    output_path: Path | None = None  # the .out file as seen from here (the shell runs elsewhere)
+
     def calculate(self, atoms=None, properties=None, system_changes=None):
-        out = Path(self.label + ".out")
+        out = self.output_path or Path(self.label + ".out")
         start = out.stat().st_size if out.exists() else 0
         args = (atoms, properties) if system_changes is None else (atoms, properties, system_changes)
         try:
@@ -214,7 +217,7 @@ class Cp2kBackend:
         out.pbc = False
         return out
 
-    def shell_command(self) -> str:
+    def shell_command(self, cwd: str | None = None) -> str:
         binary = self.command or find_cp2k()
         if binary is None:
             raise NclatticeError("the cp2k program is not installed here (no cp2k_shell.psmp or "
@@ -223,7 +226,10 @@ class Cp2kBackend:
         if self.data_dir:
             env += f"CP2K_DATA_DIR={self.data_dir} "
         launcher = self.mpi_launcher.format(ranks=self.mpi_ranks) + " " if self.mpi_ranks > 1 else ""
-        return env + launcher + binary
+        # CP2K refuses PROJECT names over 80 characters: the shell runs in the work directory
+        # and the files go by short relative names
+        where = f"cd {shlex.quote(cwd)} && exec " if cwd else ""
+        return where + env + launcher + binary
 
     def _parameters(self, multiplicity: int, charge: int) -> dict[str, Any]:
         def data(name):
@@ -241,16 +247,22 @@ class Cp2kBackend:
                                      self.extra_input))
 
     def label(self, multiplicity: int) -> str:
-        return str(Path(self.workdir).resolve() / f"spin_multiplicity{multiplicity}")
+        """The CP2K project name, relative to ``workdir`` (where the shell runs)."""
+        return f"spin_multiplicity{multiplicity}"
 
     def calculator(self, multiplicity: int, charge: int, attempt: int = 0) -> Calculator:
-        os.makedirs(self.workdir, exist_ok=True)
-        return CheckedCP2K(command=self.shell_command(), label=self.label(multiplicity),
-                           **self._parameters(multiplicity, charge))
+        workdir = Path(self.workdir).resolve()
+        os.makedirs(workdir, exist_ok=True)
+        calc = CheckedCP2K(command=self.shell_command(cwd=str(workdir)),
+                           label=self.label(multiplicity), **self._parameters(multiplicity, charge))
+        calc.output_path = workdir / f"{self.label(multiplicity)}.out"
+        return calc
 
-    def input_text(self, atoms: Atoms, multiplicity: int, charge: int) -> str:
-        """The force-environment input the calculator would load for ``atoms`` (prepared)."""
-        calc = _InputOnlyCP2K(label=self.label(multiplicity),
+    def input_text(self, atoms: Atoms, multiplicity: int, charge: int,
+                   project: str | None = None) -> str:
+        """The force-environment input the calculator would load for ``atoms`` (prepared);
+        ``project`` replaces the flow's absolute PROJECT path (a standalone input)."""
+        calc = _InputOnlyCP2K(label=project or self.label(multiplicity),
                               **self._parameters(multiplicity, charge))
         calc.atoms = self.prepare(atoms)
         return calc._generate_input() + "\n"
