@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import subprocess
 from datetime import UTC, datetime
 from functools import cache
@@ -38,7 +39,8 @@ def _canonical(obj: Any) -> Any:
     if isinstance(obj, (np.integer, np.bool_)):
         return obj.item()
     if isinstance(obj, (float, np.floating)):
-        return float(f"{float(obj):.12g}")
+        value = float(f"{float(obj):.12g}")
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
     if isinstance(obj, Path):
         return str(obj)
     if hasattr(obj, "model_dump"):
@@ -62,8 +64,9 @@ def structure_fingerprint(atoms: Atoms) -> str:
 
 
 def input_key(*parts: Any, length: int = 16) -> str:
-    """Canonical hash of the inputs (order of dict keys and object identity do not matter)."""
-    text = json.dumps(_canonical(list(parts)), sort_keys=True, separators=(",", ":"))
+    """Canonical hash of the inputs and the nclattice version (dict order, object identity
+    and 6 versus 6.0 do not matter): a new version never reuses an old version's results."""
+    text = json.dumps(_canonical([__version__, *parts]), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
@@ -71,15 +74,28 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5,
+                          check=True).stdout.strip()
+
+
 @cache
-def git_commit() -> str | None:
-    root = Path(__file__).resolve().parent
+def git_commit(root: Path | None = None) -> str | None:
+    """The commit of nclattice's own checkout, or None for an installed copy.
+
+    Only when the package folder is the top of its git work tree and holds nclattice's
+    pyproject.toml: a copy installed inside some other repository (a lab's analysis project,
+    a virtualenv in a checkout) must not record that repository's commit.
+    """
+    root = (root or Path(__file__).parent).resolve()
+    pyproject = root / "pyproject.toml"
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return out + ("-dirty" if dirty else "")
+        if not re.search(r'^name\s*=\s*"nclattice"', pyproject.read_text(), re.MULTILINE):
+            return None
+        if Path(_git(root, "rev-parse", "--show-toplevel")).resolve() != root:
+            return None
+        dirty = _git(root, "status", "--porcelain", "--untracked-files=no")
+        return _git(root, "rev-parse", "HEAD") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -98,7 +114,7 @@ def provenance(seed: int | None = None, potential: dict | None = None, **extra: 
     """What every result.json carries: versions, git commit, seed, potential and more."""
     record = {
         "nclattice": __version__,
-        "git_commit": git_commit(),
+        "git_commit": git_commit(),  # None for an installed copy: "nclattice" is its version
         "packages": package_versions(),
         "python": platform.python_version(),
         "host": platform.node(),

@@ -47,21 +47,30 @@ def save_arrays(path: str | Path, **arrays: np.ndarray) -> Path:
 FIGURE_LOCK = threading.RLock()
 
 
-def pyplot():
-    """matplotlib.pyplot on the non-interactive Agg backend (figures are only ever saved)."""
-    import matplotlib
+class _Figures:
+    """The one piece of the pyplot interface the project uses, on matplotlib's Figure API.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Figures are built as ``matplotlib.figure.Figure`` with an Agg canvas: no pyplot state, no
+    ``matplotlib.use``, so a notebook user's backend and open figures are left alone.
+    """
 
-    return plt
+    @staticmethod
+    def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, dpi=None, layout=None, **kwargs):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize, dpi=dpi, layout=layout)
+        FigureCanvasAgg(fig)
+        return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def pyplot() -> _Figures:
+    """Figure factory with ``subplots(...)`` like pyplot's, without any global backend switch."""
+    return _Figures()
 
 
 def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Render and save a matplotlib figure atomically (one figure at a time) and close it."""
-    import matplotlib.pyplot as plt
-
+    """Render and save a matplotlib figure atomically (one figure at a time)."""
     with FIGURE_LOCK, atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
-        plt.close(fig)
     return Path(path)

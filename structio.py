@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import ase.io
@@ -58,11 +59,41 @@ def write_structure(atoms: Atoms, path: str | Path) -> Path:
     return write_atomic(path, lambda p: ase.io.write(p, clean, format="extxyz"))
 
 
+KIND = {"extxyz": "extended XYZ", "lammps-data": "LAMMPS data"}
+
+
 def read_structure(path: str | Path) -> Atoms:
+    """Read a .extxyz or .data file; anything unreadable is one NclatticeError sentence."""
     path = Path(path)
     if not path.exists():
         raise NclatticeError(f"structure file '{path}' does not exist.")
     fmt = _format_for(path)
-    if fmt == "lammps-data":
-        return ase.io.read(path, format="lammps-data", atom_style="atomic")
-    return ase.io.read(path, format="extxyz")
+    kind, redo = KIND[fmt], "check the file or write it again with 'nclattice build'"
+    if path.is_dir():
+        raise NclatticeError(f"structure file '{path}' is a folder; give the {kind} file inside it.")
+    try:
+        if not path.read_bytes().strip():
+            raise NclatticeError(f"structure file '{path}' is empty; {redo}.")
+        if fmt == "lammps-data":
+            atoms = ase.io.read(path, format="lammps-data", atom_style="atomic")
+        else:
+            atoms = ase.io.read(path, format="extxyz")
+    except NclatticeError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise NclatticeError(f"structure file '{path}' is not a text {kind} file (binary bytes at byte "
+                             f"{exc.start}); {redo}.") from None
+    except Exception as exc:  # ase raises StopIteration, XYZError, RuntimeError, ValueError, ...
+        if isinstance(exc, OSError) and exc.errno is not None:  # ase's XYZError is an OSError without errno
+            raise NclatticeError(f"structure file '{path}' cannot be read ({exc.strerror}).") from None
+        raise NclatticeError(f"structure file '{path}' is not a complete {kind} file{_why(exc)}; "
+                             f"it may be truncated or corrupt: {redo}.") from None
+    if len(atoms) == 0:
+        raise NclatticeError(f"structure file '{path}' holds no atoms; {redo}.")
+    return atoms
+
+
+def _why(exc: Exception) -> str:
+    """A short reason when ase gives one worth repeating (never the file's own bytes)."""
+    found = re.search(r"Frame has (\d+) atoms, expected (\d+)", str(exc))
+    return f" (it ends after {found[1]} of its {found[2]} atoms)" if found else ""

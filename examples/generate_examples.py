@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from nclattice.tasks import kinetics as kin
+from nclattice.tasks import profiles as prof
 from nclattice.tasks import ued
 
 # illustrative calibration slope b of ⟨u²⟩_3D(T) (Å²/K): the harmonic value for B ≈ 1.1 Å² at 300 K
@@ -80,6 +81,56 @@ def pbse(attached: bool) -> ued.UedSeries:
                                  0.003, seed=rng_seed, extra_loss=extra, hkl=hkl, lattice=lattice)
 
 
+# ---------------------------------------------------------------- radial profiles I(Q, t)
+# the crystal: `nclattice build cdse-cds --core-diameter 4.0 --shell-ml 2` (2815 atoms, about 5.3 nm)
+PROFILE_CRYSTAL = {"core_diameter_nm": 4.0, "shell_ml": 2}
+PROFILE_Q = np.linspace(1.2, 8.0, 300)          # Å⁻¹
+PROFILE_PEAK_COUNTS = 1.0e6                     # counts at the highest point: noise σ = sqrt(counts)
+DISORDER_RMS_ANGSTROM = 0.3                     # 3D rms static displacement of surface atoms (illustrative)
+DISORDER_FRACTION = 0.25                        # b at long delays in the 340 nm-like series (illustrative)
+DELAYS_510 = np.array([-40.0, -30.0, -20.0, -10.0, 0.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0,
+                       400.0, 500.0, 600.0, 700.0, 800.0, 900.0, 1000.0])
+DELAYS_340 = np.array([-10.0, -8.0, -6.0, -4.0, 0.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0,
+                       75.0, 100.0, 150.0, 200.0])
+
+
+def truth_510nm(delays: np.ndarray = DELAYS_510) -> tuple[np.ndarray, np.ndarray]:
+    """Δ⟨u²⟩_3D(t) of the 2.1 mJ cm⁻² series of cdse_cds_510nm_heating.csv (noise-free) and b(t) = 0."""
+    energy, _ = kin.auger_master_equation(10.0 * 2.1, 625.0, np.clip(delays, 0.0, None))
+    return SLOPE_3D_ANGSTROM2_PER_K * kelvin_per_exciton() * energy, np.zeros(delays.size)
+
+
+def truth_340nm(delays: np.ndarray = DELAYS_340) -> tuple[np.ndarray, np.ndarray]:
+    """Heating with hot-hole trapping (as cdse_cds_340nm_disorder.csv) and b(t) rising with 3.5 ps."""
+    t = np.clip(delays, 0.0, None)
+    heat = kin.auger_heating_gillespie(100.0, 625.0, t, n_nc=4000, seed=7, tau_trap_ps=3.5)
+    msd = SLOPE_3D_ANGSTROM2_PER_K * kelvin_per_exciton() * heat.delta_energy_per_nc
+    return msd, DISORDER_FRACTION * -np.expm1(-t / 3.5)
+
+
+def profile_crystal():
+    from nclattice.structures.spheres import build_cdse_cds
+
+    return build_cdse_cds(PROFILE_CRYSTAL["core_diameter_nm"], PROFILE_CRYSTAL["shell_ml"])
+
+
+def synthetic_profiles(delays: np.ndarray, msd: np.ndarray, disorder: np.ndarray, seed: int) -> prof.Profiles:
+    """Debye pattern of the crystal (3.7 MeV electrons, Kirkland factors), heated and disordered per
+    delay (tasks/decompose.py forward model), plus a smooth background, with counting noise."""
+    from nclattice.tasks import decompose as dec
+    from nclattice.tasks.scattering import Probe
+
+    atoms = profile_crystal()
+    pm = dec.pattern_model(atoms.positions, atoms.get_chemical_symbols(), atoms.arrays["surface"],
+                           Probe("electron", 3700.0), PROFILE_Q)
+    background = 0.3 * pm.self_term.max() * np.exp(-PROFILE_Q / 3.0)  # smooth inelastic/substrate stand-in
+    clean = np.array([pm.intensity(u, b, DISORDER_RMS_ANGSTROM**2) + background
+                      for u, b in zip(msd, disorder, strict=True)])
+    clean *= PROFILE_PEAK_COUNTS / clean.max()
+    noisy = clean + np.sqrt(clean) * np.random.default_rng(seed).standard_normal(clean.shape)
+    return prof.Profiles(PROFILE_Q, np.asarray(delays, float), noisy)
+
+
 def synthetic_calibration() -> dict:
     """A calibration.json in the MD calibration's format, with the illustrative slope."""
     temps = [150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0]
@@ -101,7 +152,17 @@ def main(outdir: Path) -> None:
     for name, (series, what) in files.items():
         (outdir / name).write_text(ued.series_to_csv(series, f"{NOTE}\n{what}"))
     (outdir / "calibration_synthetic.json").write_text(json.dumps(synthetic_calibration(), indent=2) + "\n")
-    print(f"wrote {len(files)} data sets and calibration_synthetic.json to {outdir}")
+    crystal = "CdSe/CdS, core 4.0 nm + 2 ML CdS (nclattice build cdse-cds --core-diameter 4.0 --shell-ml 2)"
+    for name, truth, seed, what in (
+            ("cdse_cds_profiles_510nm.csv", truth_510nm(), 51, "heating only: the 2.1 mJ cm-2 series of "
+             "cdse_cds_510nm_heating.csv"),
+            ("cdse_cds_profiles_340nm.csv", truth_340nm(DELAYS_340), 34, "heating with hole trapping plus "
+             f"surface disorder b(t) = {DISORDER_FRACTION} (1 - exp(-t/3.5 ps)), rms {DISORDER_RMS_ANGSTROM} A")):
+        delays = DELAYS_510 if "510" in name else DELAYS_340
+        data = synthetic_profiles(delays, *truth, seed)
+        (outdir / name).write_text(prof.write_profiles_csv(data, f"{NOTE}\n{crystal}; 3.7 MeV electrons\n{what}",
+                                                           decimals=1))
+    print(f"wrote {len(files) + 2} data sets and calibration_synthetic.json to {outdir}")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,15 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from ..errors import NclatticeError
 from ..provenance import provenance, structure_fingerprint
 from ..results import read_json, save_figure, write_json
-from ..tasks.calibration import DEFAULT_KEY, build_calibration, delta_t_from_delta_msd, plot_calibration
+from ..tasks.calibration import (
+    DEFAULT_KEY,
+    build_calibration,
+    delta_t_from_delta_msd,
+    plot_calibration,
+    plot_calibration_comparison,
+)
 from ..tasks.md import MDSettings, cpu_count
-from ..tasks.msd import msd_from_frames, summarize
+from ..tasks.msd import lattice_directions, msd_from_frames, summarize
 from .common import ensure_out, load_inputs, parse_float_list
 from .mdruns import md_task
 
@@ -63,8 +69,9 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
             failed.append({"temperature_k": t, "error": str(exc)})
             print(f"[{done}/{len(runs)}] {t:g} K FAILED: {exc}", flush=True)
             continue
-        result = msd_from_frames(traj.positions_angstrom, traj.masses_amu)
-        summaries[t] = summarize(result, traj.symbols, traj.arrays, probe=probe)
+        result = msd_from_frames(traj.positions_angstrom, traj.masses_amu, pbc=tuple(atoms.pbc))
+        summaries[t] = summarize(result, traj.symbols, traj.arrays, probe=probe,
+                                 directions=lattice_directions(atoms.info))
         note = "cached" if cached else f"{traj.wall_s:.1f} s"
         print(f"[{done}/{len(runs)}] {t:g} K done ({note}); "
               f"<u²> = {summaries[t]['groups'][DEFAULT_KEY]['msd_angstrom2']:.4f} Å²", flush=True)
@@ -78,7 +85,9 @@ def calibration_flow(structure: str, out: str, potential: str | None = None,
     calibration.update({
         "failed": failed,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
-                      "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms)},
+                      "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms),
+                      "pbc": [bool(p) for p in atoms.pbc]},
+        "potential_validation": pot.validation,
         "settings": {"equilibration_ps": equilibration_ps, "production_ps": production_ps,
                      "timestep_fs": timestep_fs, "sample_every_fs": sample_every_fs,
                      "thermostat": thermostat, "probe": probe, "overrides": overrides or {}},
@@ -130,6 +139,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--delta-msd", type=float, help="measured 3D Δ<u²> in Å² (with --apply)")
     p.add_argument("--delta-msd-stderr", type=float, default=0.0, help="its standard error in Å²")
     p.add_argument("--key", default=DEFAULT_KEY, help="which fit to use (default diffraction_weighted)")
+    p.add_argument("--debye-temperatures", metavar="EL=K,...",
+                   help="no MD: calibrate from the quantum Debye model with these per-element Debye "
+                        "temperatures (e.g. Pb=111,Se=205); STRUCTURE, if given, sets the composition")
+    p.add_argument("--compare", metavar="CALIBRATION_JSON",
+                   help="also draw OUT/calibration_compare.png: this calibration beside another one")
     p.set_defaults(func=run)
 
 
@@ -143,9 +157,12 @@ def run(args: argparse.Namespace) -> int:
         dt, sigma = delta_t_from_delta_msd(read_json(path), args.delta_msd, args.delta_msd_stderr, args.key)
         print(f"ΔT = {dt:.2f} ± {sigma:.2f} K  (Δ<u²> = {args.delta_msd} Å², fit '{args.key}')")
         return 0
+    if args.debye_temperatures:
+        return run_debye(args)
     if not args.structure or not args.out:
         raise NclatticeError("calibrate needs a STRUCTURE file and --out DIR (or --apply FILE --delta-msd X).")
     temps = parse_float_list(args.temperatures, "temperatures")
+    other = _read_compare(args.compare)
     calibration = calibration_flow(
         structure=args.structure, out=args.out, potential=args.potential, temperatures_k=temps,
         equilibration_ps=args.equilibration_ps, production_ps=args.production_ps,
@@ -154,5 +171,53 @@ def run(args: argparse.Namespace) -> int:
     fit = calibration["fit"][DEFAULT_KEY]
     print(f"\nslope b = {fit['slope_angstrom2_per_k']:.3e} ± {fit['slope_stderr']:.1e} Å²/K "
           f"(R² = {fit['r2']:.4f}, diffraction-weighted)")
+    validation = calibration["potential_validation"]
+    print(f"potential validation: {validation.get('status')}"
+          + (f" ({validation['summary']})" if validation.get("summary") else ""))
     print(f"written {Path(args.out) / 'calibration.json'} and calibration.png")
+    _compare(calibration, other, Path(args.out))
     return 1 if calibration["failed"] else 0
+
+
+def _read_compare(path: str | None) -> dict | None:
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise NclatticeError(f"--compare file '{path}' does not exist.")
+    return read_json(Path(path))
+
+
+def _compare(calibration: dict, other: dict | None, out_dir: Path) -> None:
+    if other is not None:
+        save_figure(plot_calibration_comparison(calibration, other), out_dir / "calibration_compare.png")
+        print(f"written {out_dir / 'calibration_compare.png'}")
+
+
+def run_debye(args: argparse.Namespace) -> int:
+    """calibrate --debye-temperatures: the Debye-model calibration, no MD."""
+    from ..structio import read_structure
+    from ..tasks.debye import debye_calibration, parse_debye_temperatures
+
+    if not args.out:
+        raise NclatticeError("calibrate --debye-temperatures needs --out DIR.")
+    thetas = parse_debye_temperatures(args.debye_temperatures)
+    temps = parse_float_list(args.temperatures, "temperatures")
+    other = _read_compare(args.compare)
+    composition = None
+    if args.structure:
+        symbols = read_structure(args.structure).get_chemical_symbols()
+        composition = {el: symbols.count(el) for el in sorted(set(symbols))}
+    calibration = debye_calibration(thetas, temps, composition, probe=args.probe)
+    calibration["provenance"] = provenance(seed=None, potential=None)
+    out_dir = ensure_out(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "calibration.json", calibration)
+    save_figure(plot_calibration(calibration), out_dir / "calibration.png")
+    for el in thetas:
+        fit = calibration["fit"][el]
+        msd, t = calibration["msd_angstrom2"][el], calibration["temperatures_k"]
+        print(f"{el}: <u²> = {msd[0]:.4f} Å² at {t[0]:g} K to {msd[-1]:.4f} Å² at {t[-1]:g} K; "
+              f"slope b = {fit['slope_angstrom2_per_k']:.3e} Å²/K (R² = {fit['r2']:.4f})")
+    print(f"Debye model, quantum form; written {out_dir / 'calibration.json'} and calibration.png")
+    _compare(calibration, other, out_dir)
+    return 0

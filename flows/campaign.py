@@ -61,6 +61,8 @@ ANALYSES: dict[str, tuple[list[str], bool]] = {
     "diffract": (["diffract"], True),
     "polaron-diffraction": (["polaron-diffraction"], False),
     "ued": (["ued", "analyze"], False),
+    "ued-profiles": (["ued", "profiles"], False),
+    "ued-decompose": (["ued", "decompose"], False),
     "kinetics-auger": (["kinetics", "auger"], False),
     "kinetics-trapping": (["kinetics", "trapping"], False),
     "kinetics-occupation": (["kinetics", "occupation"], False),

@@ -8,6 +8,7 @@ import sys
 from .. import __version__
 from ..environment import configure_prefect
 from ..errors import NclatticeError
+from ..runtime import install_signal_handlers
 from . import build as build_cmd
 from . import calibration as calibration_cmd
 from . import campaign as campaign_cmd
@@ -17,10 +18,11 @@ from . import diffraction as diffraction_cmd
 from . import kinetics as kinetics_cmd
 from . import phonons as phonons_cmd
 from . import polaron as polaron_cmd
+from . import potentials as potentials_cmd
 from . import ued as ued_cmd
 
 COMMANDS = (build_cmd, calibration_cmd, campaign_cmd, delta_t_cmd, demo_cmd, diffraction_cmd, kinetics_cmd,
-            phonons_cmd, polaron_cmd, ued_cmd)
+            phonons_cmd, polaron_cmd, potentials_cmd, ued_cmd)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +44,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    install_signal_handlers(argv)
     configure_prefect()
     args = parser().parse_args(argv)
     try:

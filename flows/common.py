@@ -33,6 +33,7 @@ def load_inputs(structure: str | Path, potential: str | None):
     atoms = read_structure(structure)
     pot: PotentialSet = load(potential) if potential else default_for(set(atoms.get_chemical_symbols()))
     pot.check_covers(atoms.get_chemical_symbols())
+    print(("default " if not potential else "") + pot.summary_line(), flush=True)
     return atoms, pot
 
 

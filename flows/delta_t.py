@@ -124,6 +124,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--probe", default="electron", choices=("electron", "xray"))
     p.add_argument("--q-range", default="1,12", help="Qmin,Qmax in 1/Å for the F(Q) route")
+    p.add_argument("--r-max", type=float, default=12.0,
+                   help="largest pair distance in Å (default 12; the crystal diameter for `ued decompose --heat`)")
     p.add_argument("--results", help="cache of MD runs (default OUT/runs)")
     p.set_defaults(func=run)
 
@@ -139,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
                            delta_t_k=args.delta_t, equilibration_ps=args.equilibration_ps,
                            production_ps=args.production_ps, timestep_fs=args.timestep_fs,
                            sample_every_fs=args.sample_every_fs, seed=args.seed, probe=args.probe,
-                           q_min_inv_angstrom=qmin, q_max_inv_angstrom=qmax, results=args.results)
+                           q_min_inv_angstrom=qmin, q_max_inv_angstrom=qmax, results=args.results,
+                           r_max_angstrom=args.r_max)
     for name, p in summary["peaks"].items():
         print(f"{name:<16} r = {p['r_peak_angstrom']:.2f} Å  centre {p['delta_g_centre']:+.4f}  "
               f"flanks {p['delta_g_left_max']:+.4f} / {p['delta_g_right_max']:+.4f}  "

@@ -176,8 +176,9 @@ def compute_polaron_diffraction(s: PolaronSettings, out: Path, pair: tuple[Atoms
     plot_delta_slices(boxes, dark, pumped, out / "delta_slices.png",
                       title=f"{s.model} model, {ens.samples} crystal(s)")
     summary = {"model": s.model, "crystals": ens.samples, "settings": settings,
-               "peak_shifts": {h: {k: v[k] for k in ("shift_inv_angstrom", "integrated_change")}
+               "peak_shifts": {h: {k: v[k] for k in ("shift_inv_angstrom", "integrated_change", "warning")}
                                for h, v in shifts.items()},
+               "warnings": [v["warning"] for v in shifts.values() if v["warning"]],
                "mean_size_nm": float(arrays["sizes_nm"].mean()) if log else None,
                "files": ["delta_intensity.npz", "peak_shifts.json", "delta_slices.png"],
                "wall_s": round(time.perf_counter() - t0, 2), "provenance": prov}
@@ -198,7 +199,7 @@ def compute_diffraction(atoms: Atoms, probe: Probe, out: Path, powder: dict | No
     if powder is not None:
         q = np.linspace(powder["q_min"], powder["q_max"], powder["q_points"])
         r = np.linspace(0.01, powder["r_max"], int(powder["r_max"] / 0.01))
-        intensity = dif.debye_intensity(atoms.positions, symbols, probe, q, method=powder.get("method", "histogram"))
+        intensity = dif.debye_intensity(atoms.positions, symbols, probe, q, method=powder.get("method", "auto"))
         species, idx = dif.species_index(symbols)
         pat = dif.powder_pattern(q, intensity, species, np.bincount(idx), probe, r)
         save_arrays(out / "powder.npz", q_inv_angstrom=q, intensity=intensity, s_of_q=pat.structure_factor,
@@ -324,7 +325,8 @@ def _add_probe_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hkl", nargs="+", default=list(DEFAULT_HKL), help="peaks, e.g. 200 110 111 400")
     p.add_argument("--half-width", type=float, default=0.3, help="box half width around each peak, Å⁻¹")
     p.add_argument("--points", type=int, default=25, help="grid points per axis of each box (odd)")
-    p.add_argument("--lattice-constant", type=float, help="cubic lattice constant in Å for hkl boxes")
+    p.add_argument("--lattice-constant", type=float,
+                   help="lattice constant a in Å for hkl boxes (default: the structure's a, and c)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
 
 
@@ -340,6 +342,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="powder Q range in Å⁻¹")
     p.add_argument("--q-points", type=int, default=600, help="powder Q points")
     p.add_argument("--r-max", type=float, default=30.0, help="largest r of G(r) in Å")
+    p.add_argument("--powder-method", choices=dif.POWDER_METHODS, default="auto",
+                   help="powder route: exact pair histogram, NUFFT orientational average (no N² term), "
+                        "the cheaper of the two (auto), or the plain double sum")
     p.add_argument("--grid", choices=("box", "whole", "slice"),
                    help="3D intensity: boxes around --hkl, a cube up to --q-max, or the qz = 0 plane")
     p.add_argument("--q-max", type=float, default=3.0, help="half width of the whole grid / slice, Å⁻¹")
@@ -410,17 +415,18 @@ def run_polaron(args: argparse.Namespace) -> int:
     print(f"{'hkl':>5} {'shift (1/Å)':>13} {'direction':>9} {'ΔI_int/I_int':>13}")
     for h, v in summary["peak_shifts"].items():
         d = "inward" if v["shift_inv_angstrom"] < 0 else "outward"
-        print(f"{h:>5} {v['shift_inv_angstrom']:>+13.3e} {d:>9} {v['integrated_change']:>+13.3e}")
+        print(f"{h:>5} {v['shift_inv_angstrom']:>+13.3e} {d:>9} {v['integrated_change']:>+13.3e}"
+              + ("  (see warning)" if v["warning"] else ""))
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}")
     print(f"written to {args.out}/ (peak_shifts.json, delta_intensity.npz, delta_slices.png, result.json)")
     return 0
 
 
 def _grid_boxes(args: argparse.Namespace, atoms: Atoms) -> list[dif.QBox]:
     if args.grid == "box":
-        a = args.lattice_constant or atoms.info.get("a_angstrom")
-        if a is None:
-            raise NclatticeError("boxes around hkl need --lattice-constant (the structure does not record one).")
-        return [dif.box_around(dif.parse_hkl(h), float(a), args.half_width, args.points) for h in args.hkl]
+        cell = dif.crystal_cell(atoms.info, args.lattice_constant)  # hexagonal a and c, or cubic a
+        return [dif.box_around(dif.parse_hkl(h), cell, args.half_width, args.points) for h in args.hkl]
     if not args.q_max > 0:
         raise NclatticeError("--q-max must be a positive number of Å⁻¹.")
     flat = 2 if args.grid == "slice" else None
@@ -439,8 +445,8 @@ def run_diffract(args: argparse.Namespace) -> int:
     boxes = _grid_boxes(args, atoms) if args.grid else None
     for sym in set(atoms.get_chemical_symbols()):
         probe.factor(sym, np.zeros(1))  # an unknown element fails here, before any output
-    powder = {"q_min": q_min, "q_max": q_max, "q_points": args.q_points, "r_max": args.r_max} \
-        if args.powder else None
+    powder = {"q_min": q_min, "q_max": q_max, "q_points": args.q_points, "r_max": args.r_max,
+              "method": args.powder_method} if args.powder else None
     summary = compute_diffraction(atoms, probe, args.out, powder, {"boxes": boxes} if boxes else None,
                                   args.method)
     print(f"{summary['formula']}: {summary['atoms']} atoms, {probe.kind} {probe.energy_kev:g} keV, "

@@ -1,6 +1,7 @@
 """MD runs as cached, resumable units: ``<results>/md/<key>/`` keyed on the canonical hash of
-(structure, potential file hash, settings). A finished run is loaded, never recomputed; a
-killed run leaves no ``result.json`` and is redone. Shared by calibration, ΔT and phonon flows.
+(structure, potential file hash, settings, nclattice version), through :mod:`nclattice.cache`.
+A finished run is loaded, never recomputed; a killed or corrupted run is redone; two requests
+for one key compute it once. Shared by calibration, ΔT and phonon flows.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from ase import Atoms
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from ..cache import cached
 from ..potentials import PotentialSet
 from ..provenance import input_key, provenance
-from ..results import is_complete, read_json, result_dir, save_arrays, write_json
+from ..results import read_json, save_arrays
 from ..tasks.md import MDSettings, Trajectory, run_nvt
 
 
@@ -57,31 +59,31 @@ def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
               results_root: str | Path) -> tuple[Trajectory, Path, bool]:
     """Run (or load) one MD trajectory; returns (trajectory, result directory, was_cached)."""
     key = md_key(atoms, potential, settings)
-    directory = result_dir(results_root, "md", key)
-    if is_complete(directory):
-        return load_trajectory(directory, atoms, settings), directory, True
-    if directory.exists():  # leftovers of a killed run
-        shutil.rmtree(directory)
-    work = directory / "work"
-    t0 = time.perf_counter()
-    traj = run_nvt(atoms, potential, settings, workdir=work, progress=_report)
-    velocities = ({} if traj.velocities_angstrom_per_ps is None
-                  else {"velocities_angstrom_per_ps": traj.velocities_angstrom_per_ps.astype(np.float32)})
-    save_arrays(directory / "trajectory.npz", times_ps=traj.times_ps, **velocities,
-                positions_angstrom=traj.positions_angstrom.astype(np.float32),
-                temperature_k=traj.temperature_k, potential_energy_ev=traj.potential_energy_ev)
-    shutil.move(str(work / "log.lammps"), directory / "log.lammps")
-    shutil.rmtree(work, ignore_errors=True)
-    write_json(directory / "result.json", {
-        "key": key, "kind": "md-nvt", "settings": asdict(settings),
-        "potential": potential.record(), "n_atoms": len(atoms),
-        "formula": atoms.get_chemical_formula(mode="metal"),
-        "frames": traj.n_frames, "mean_temperature_k": float(traj.temperature_k.mean()),
-        "wall_s": time.perf_counter() - t0, "lammps_version": traj.lammps_version,
-        "provenance": provenance(seed=settings.seed, potential=potential.record(),
-                                 lammps_version=traj.lammps_version),
-    })
-    return traj, directory, False
+
+    def compute(directory: Path) -> dict:
+        work = directory / "work"
+        shutil.rmtree(work, ignore_errors=True)  # leftovers of a killed run; we hold the key's lock
+        t0 = time.perf_counter()
+        traj = run_nvt(atoms, potential, settings, workdir=work, progress=_report)
+        velocities = ({} if traj.velocities_angstrom_per_ps is None
+                      else {"velocities_angstrom_per_ps": traj.velocities_angstrom_per_ps.astype(np.float32)})
+        save_arrays(directory / "trajectory.npz", times_ps=traj.times_ps, **velocities,
+                    positions_angstrom=traj.positions_angstrom.astype(np.float32),
+                    temperature_k=traj.temperature_k, potential_energy_ev=traj.potential_energy_ev)
+        shutil.move(str(work / "log.lammps"), directory / "log.lammps")
+        shutil.rmtree(work, ignore_errors=True)
+        return {
+            "key": key, "kind": "md-nvt", "settings": asdict(settings),
+            "potential": potential.record(), "n_atoms": len(atoms),
+            "formula": atoms.get_chemical_formula(mode="metal"),
+            "frames": traj.n_frames, "mean_temperature_k": float(traj.temperature_k.mean()),
+            "wall_s": time.perf_counter() - t0, "lammps_version": traj.lammps_version,
+            "provenance": provenance(seed=settings.seed, potential=potential.record(),
+                                     lammps_version=traj.lammps_version),
+        }
+
+    return cached(results_root, "md", key, compute,
+                  lambda directory: load_trajectory(directory, atoms, settings), waiting=_report)
 
 
 @task(name="md-nvt", cache_policy=NO_CACHE, retries=0)

@@ -17,68 +17,72 @@ from ..provenance import input_key, provenance, structure_fingerprint
 from ..results import is_complete, pyplot, read_json, result_dir, save_arrays, save_figure, write_json
 from ..tasks.md import MDSettings
 from ..tasks.phonons import (
-    LammpsSession,
     Modes,
+    dense_hessian_fits,
     density_of_states,
-    hessian,
     lifetime_summary,
     lifetimes,
+    minimize_and_hessian,
     mode_velocities,
     normal_modes,
+    normal_modes_sparse,
     projection_weights,
 )
 from .common import ensure_out, load_inputs
 from .mdruns import md_task
 
-MAX_DENSE_ATOMS = 4000  # 12k x 12k doubles = 1.2 GB per matrix; eigh needs ~3 of them
-
 
 @task(name="normal-modes", cache_policy=NO_CACHE)
-def modes_task(atoms, potential: PotentialSet, fmax: float, step: float, results_root: str):
-    """Minimise and diagonalise, cached under <results>/modes/<key>/."""
-    key = input_key("modes", atoms, potential.sha256, {"fmax": fmax, "step": step})
+def modes_task(atoms, potential: PotentialSet, fmax: float, step: float, results_root: str,
+               sparse_modes: int | None = None):
+    """Minimise and diagonalise (dense eigh, or the ``sparse_modes`` lowest modes of a sparse
+    Hessian), cached under <results>/modes/<key>/. Minimisation and Hessian run in the
+    isolated LAMMPS worker."""
+    key = input_key("modes", atoms, potential.sha256, {"fmax": fmax, "step": step, "sparse_modes": sparse_modes})
     directory = result_dir(results_root, "modes", key)
     if is_complete(directory):
         meta = read_json(directory / "result.json")
         with np.load(directory / "modes.npz") as d:
             modes = Modes(d["frequencies_thz"], d["eigenvectors"], d["rigid_body_modes"], d["rigid_body_overlap"])
             return modes, d["positions_angstrom"], meta["minimization"], meta["timings_s"]
-    session = LammpsSession(atoms, potential)
-    try:
-        t0 = time.perf_counter()
-        record = session.minimize(fmax)
-        t1 = time.perf_counter()
-        h = hessian(session, step)
-        positions = session.positions()
-    finally:
-        session.close()
-    t2 = time.perf_counter()
-    modes = normal_modes(h, atoms.get_masses(), positions)
-    timings = {"minimize": t1 - t0, "hessian": t2 - t1, "diagonalize": time.perf_counter() - t2}
+    static = minimize_and_hessian(atoms, potential, fmax, step, sparse=sparse_modes is not None)
+    t0 = time.perf_counter()
+    if sparse_modes is None:
+        modes = normal_modes(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom)
+    else:
+        modes = normal_modes_sparse(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom, sparse_modes)
+    timings = {**static.timings_s, "diagonalize": time.perf_counter() - t0,
+               "worker_max_rss_mb": static.worker_max_rss_mb}
     save_arrays(directory / "modes.npz", frequencies_thz=modes.frequencies_thz, eigenvectors=modes.eigenvectors,
                 rigid_body_modes=modes.rigid_body_modes, rigid_body_overlap=modes.rigid_body_overlap,
-                positions_angstrom=positions)
-    write_json(directory / "result.json", {"key": key, "minimization": record, "timings_s": timings,
+                positions_angstrom=static.positions_angstrom)
+    write_json(directory / "result.json", {"key": key, "minimization": static.minimization, "timings_s": timings,
                                            "finite_difference_step_angstrom": step,
+                                           "hessian": "sparse" if sparse_modes is not None else "dense",
                                            "provenance": provenance(potential=potential.record())})
-    return modes, positions, record, timings
+    return modes, static.positions_angstrom, static.minimization, timings
 
 
 @flow(name="phonons")
 def phonons_flow(structure: str, out: str, potential: str | None = None, temperature_k: float = 300.0,
                  md_ps: float = 40.0, equilibration_ps: float = 10.0, timestep_fs: float = 1.0,
                  sample_every_fs: float = 5.0, window_ps: float = 20.0, fmax_ev_per_angstrom: float = 1e-5,
-                 dos_sigma_thz: float = 0.1, seed: int = 12345, results: str | None = None) -> dict[str, Any]:
-    """Write ``out/phonons.json``, ``dos.png`` and ``lifetimes.png``."""
+                 dos_sigma_thz: float = 0.1, seed: int = 12345, results: str | None = None,
+                 sparse_modes: int | None = None) -> dict[str, Any]:
+    """Write ``out/phonons.json``, ``dos.png`` and ``lifetimes.png``. Crystals whose dense
+    Hessian does not fit in memory (:func:`dense_hessian_fits`) get a sparse Hessian and their
+    ``sparse_modes`` lowest modes (default 300); ``sparse_modes`` forces that route."""
     atoms, pot = load_inputs(structure, potential)
-    if len(atoms) > MAX_DENSE_ATOMS:
-        raise NclatticeError(f"{len(atoms)} atoms is beyond dense diagonalisation here (limit {MAX_DENSE_ATOMS}); "
-                             "use a smaller nanocrystal.")
+    if sparse_modes is None and not dense_hessian_fits(len(atoms)):
+        sparse_modes = 300
+    if sparse_modes is not None and not 6 < sparse_modes < 3 * len(atoms) - 1:
+        raise NclatticeError(f"--sparse-modes must lie between 7 and {3 * len(atoms) - 2}, got {sparse_modes}.")
     if window_ps * 2 > md_ps:
         raise NclatticeError(f"--md-ps ({md_ps}) must be at least twice the correlation window ({window_ps} ps).")
     out_dir = ensure_out(out)
     results_root = str(Path(results) if results else out_dir / "runs")
-    modes, minimized, record, timings = modes_task(atoms, pot, fmax_ev_per_angstrom, 0.005, results_root)
+    modes, minimized, record, timings = modes_task(atoms, pot, fmax_ev_per_angstrom, 0.005, results_root,
+                                                   sparse_modes)
     relaxed = atoms.copy()
     relaxed.positions = minimized
     settings = MDSettings(temperature_k, equilibration_ps=equilibration_ps, production_ps=md_ps,
@@ -116,11 +120,13 @@ def phonons_flow(structure: str, out: str, potential: str | None = None, tempera
         "dos": {"frequency_thz": grid, "total": total, "projected": projected, "sigma_thz": dos_sigma_thz,
                 "broadening": "Gaussian"},
         "minimization": record, "timings_s": timings,
+        "modes": "all (dense Hessian)" if sparse_modes is None else f"the {sparse_modes} lowest (sparse Hessian, "
+                                                                    "shift-invert Lanczos)",
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms)},
         "settings": {"temperature_k": temperature_k, "md_ps": md_ps, "equilibration_ps": equilibration_ps,
                      "timestep_fs": timestep_fs, "sample_every_fs": sample_every_fs, "window_ps": window_ps,
-                     "fmax_ev_per_angstrom": fmax_ev_per_angstrom},
+                     "fmax_ev_per_angstrom": fmax_ev_per_angstrom, "sparse_modes": sparse_modes},
         "provenance": provenance(seed=seed, potential=pot.record()),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -182,6 +188,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dos-sigma", type=float, default=0.1, help="Gaussian DOS broadening in THz")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--results", help="cache of runs (default OUT/runs)")
+    p.add_argument("--sparse-modes", type=int,
+                   help="sparse Hessian and only this many lowest modes (automatic when the dense one does not fit)")
     p.set_defaults(func=run)
 
 
@@ -189,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     r = phonons_flow(structure=args.structure, out=args.out, potential=args.potential,
                      temperature_k=args.temperature, md_ps=args.md_ps, equilibration_ps=args.equilibration_ps,
                      window_ps=args.window_ps, fmax_ev_per_angstrom=args.fmax, dos_sigma_thz=args.dos_sigma,
-                     seed=args.seed, results=args.results)
+                     seed=args.seed, results=args.results, sparse_modes=args.sparse_modes)
     s = r["lifetime_summary"]
     n_low = int(np.sum(np.abs(r["frequencies_thz"]) < 0.05))
     print(f"modes {len(r['frequencies_thz'])}, rigid-body {len(r['rigid_body_modes'])} "

@@ -245,7 +245,8 @@ def _plot_dw(series: ued.UedSeries, r: dict, plot_delays, q2_max_fit: float):
             if p in flagged:
                 ax.plot(q2[j], y[j], "s", mfc="none", mec="red", ms=10)
     for j, p in enumerate(series.peaks):
-        ax.annotate(p, (q2[j], 0), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
+        ax.annotate(p, (q2[j], 0), textcoords="offset points", xytext=(0, -4), ha="center", va="top", fontsize=6,
+                    rotation=90)
     ax.axvline(q2_max_fit, color="grey", ls=":", lw=1)
     ax.set(xlabel="Q² (Å⁻²)", ylabel="−ln(I/I0)",
            title="Debye–Waller: line fitted below the dotted Q²; red squares: localized-disorder flags")
@@ -317,6 +318,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--disorder-peaks", nargs=2, metavar=("HIGH", "LOW"),
                    help="excess loss of HIGH beyond LOW rescaled by the DW law (seed 000: Q6 Q3)")
     p.set_defaults(func=run)
+    from .ued_profiles import add_parsers  # radial profiles: `ued profiles`, `ued decompose`
+
+    add_parsers(actions)
 
 
 def run(args: argparse.Namespace) -> int:

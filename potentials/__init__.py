@@ -1,5 +1,15 @@
 """Interatomic potential parameter sets (data files) and the LAMMPS loader. No Prefect, no LAMMPS."""
 
-from .registry import PotentialError, PotentialSet, available, default_for, load
+from .registry import (
+    PotentialError,
+    PotentialSet,
+    available,
+    coulomb_route,
+    default_for,
+    lammps_boundary,
+    load,
+    table,
+)
 
-__all__ = ["PotentialError", "PotentialSet", "available", "default_for", "load"]
+__all__ = ["PotentialError", "PotentialSet", "available", "coulomb_route", "default_for", "lammps_boundary", "load",
+           "table"]

@@ -32,9 +32,14 @@ def lattice_points(cell: np.ndarray, basis_frac: np.ndarray, radius: float,
     return pos[keep], index[keep]
 
 
+def hexagonal_cell(a: float, c: float) -> np.ndarray:
+    """Hexagonal cell rows a1 along x, a2 at 120° in the xy plane, c along z (Å)."""
+    return np.array([[a, 0, 0], [-a / 2, a * SQRT3 / 2, 0], [0, 0, c]])
+
+
 def wurtzite_cell(a: float, c: float, u: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Hexagonal cell, basis (fractional) and sublattice of each basis atom."""
-    cell = np.array([[a, 0, 0], [-a / 2, a * SQRT3 / 2, 0], [0, 0, c]])
+    cell = hexagonal_cell(a, c)
     basis = np.array([[1 / 3, 2 / 3, 0], [2 / 3, 1 / 3, 0.5],
                       [1 / 3, 2 / 3, u], [2 / 3, 1 / 3, 0.5 + u]])
     return cell, basis, ["cation", "cation", "anion", "anion"]

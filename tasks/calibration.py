@@ -89,3 +89,42 @@ def plot_calibration(calibration: dict, keys: list[str] | None = None):
     ax.set_title("Debye–Waller calibration")
     fig.set_layout_engine("tight")
     return fig
+
+
+def calibration_label(calibration: dict) -> str:
+    """'MD (potential name)' or 'Debye model (Θ ...)' for legends."""
+    model = calibration.get("model", {})
+    if model.get("name") == "Debye":
+        thetas = ", ".join(f"{el} {t:g} K" for el, t in model["debye_temperatures_k"].items())
+        return f"Debye model (Θ: {thetas})"
+    pot = calibration.get("provenance", {}).get("potential", {}) or {}
+    return f"MD ({pot.get('name', 'unknown potential')})"
+
+
+def plot_calibration_comparison(first: dict, second: dict):
+    """⟨u²⟩(T) per element shared by two calibrations (e.g. MD and Debye model) on one figure."""
+    plt = pyplot()
+    shared = [k for k in first["msd_angstrom2"] if k in second["msd_angstrom2"] and len(k) <= 2]
+    if not shared:
+        raise NclatticeError("the two calibrations share no element, so there is nothing to compare.")
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for k in shared:
+        color = None
+        for cal, marker, style in ((first, "o", "-"), (second, "s", "--")):
+            temps = np.array(cal["temperatures_k"])
+            fit = cal["fit"][k]
+            slope = 1e5 * fit["slope_angstrom2_per_k"]
+            points = ax.plot(temps, cal["msd_angstrom2"][k], marker, ms=4, color=color,
+                             label=f"{k}, {calibration_label(cal)}: b = {slope:.2f}e-5 Å²/K")
+            color = points[0].get_color()
+            grid = np.linspace(0, temps.max() * 1.05, 50)
+            ax.plot(grid, fit["intercept_angstrom2"] + fit["slope_angstrom2_per_k"] * grid, style,
+                    color=color, lw=1)
+    ax.set_xlabel("temperature (K)")
+    ax.set_ylabel("⟨u²⟩ (Å², 3D)")
+    ax.set_xlim(0, None)
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=6)
+    ax.set_title("Calibrations compared")
+    fig.set_layout_engine("tight")
+    return fig

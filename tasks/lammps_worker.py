@@ -7,6 +7,8 @@ Runs in its own process so that a LAMMPS crash cannot take the caller down. Writ
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from .lammps_env import load_lammps
 
 
 def _fail(work: Path, message: str) -> None:
-    (work / "failure.txt").write_text(message + "\n")
+    (work / "failure.txt").write_text(message + "\n", encoding="utf-8")
     sys.exit(3)
 
 
@@ -25,9 +27,24 @@ BLOW_UP_SIGNS = ("Too many neighbor bins", "Lost atoms", "Out of range atoms", "
                  "Bond atoms missing", "Non-numeric")
 
 
+def _die_with_parent() -> None:
+    """End this worker when the process that started it dies, even by ``kill -9`` (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's signal handler still stops us
+        return
+    expected = os.environ.get("NCLATTICE_PARENT_PID")
+    if expected and "PMI_SIZE" not in os.environ and os.getppid() != int(expected):
+        sys.exit(3)  # the parent died before prctl took effect
+
+
 def main(spec_path: str) -> None:
-    spec = json.loads(Path(spec_path).read_text())
-    work = Path(spec_path).parent
+    _die_with_parent()
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    work = Path(spec_path).resolve().parent
+    os.chdir(work)  # the spec's file names are relative to its folder
     lmp = load_lammps()(cmdargs=["-log", spec["log"], "-screen", "none", "-nocite"])
     try:
         _run(lmp, spec, work)
@@ -104,7 +121,7 @@ def _run(lmp, spec: dict, work: Path) -> None:
     np.savez(spec["output"] + ".part.npz", positions=positions, temperature_k=temps, pe_ev=pes,
              times_ps=times, **extra)
     Path(spec["output"] + ".part.npz").replace(spec["output"])
-    (work / "trajectory.json").write_text(json.dumps({"lammps_version": version}))
+    (work / "trajectory.json").write_text(json.dumps({"lammps_version": version}), encoding="utf-8")
 
 
 if __name__ == "__main__":

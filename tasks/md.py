@@ -15,7 +15,7 @@ degrees of freedom in the temperature. Same seed, same inputs: the same trajecto
 from __future__ import annotations
 
 import json
-import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +29,8 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import NclatticeError
-from ..potentials import PotentialSet
+from ..potentials import PotentialSet, lammps_boundary
+from ..runtime import kill_group, started, usable_cores, worker_slots
 from ..structio import lammps_ready, species_order, write_structure
 from .lammps_env import worker_environment
 
@@ -105,35 +106,72 @@ class Trajectory:
 
 
 def system_commands(type_order: list[str], masses: dict[str, float], potential: PotentialSet,
-                    data_file: str, periodic: bool, free_boundary: str = "s") -> list[str]:
+                    data_file: str, periodic: bool | tuple[bool, bool, bool],
+                    free_boundary: str = "s", workdir: str | Path | None = None) -> list[str]:
     """Units, atom style, box, data file, masses, charges and the potential: a system ready to run.
 
-    ``free_boundary`` is the LAMMPS boundary of a free crystal ('s' shrink-wraps for MD,
-    'm' keeps a minimum box for static calculations).
+    ``periodic`` is one flag or one per axis (chains 'p s s', sheets 'p p s');
+    ``free_boundary`` is the LAMMPS boundary of non-periodic axes ('s' shrink-wraps for MD,
+    'm' keeps a minimum box for static calculations). The atom count and box of the data file
+    choose the Coulomb route of charged sets, which may change the boundary (a periodic vacuum box
+    for chains and large free crystals, a fixed z for sheets; see potentials.registry); a relative
+    ``data_file`` is read from ``workdir`` (the worker's cwd). A data file that cannot be read
+    leaves a charged free crystal on the PPPM vacuum-box route.
     """
-    boundary = "p p p" if periodic else " ".join([free_boundary] * 3)
-    cmds = ["units metal", f"atom_style {'charge' if potential.charged else 'atomic'}",
-            f"boundary {boundary}", "atom_modify map array sort 0 0.0", f"read_data {data_file}"]
+    axes = (periodic,) * 3 if isinstance(periodic, bool) else tuple(bool(p) for p in periodic)
+    n_atoms, box_diagonal = data_file_extent(Path(workdir or ".") / data_file)
+    boundary = lammps_boundary(potential, axes, n_atoms, free_boundary)
+    read = f'read_data "{data_file}"' if any(c.isspace() for c in str(data_file)) else f"read_data {data_file}"
+    cmds = ["units metal", "atom_style atomic", f"boundary {boundary}", "atom_modify map array sort 0 0.0", read]
+    if potential.charged:  # charges as a per-atom property: the data file stays in atomic format
+        cmds.append("fix charges all property/atom q ghost yes")
     for i, el in enumerate(type_order, start=1):
         cmds.append(f"mass {i} {masses[el]}")
         if potential.charged:
             cmds.append(f"set type {i} charge {potential.charges()[el]}")
-    return cmds + potential.lammps_commands(type_order, periodic=periodic)
+    return cmds + potential.lammps_commands(type_order, periodic=axes, n_atoms=n_atoms,
+                                            span_angstrom=box_diagonal)
+
+
+def data_file_extent(data_file: str | Path) -> tuple[int | None, float | None]:
+    """Atom count and box diagonal (an upper bound of any interatomic distance) of a data file."""
+    n_atoms, lengths = None, []
+    if not Path(data_file).is_file():
+        return None, None
+    with open(data_file, encoding="utf-8") as fh:
+        for line in fh:
+            words = line.split()
+            if len(words) >= 2 and words[1] == "atoms":
+                n_atoms = int(words[0])
+            elif len(words) >= 4 and words[2][1:] == "lo" and words[3][1:] == "hi":
+                lengths.append(float(words[1]) - float(words[0]))
+            elif words and words[0] in ("Atoms", "Masses"):
+                break
+    return n_atoms, (float(np.linalg.norm(lengths)) if len(lengths) == 3 else None)
 
 
 def lammps_setup(type_order: list[str], masses: dict[str, float], potential: PotentialSet,
-                 settings: MDSettings, data_file: str, periodic: bool) -> list[str]:
-    """LAMMPS commands up to (not including) the first ``run``; shared with the benchmark."""
+                 settings: MDSettings, data_file: str, periodic: bool | tuple[bool, bool, bool],
+                 workdir: str | Path | None = None) -> list[str]:
+    """LAMMPS commands up to (not including) the first ``run``; shared with the benchmark.
+
+    Rigid-body motion: a free crystal has its linear and angular momentum zeroed (6 degrees of
+    freedom removed from the temperature); a partly periodic one (chain, sheet) only its linear
+    momentum (3): angular momentum about a periodic axis is not defined by LAMMPS' unwrapped
+    coordinates, and a chain's spin about its own axis is removed later in the analysis.
+    """
+    axes = (periodic,) * 3 if isinstance(periodic, bool) else tuple(bool(p) for p in periodic)
+    free, periodic = not any(axes), all(axes)
     t, dt_ps = settings.temperature_k, settings.timestep_fs / 1000
     seed = settings.seed
-    cmds = system_commands(type_order, masses, potential, data_file, periodic)
+    cmds = system_commands(type_order, masses, potential, data_file, axes, workdir=workdir)
     neigh = "neigh_modify every 1 delay 0 check yes"
     if settings.neighbor_one:
         neigh += f" one {settings.neighbor_one} page {20 * settings.neighbor_one}"
     cmds += [neigh, f"timestep {dt_ps}"]
     if not periodic:
-        cmds.append("compute_modify thermo_temp extra/dof 6")
-    cmds.append(f"velocity all create {t} {seed} mom yes rot {'no' if periodic else 'yes'} dist gaussian")
+        cmds.append(f"compute_modify thermo_temp extra/dof {6 if free else 3}")
+    cmds.append(f"velocity all create {t} {seed} mom yes rot {'yes' if free else 'no'} dist gaussian")
     damp = settings.damping_ps
     if settings.thermostat == "langevin":
         cmds += [f"fix thermostat all langevin {t} {t} {damp} {seed + 1} zero yes", "fix integrate all nve"]
@@ -141,7 +179,7 @@ def lammps_setup(type_order: list[str], masses: dict[str, float], potential: Pot
         cmds += [f"fix thermostat all temp/csvr {t} {t} {damp} {seed + 1}", "fix integrate all nve"]
     else:
         cmds += [f"fix integrate all nvt temp {t} {t} {damp}"]
-    angular = "" if periodic else " angular"
+    angular = " angular" if free else ""
     cmds += [f"fix zero_momentum all momentum 100 linear 1 1 1{angular}",
              "thermo_style custom step temp pe etotal", "thermo 1000"]
     return cmds
@@ -153,94 +191,105 @@ def prepare_run(atoms: Atoms, potential: PotentialSet, settings: MDSettings, wor
     symbols = atoms.get_chemical_symbols()
     potential.check_covers(symbols)
     order = species_order(atoms)
-    periodic = bool(atoms.pbc.all())
-    if atoms.pbc.any() and not periodic:
-        raise MDError("MD of partly periodic assemblies is not supported yet; use a free or fully periodic cell.")
+    periodic = tuple(bool(p) for p in atoms.pbc)
     boxed = lammps_ready(atoms)
-    data_file = workdir / "structure.data"
-    write_structure(boxed, data_file)
+    shift = (boxed.positions[0] - atoms.positions[0]).tolist()  # same for all atoms before wrapping
+    boxed.wrap()  # LAMMPS wants every atom inside the box along periodic axes
+    write_structure(boxed, workdir / "structure.data")
     masses = {el: float(atoms.get_masses()[symbols.index(el)]) for el in order}
     equil, stride, n_frames = settings.steps
+    # file names are relative to the work directory (the worker's cwd): LAMMPS splits a
+    # read_data path at spaces, so an output folder named "run dir" must never reach it
     return {
-        "commands": lammps_setup(order, masses, potential, settings, str(data_file), periodic),
+        "commands": lammps_setup(order, masses, potential, settings, "structure.data", periodic, workdir),
         "equilibration_steps": equil, "stride": stride, "n_frames": n_frames,
         "timestep_fs": settings.timestep_fs, "temperature_k": settings.temperature_k,
         "max_temperature_deviation": settings.max_temperature_deviation,
-        "output": str(workdir / "trajectory.npz"), "log": str(workdir / "log.lammps"),
+        "output": "trajectory.npz", "log": "log.lammps",
         "production_ensemble": settings.production_ensemble, "thermostat": settings.thermostat,
         "store_velocities": settings.store_velocities,
-        "shift_angstrom": (boxed.positions[0] - atoms.positions[0]).tolist(),
+        "shift_angstrom": shift,
     }
 
 
-def _failure_cause(workdir: Path, stderr: str) -> str:
+def _failure_cause(workdir: Path, stderr: str, returncode: int = 1) -> str:
     """The most telling line: the worker's own diagnosis, else LAMMPS' ERROR line."""
     diag = workdir / "failure.txt"
     if diag.exists():
-        return diag.read_text().strip()
+        return diag.read_text(encoding="utf-8", errors="replace").strip()
     log = workdir / "log.lammps"
-    text = (log.read_text(errors="replace") if log.exists() else "") + "\n" + stderr
+    text = (log.read_text(encoding="utf-8", errors="replace") if log.exists() else "") + "\n" + stderr
     errors = [ln.strip() for ln in text.splitlines() if "ERROR" in ln]
     if errors:
         return errors[-1]
+    if returncode < 0:
+        return f"the LAMMPS worker was killed by signal {signal.Signals(-returncode).name}"
     tail = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     return tail[-1] if tail else "the LAMMPS worker exited without a message"
 
 
 def _stream(cmd: list[str], settings: MDSettings, work: Path, timeout_s: float | None,
-            progress: Callable[[str], None] | None) -> tuple[int, str]:
-    """Run the worker, turning its 'progress' lines into messages; returns (exit code, other output)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=worker_environment(settings.threads), cwd=work)
-    timer = threading.Timer(timeout_s, proc.kill) if timeout_s else None
-    if timer:
-        timer.start()
+            progress: Callable[[str], None] | None, max_workers: int | None = None) -> tuple[int, str]:
+    """Run the worker, turning its 'progress' lines into messages; returns (exit code, other output).
+
+    The worker holds ``threads × ranks`` worker slots (see :mod:`nclattice.runtime`) while it runs.
+    """
+    timed_out = threading.Event()
     other = []
-    try:
-        for line in proc.stdout:
-            if line.startswith("progress ") and progress is not None:
-                _, phase, done, total = line.split()
-                progress(f"MD {settings.temperature_k:g} K: {phase} {100 * int(done) // max(int(total), 1)} % "
-                         f"(step {done}/{total})")
-            elif not line.startswith("progress "):
-                other.append(line)
-        rc = proc.wait()
-    finally:
+    with worker_slots(settings.threads * settings.mpi_ranks, max_workers, progress), \
+            started(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="utf-8",
+                    errors="replace", env=worker_environment(settings.threads, settings.mpi_ranks), cwd=work) as proc:
+        timer = threading.Timer(timeout_s, lambda: (timed_out.set(), kill_group(proc))) if timeout_s else None
         if timer:
-            timer.cancel()
-    if timer and not timer.is_alive() and rc < 0:
+            timer.start()
+        try:
+            for line in proc.stdout:
+                if line.startswith("progress ") and progress is not None:
+                    _, phase, done, total = line.split()
+                    progress(f"MD {settings.temperature_k:g} K: {phase} {100 * int(done) // max(int(total), 1)} % "
+                             f"(step {done}/{total})")
+                elif not line.startswith("progress "):
+                    other.append(line)
+            rc = proc.wait()
+        finally:
+            if timer:
+                timer.cancel()
+    if timed_out.is_set():
         raise MDError(f"MD at {settings.temperature_k} K did not finish within {timeout_s} s.")
     return rc, "".join(other)
 
 
 def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
             workdir: str | Path | None = None, timeout_s: float | None = None,
-            progress: Callable[[str], None] | None = None) -> Trajectory:
+            progress: Callable[[str], None] | None = None, max_workers: int | None = None) -> Trajectory:
     """Run one NVT trajectory of a free (or fully periodic) crystal in an isolated worker.
 
     ``progress`` receives a short line after equilibration and at every quarter of production.
+    ``max_workers`` caps the LAMMPS workers running at once (default: the usable cores).
     """
     with tempfile.TemporaryDirectory(prefix="nclattice-md-") as tmp:
-        work = Path(workdir) if workdir is not None else Path(tmp)
+        # absolute: the worker starts inside ``work``, where a relative path means something else
+        work = Path(workdir if workdir is not None else tmp).resolve()
         work.mkdir(parents=True, exist_ok=True)
         spec = prepare_run(atoms, potential, settings, work)
         spec_path = work / "spec.json"
-        spec_path.write_text(json.dumps(spec, indent=1))
+        spec_path.write_text(json.dumps(spec, indent=1), encoding="utf-8")
         cmd = [sys.executable, "-m", "nclattice.tasks.lammps_worker", str(spec_path)]
         if settings.mpi_ranks > 1:
             mpiexec = Path(sys.prefix) / "bin" / "mpiexec"
             cmd = [str(mpiexec if mpiexec.exists() else "mpiexec"), "-n", str(settings.mpi_ranks), *cmd]
         t0 = time.perf_counter()
-        rc, output = _stream(cmd, settings, work, timeout_s, progress)
-        if rc != 0 or not Path(spec["output"]).exists():
-            cause = _failure_cause(work, output)
+        rc, output = _stream(cmd, settings, work, timeout_s, progress, max_workers)
+        if rc != 0 or not (work / spec["output"]).exists():
+            cause = _failure_cause(work, output, rc)
             raise MDError(f"MD at {settings.temperature_k} K failed: {cause}")
-        with np.load(spec["output"]) as data:
+        with np.load(work / spec["output"]) as data:
             out = {k: data[k] for k in data.files}
-        info = json.loads((work / "trajectory.json").read_text())
+        info = json.loads((work / "trajectory.json").read_text(encoding="utf-8"))
     return Trajectory(
         symbols=atoms.get_chemical_symbols(), masses_amu=atoms.get_masses(),
-        times_ps=out["times_ps"], positions_angstrom=out["positions"] - np.array(spec["shift_angstrom"]),
+        times_ps=out["times_ps"],
+        positions_angstrom=unwrap_periodic(out["positions"] - np.array(spec["shift_angstrom"]), atoms),
         velocities_angstrom_per_ps=out.get("velocities"),
         temperature_k=out["temperature_k"], potential_energy_ev=out["pe_ev"], settings=settings,
         potential=potential.record(), wall_s=time.perf_counter() - t0,
@@ -249,5 +298,15 @@ def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
     )
 
 
+def unwrap_periodic(frames: np.ndarray, atoms: Atoms) -> np.ndarray:
+    """Undo LAMMPS' wrapping along periodic axes: each atom is placed at the image nearest its
+    starting position (thermal motion stays far below half a period)."""
+    out = np.array(frames, float)
+    for axis in np.flatnonzero(atoms.pbc):
+        length = atoms.cell[axis, axis]
+        out[..., axis] += length * np.round((atoms.positions[:, axis] - out[..., axis]) / length)
+    return out
+
+
 def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return usable_cores()

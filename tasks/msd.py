@@ -44,17 +44,41 @@ def kabsch(mobile: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.nd
     return vt.T @ np.diag([1.0, 1.0, d]) @ u.T
 
 
-def remove_rigid_body_motion(frames: np.ndarray, masses: np.ndarray, passes: int = 2) -> np.ndarray:
-    """Frames superposed on their own mean structure (translation and rotation removed)."""
+def rotation_about_axis(mobile: np.ndarray, target: np.ndarray, weights: np.ndarray,
+                        axis: int) -> np.ndarray:
+    """Rotation R (3x3) about one Cartesian axis minimising Σ w |R·mobile_i - target_i|²."""
+    i, j = [k for k in range(3) if k != axis]
+    cross = np.sum(weights * (mobile[:, i] * target[:, j] - mobile[:, j] * target[:, i]))
+    dot = np.sum(weights * (mobile[:, i] * target[:, i] + mobile[:, j] * target[:, j]))
+    angle = np.arctan2(cross, dot)
+    rot = np.eye(3)
+    rot[i, i], rot[i, j], rot[j, i], rot[j, j] = np.cos(angle), -np.sin(angle), np.sin(angle), np.cos(angle)
+    return rot
+
+
+def remove_rigid_body_motion(frames: np.ndarray, masses: np.ndarray, passes: int = 2,
+                             pbc: tuple[bool, bool, bool] | None = None) -> np.ndarray:
+    """Frames superposed on their own mean structure (translation and rotation removed).
+
+    Rotations removed are those that are free motions of the system: all three for a free
+    crystal; for a chain periodic along one axis only the spin about that axis (a rotation
+    about any other axis would tilt the periodic direction); none for a sheet periodic along
+    two axes or a bulk cell. Translation is removed along every axis (it is free along all).
+    """
     w = np.asarray(masses, float) / np.sum(masses)
     com = np.einsum("fij,i->fj", frames, w)
     centred = frames - com[:, None, :]
+    periodic_axes = np.flatnonzero(pbc) if pbc is not None else np.array([], int)
+    if len(periodic_axes) >= 2:
+        return centred
     reference = centred[0]
     aligned = centred
     for _ in range(passes):
         aligned = np.empty_like(centred)
         for k, frame in enumerate(centred):
-            aligned[k] = frame @ kabsch(frame, reference, w).T
+            rot = (kabsch(frame, reference, w) if len(periodic_axes) == 0
+                   else rotation_about_axis(frame, reference, w, int(periodic_axes[0])))
+            aligned[k] = frame @ rot.T
         reference = aligned.mean(0)
     return aligned
 
@@ -85,20 +109,38 @@ class MSDResult:
         return float(np.mean(proj**2))
 
 
-def msd_from_frames(frames: np.ndarray, masses: np.ndarray, n_blocks: int = 5) -> MSDResult:
-    """3D ⟨u²⟩ per atom after removing rigid-body motion, with block estimates."""
+def msd_from_frames(frames: np.ndarray, masses: np.ndarray, n_blocks: int = 5,
+                    pbc: tuple[bool, bool, bool] | None = None) -> MSDResult:
+    """3D ⟨u²⟩ per atom after removing rigid-body motion (see remove_rigid_body_motion for
+    partly periodic systems, ``pbc``), with block estimates."""
     frames = np.asarray(frames, float)
     if frames.ndim != 3 or frames.shape[0] < 2 * max(n_blocks, 1):
         raise NclatticeError(
             f"MSD needs at least {2 * max(n_blocks, 1)} frames (got {frames.shape[0]}); "
             "run a longer production or sample more often."
         )
-    aligned = remove_rigid_body_motion(frames, masses)
+    aligned = remove_rigid_body_motion(frames, masses, pbc=pbc)
     disp = aligned - aligned.mean(0)
     per_atom = np.mean(np.sum(disp**2, axis=2), axis=0)
     blocks = np.array([np.mean(np.sum(b**2, axis=2), axis=0)
                        for b in np.array_split(disp, n_blocks, axis=0)])
     return MSDResult(per_atom, blocks, disp, n_blocks)
+
+
+def lattice_directions(info: dict) -> dict[str, np.ndarray]:
+    """Named directions reported for a structure's lattice (its ``info``), in the builders'
+    Cartesian frames. Cubic lattices (rock salt, zinc blende, perovskite): single members of the
+    Bragg-peak families, [100], [010], [001], [110], [101], [011], [111]; an attached chain (x)
+    or sheet (x, y) is anisotropic, so [100] is along the attachment and [001] across it.
+    (Averages over a whole cubic family are not reported: for any displacement tensor they
+    equal the isotropic value, ⟨u²⟩/3.) Wurtzite: the c axis and the a plane."""
+    lattice = info.get("lattice") or ("perovskite" if info.get("recipe") == "cspbbr3" else None)
+    if lattice in ("rocksalt", "zincblende", "perovskite", "cubic"):
+        names = ("[100]", "[010]", "[001]", "[110]", "[101]", "[011]", "[111]")
+        return {n: np.array([float(c) for c in n.strip("[]")]) for n in names}
+    if lattice == "wurtzite":
+        return {k: FAMILIES[k] for k in ("c-axis", "a-plane")}
+    return {}
 
 
 def group_masks(symbols: list[str], arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

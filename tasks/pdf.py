@@ -34,6 +34,7 @@ class PairHistograms:
     counts: dict[tuple[str, str], np.ndarray]  # pairs per bin, per frame, unordered, a <= b
     n_atoms: int
     species_counts: dict[str, int]
+    r_sums: dict[tuple[str, str], np.ndarray] | None = None  # summed distances per bin (mean = r_sums/counts)
 
     @property
     def r_angstrom(self) -> np.ndarray:
@@ -65,6 +66,7 @@ def pair_histograms(frames: np.ndarray, symbols: list[str], r_max_angstrom: floa
     edges = np.arange(0.0, r_max_angstrom + dr_angstrom / 2, dr_angstrom)
     n_bins = len(edges) - 1
     total = np.zeros(n_s * n_s * n_bins)
+    r_total = np.zeros(n_s * n_s * n_bins)
     for frame in frames:
         pairs = cKDTree(frame).query_pairs(r_max_angstrom, output_type="ndarray")
         if len(pairs) == 0:
@@ -72,10 +74,15 @@ def pair_histograms(frames: np.ndarray, symbols: list[str], r_max_angstrom: floa
         d = np.linalg.norm(frame[pairs[:, 0]] - frame[pairs[:, 1]], axis=1)
         a, b = np.minimum(code[pairs[:, 0]], code[pairs[:, 1]]), np.maximum(code[pairs[:, 0]], code[pairs[:, 1]])
         idx = np.minimum((d / dr_angstrom).astype(int), n_bins - 1)
-        total += np.bincount((a * n_s + b) * n_bins + idx, minlength=total.size)
+        key = (a * n_s + b) * n_bins + idx
+        total += np.bincount(key, minlength=total.size)
+        r_total += np.bincount(key, weights=d, minlength=total.size)
     total = total.reshape(n_s, n_s, n_bins) / len(frames)
-    counts = {(species[i], species[j]): total[i, j] for i in range(n_s) for j in range(i, n_s)}
-    return PairHistograms(edges, counts, len(symbols), {s: int(np.sum(symbols == s)) for s in species})
+    r_total = r_total.reshape(n_s, n_s, n_bins) / len(frames)
+    keys = [(i, j) for i in range(n_s) for j in range(i, n_s)]
+    counts = {(species[i], species[j]): total[i, j] for i, j in keys}
+    r_sums = {(species[i], species[j]): r_total[i, j] for i, j in keys}
+    return PairHistograms(edges, counts, len(symbols), {s: int(np.sum(symbols == s)) for s in species}, r_sums)
 
 
 def sphere_shape_function(r: np.ndarray, diameter: float) -> np.ndarray:
@@ -96,11 +103,20 @@ def g_of_r(hist: PairHistograms, weights: dict[str, float], diameter_angstrom: f
 
 
 def f_of_q(hist: PairHistograms, weights: dict[str, float], q_inv_angstrom: np.ndarray) -> np.ndarray:
-    """Reduced structure function F(Q) = Q[S(Q) - 1] from the histograms (Debye equation)."""
-    r = hist.r_angstrom
-    w = hist.weighted(weights)
+    """Reduced structure function F(Q) = Q[S(Q) - 1] from the histograms (Debye equation), each
+    bin at its mean pair distance when known (exact to second order in the bin width; the bin
+    centre is off by up to Q·Δr/2 in phase)."""
     q = np.asarray(q_inv_angstrom, float)
-    return np.sin(np.outer(q, r)) @ (w / r)
+    if hist.r_sums is None:
+        r = hist.r_angstrom
+        return np.sin(np.outer(q, r)) @ (hist.weighted(weights) / r)
+    mean_f = sum(weights[s] * n for s, n in hist.species_counts.items()) / hist.n_atoms
+    out = np.zeros(q.size)
+    for (a, b), h in hist.counts.items():
+        occ = h > 0
+        r = hist.r_sums[(a, b)][occ] / h[occ]
+        out += np.sin(np.outer(q, r)) @ (2 * weights[a] * weights[b] * h[occ] / r)
+    return out / (hist.n_atoms * mean_f**2)
 
 
 def g_from_f(q_inv_angstrom: np.ndarray, f_q: np.ndarray, r_angstrom: np.ndarray,

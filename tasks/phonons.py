@@ -28,17 +28,25 @@ a damped-oscillator fit C(t) = e^{-Γt/2}[cos ω₁t - (Γ/2ω₁) sin ω₁t], 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from ase import Atoms
 from scipy.optimize import curve_fit
 
 from ..errors import NclatticeError
 from ..potentials import PotentialSet
-from ..structio import lammps_ready, species_order
-from .lammps_env import load_lammps
-from .md import system_commands
+from ..runtime import started, worker_slots
+from ..structio import lammps_ready, species_order, write_structure
+from .lammps_env import load_lammps, worker_environment
+from .md import _failure_cause, system_commands
 from .msd import kabsch
 
 THZ_PER_SQRT_EV_A2_AMU = 15.6333  # sqrt(eV / (Å² amu)) / 2π in THz
@@ -62,7 +70,8 @@ class LammpsSession:
         write_structure(boxed, data)
         self.lmp = load_lammps()(cmdargs=["-log", log_file, "-screen", "none", "-nocite"])
         masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
-        for c in system_commands(self.order, masses, potential, data, self.periodic, free_boundary="m"):
+        pbc = tuple(bool(x) for x in atoms.pbc)  # chains/sheets: periodic axes stay periodic
+        for c in system_commands(self.order, masses, potential, data, pbc, free_boundary="m"):
             self.lmp.command(c)
         self.n = len(atoms)
 
@@ -106,6 +115,82 @@ def hessian(session: LammpsSession, step_angstrom: float = 0.005) -> np.ndarray:
     return 0.5 * (h + h.T)
 
 
+# ---------------------------------------------------------------- isolated worker: minimise + Hessian
+
+
+@dataclass
+class StaticResult:
+    positions_angstrom: np.ndarray  # minimised, in the input's frame
+    hessian_ev_a2: np.ndarray | sp.csr_matrix  # symmetrised, (3N, 3N)
+    minimization: dict
+    timings_s: dict
+    worker_max_rss_mb: float
+    lammps_version: str
+
+
+def dense_hessian_fits(n_atoms: int, memory_bytes: float | None = None) -> bool:
+    """Whether dense diagonalisation fits: the Hessian, the dynamical matrix and the eigenvectors
+    (3 x (3N)² doubles) within ``memory_bytes`` (default: a quarter of the physical memory,
+    at most 6 GB)."""
+    if memory_bytes is None:
+        try:
+            physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            physical = 8e9
+        memory_bytes = min(physical / 4, 6e9)
+    return 3 * (3 * n_atoms) ** 2 * 8 <= memory_bytes
+
+
+def minimize_and_hessian(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angstrom: float = 1e-5,
+                         step_angstrom: float = 0.005, sparse: bool = False, minimize: bool = True,
+                         workdir: str | Path | None = None, timeout_s: float | None = None,
+                         sparse_tolerance: float = 1e-9) -> StaticResult:
+    """CG minimisation and the central-difference Hessian in the isolated LAMMPS worker
+    (``tasks/lammps_static_worker.py``): a LAMMPS crash fails this call with its cause, not
+    the caller. ``sparse`` keeps each row's entries above ``sparse_tolerance`` x max|H| (CSR)."""
+    potential.check_covers(atoms.get_chemical_symbols())
+    order = species_order(atoms)
+    pbc = tuple(bool(x) for x in atoms.pbc)  # chains/sheets: periodic axes stay periodic
+    boxed = atoms if all(pbc) else lammps_ready(atoms, vacuum_angstrom=20.0)
+    shift = boxed.positions[0] - atoms.positions[0]
+    masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
+    with tempfile.TemporaryDirectory(prefix="nclattice-static-") as tmp:
+        work = Path(workdir if workdir is not None else tmp).resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        for stale in ("failure.txt", "hessian.npy", "hessian.npz", "static.json"):
+            (work / stale).unlink(missing_ok=True)
+        data = work / "structure.data"
+        write_structure(boxed, data)
+        spec = {"commands": system_commands(order, {k: float(v) for k, v in masses.items()}, potential, str(data),
+                                            pbc, free_boundary="m"),
+                "minimize": minimize, "fmax_ev_per_angstrom": fmax_ev_per_angstrom, "max_iterations": 20000,
+                "step_angstrom": step_angstrom, "sparse": sparse, "sparse_tolerance": sparse_tolerance,
+                "atoms": None, "log": str(work / "log.lammps")}
+        (work / "spec.json").write_text(json.dumps(spec, indent=1))
+        cmd = [sys.executable, "-m", "nclattice.tasks.lammps_static_worker", str(work / "spec.json")]
+        # one worker slot, its own process group (killed with the caller), as the MD workers
+        with worker_slots(1), started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
+                                      errors="replace", env=worker_environment(1), cwd=work) as proc:
+            try:
+                _, stderr = proc.communicate(timeout=timeout_s)
+            except subprocess.TimeoutExpired as exc:
+                raise NclatticeError(f"minimisation + Hessian did not finish within {timeout_s} s.") from exc
+        if proc.returncode != 0 or not (work / "static.json").exists():
+            cause = _failure_cause(work, stderr, proc.returncode)
+            raise NclatticeError(f"minimisation + Hessian failed: {cause}")
+        info = json.loads((work / "static.json").read_text())
+        positions = np.load(work / "minimized.npy") - shift
+        if sparse:
+            with np.load(work / "hessian.npz") as d:
+                h = sp.csr_matrix((d["data"], d["indices"], d["indptr"]), shape=tuple(d["shape"]))
+            h = ((h + h.T) * 0.5).tocsr()
+        else:
+            h = np.load(work / "hessian.npy")
+            h = 0.5 * (h + h.T)
+    return StaticResult(positions, h, info["minimization"], info["timings_s"], info["max_rss_mb"],
+                        info["lammps_version"])
+
+
 def rigid_body_basis(positions: np.ndarray, masses: np.ndarray) -> np.ndarray:
     """Orthonormal mass-weighted translation and rotation vectors, shape (3N, 6)."""
     sq = np.sqrt(masses)
@@ -145,6 +230,25 @@ def normal_modes(hessian_ev_a2: np.ndarray, masses: np.ndarray, positions: np.nd
     else:
         overlap, rigid = np.zeros(len(freq)), np.sort(np.argsort(np.abs(freq))[:3])
     return Modes(freq, vec, rigid, overlap)
+
+
+def normal_modes_sparse(hessian_ev_a2: sp.spmatrix, masses: np.ndarray, positions: np.ndarray,
+                        n_modes: int = 300, sigma: float = -1e-3) -> Modes:
+    """The ``n_modes`` lowest modes of a sparse Hessian: Lanczos (scipy eigsh) in shift-invert
+    mode about ``sigma`` (eV Å⁻² amu⁻¹; slightly negative, so D − σ is positive definite and the
+    six rigid-body modes near zero are found with the rest). Eigenvectors are (3N, n_modes)."""
+    from scipy.sparse.linalg import eigsh
+
+    m3 = np.repeat(masses, 3)
+    scale = sp.diags(1 / np.sqrt(m3))
+    dyn = (scale @ hessian_ev_a2 @ scale).tocsc()
+    k = min(n_modes, dyn.shape[0] - 2)
+    lam, vec = eigsh(dyn, k=k, sigma=sigma, which="LM")
+    order = np.argsort(lam)
+    lam, vec = lam[order], vec[:, order]
+    freq = np.sign(lam) * np.sqrt(np.abs(lam)) * THZ_PER_SQRT_EV_A2_AMU
+    overlap = np.sum((rigid_body_basis(positions, masses).T @ vec) ** 2, axis=0)
+    return Modes(freq, vec, np.sort(np.argsort(overlap)[-6:]), overlap)
 
 
 def density_of_states(frequencies_thz: np.ndarray, weights: np.ndarray | None = None,

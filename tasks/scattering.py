@@ -1,4 +1,4 @@
-"""Atomic scattering factors for X-rays and electrons, from maintained tables (xraydb).
+"""Atomic scattering factors for X-rays and electrons, from maintained tables (xraydb, scikit-ued).
 
 Conventions: every function takes the scattering-vector magnitude ``Q = 4π sinθ/λ`` in Å⁻¹
 and converts to ``s = sinθ/λ = Q/4π`` only where it calls the tables.
@@ -13,11 +13,17 @@ Tables used
   within a few hundred eV and isolated-atom tables (Chantler, Henke, Cromer–Liberman) differ
   from each other and from the solid (no near-edge fine structure). Use ``nearby_edges`` to
   see which edges lie near a chosen energy; the anomalous terms are off unless asked for.
-- Electrons: the Mott–Bethe formula (first Born approximation) applied to the same
-  Waasmaier–Kirfel fit, ``f_e(s) = γ (Z − f0(s)) / (8π² a0 s²)`` in Å, with the relativistic
-  mass factor ``γ = 1 + E/(m0c²)`` of the beam (γ = 8.24 at 3.7 MeV, 1.098 at 50 keV).
-  No Kirkland or Lobato table ships with a light, installed package (abTEM has them but pulls
-  in numba), so this route is used. With the fit written as f0 = c + Σ a_i exp(−b_i s²),
+- Electrons, default (``electron_factors="kirkland"``): Kirkland's parametrisation of
+  Hartree–Fock electron factors (three Lorentzians plus three Gaussians in q = 1/d; E. J.
+  Kirkland, *Advanced Computing in Electron Microscopy*, 2nd ed., Springer 2010, Appendix C),
+  read through scikit-ued's ``skued.affe`` (L. P. René de Cotret et al., maintained). The table
+  is non-relativistic; the amplitude is multiplied by the relativistic mass factor γ of the beam.
+  f_e(0) is finite by construction (the Lorentzians carry the 1/q² tail).
+- Electrons, option ``electron_factors="mott-bethe"``: the Mott–Bethe formula (first Born
+  approximation) applied to the same Waasmaier–Kirfel fit,
+  ``f_e(s) = γ (Z − f0(s)) / (8π² a0 s²)`` in Å, with the relativistic mass factor
+  ``γ = 1 + E/(m0c²)`` of the beam (γ = 8.24 at 3.7 MeV, 1.098 at 50 keV).
+  With the fit written as f0 = c + Σ a_i exp(−b_i s²),
   ``Z − f0(s) = (Z − f0(0)) + Σ a_i (1 − exp(−b_i s²))``; the first term is the fit's error in
   the electron count (|Z − f0(0)| < 0.01 e for neutral atoms) and is dropped, since the
   1/s² factor would blow it up at small s. The remaining sum is evaluated with ``expm1``,
@@ -46,6 +52,7 @@ ELECTRON_REST_KEV = 510.99895
 HC_KEV_ANGSTROM = 12.398419843
 MOTT_BETHE_ANGSTROM = 1.0 / (8 * np.pi**2 * BOHR_ANGSTROM)  # 0.023934 Å
 PROBES = ("xray", "electron")
+ELECTRON_TABLES = ("kirkland", "mott-bethe")
 DEFAULT_ENERGY_KEV = {"xray": 13.6, "electron": 3700.0}
 
 
@@ -111,9 +118,7 @@ def xray_wavelength_angstrom(energy_kev: float) -> float:
 
 def electron_f(symbol: str, q_inv_angstrom: np.ndarray, energy_kev: float) -> np.ndarray:
     """Mott–Bethe electron scattering amplitude (Å) of a neutral atom, relativistic."""
-    if symbol != symbol.rstrip("+-"):
-        raise NclatticeError(f"electron scattering factors are for neutral atoms; use "
-                             f"'{symbol.rstrip('+-0123456789')}' instead of '{symbol}'.")
+    _neutral(symbol)
     _, _, a, b = _waasmaier_row(symbol)
     s2 = q_to_s(q_inv_angstrom)[..., None] ** 2
     # Σ a (1 − e^{−b s²}) / s² without cancellation; limit Σ a b at s = 0
@@ -122,13 +127,44 @@ def electron_f(symbol: str, q_inv_angstrom: np.ndarray, energy_kev: float) -> np
     return relativistic_gamma(energy_kev) * MOTT_BETHE_ANGSTROM * (a * ratio).sum(-1)
 
 
+def _neutral(symbol: str) -> None:
+    if symbol != symbol.rstrip("+-"):
+        raise NclatticeError(f"electron scattering factors are for neutral atoms; use "
+                             f"'{symbol.rstrip('+-0123456789')}' instead of '{symbol}'.")
+
+
+def electron_f_kirkland(symbol: str, q_inv_angstrom: np.ndarray, energy_kev: float) -> np.ndarray:
+    """Kirkland electron scattering amplitude (Å) of a neutral atom through ``skued.affe``, times γ."""
+    _neutral(symbol)
+    from skued import affe
+
+    q = np.asarray(q_inv_angstrom, float)
+    try:
+        f = np.asarray(affe(symbol, q.ravel()), float).reshape(q.shape)
+    except (ValueError, KeyError):
+        raise NclatticeError(f"no Kirkland electron scattering factor for '{symbol}'; give an element "
+                             "symbol such as 'Cd'.") from None
+    return relativistic_gamma(energy_kev) * f
+
+
+def electron_factor(symbol: str, q_inv_angstrom: np.ndarray, energy_kev: float,
+                    table: str = "kirkland") -> np.ndarray:
+    """Electron amplitude (Å) from the chosen table: ``kirkland`` (default) or ``mott-bethe``."""
+    if table == "kirkland":
+        return electron_f_kirkland(symbol, q_inv_angstrom, energy_kev)
+    if table == "mott-bethe":
+        return electron_f(symbol, q_inv_angstrom, energy_kev)
+    raise NclatticeError(f"electron factors must be one of {', '.join(ELECTRON_TABLES)}, not '{table}'.")
+
+
 @dataclass(frozen=True)
 class Probe:
-    """What scatters: X-rays (f0 [+ f′ + i f″]) or electrons (Mott–Bethe) at an energy in keV."""
+    """What scatters: X-rays (f0 [+ f′ + i f″]) or electrons (Kirkland or Mott–Bethe) at an energy in keV."""
 
     kind: str = "xray"
     energy_kev: float = 13.6
     anomalous: bool = False
+    electron_factors: str = "kirkland"
 
     def __post_init__(self) -> None:
         if self.kind not in PROBES:
@@ -137,6 +173,9 @@ class Probe:
             raise NclatticeError(f"the probe energy must be a positive number of keV, got {self.energy_kev}.")
         if self.anomalous and self.kind != "xray":
             raise NclatticeError("anomalous f′, f″ apply to X-rays only; drop the anomalous option.")
+        if self.electron_factors not in ELECTRON_TABLES:
+            raise NclatticeError(f"electron factors must be one of {', '.join(ELECTRON_TABLES)}, "
+                                 f"not '{self.electron_factors}'.")
 
     @property
     def wavelength_angstrom(self) -> float:
@@ -148,7 +187,7 @@ class Probe:
         """Scattering amplitude of one species at Q (complex when anomalous)."""
         q = np.asarray(q_inv_angstrom, float)
         if self.kind == "electron":
-            return electron_f(symbol, q, self.energy_kev).astype(complex)
+            return electron_factor(symbol, q, self.energy_kev, self.electron_factors).astype(complex)
         f = xray_f0(symbol, q).astype(complex)
         if self.anomalous:
             f1, f2 = xray_anomalous(symbol, self.energy_kev)
@@ -161,6 +200,9 @@ class Probe:
 
     def describe(self) -> dict:
         tables = ("Waasmaier-Kirfel f0" + (" + Chantler f', f''" if self.anomalous else "")
-                  if self.kind == "xray" else "Mott-Bethe from Waasmaier-Kirfel f0, relativistic")
+                  if self.kind == "xray" else
+                  "Kirkland (2010) via scikit-ued affe, times the relativistic gamma"
+                  if self.electron_factors == "kirkland" else "Mott-Bethe from Waasmaier-Kirfel f0, relativistic")
         return {"probe": self.kind, "energy_kev": self.energy_kev, "anomalous": self.anomalous,
+                "electron_factors": self.electron_factors if self.kind == "electron" else None,
                 "wavelength_angstrom": self.wavelength_angstrom, "tables": tables}

@@ -459,6 +459,9 @@ def radial_profile(coords_angstrom: np.ndarray, u_angstrom: np.ndarray, symbols:
     return out
 
 
+NO_DISPLACEMENT_ANGSTROM = 1e-4  # below this a relaxation did not move a species (noise level)
+
+
 def plot_displacement(coords_angstrom: np.ndarray, u_angstrom: np.ndarray, symbols: list[str],
                       table: dict[str, dict[str, Any]] | None = None, title: str = ""):
     """Figure S3/S4 of seed 002: per species, the (x, y) projection coloured by u_x (blue =
@@ -473,12 +476,17 @@ def plot_displacement(coords_angstrom: np.ndarray, u_angstrom: np.ndarray, symbo
         sel = symbols_arr == sp
         r, u = coords_angstrom[sel], u_angstrom[sel]
         top, bottom = axes[0, k], axes[1, k]
-        limit = float(np.abs(u[:, 0]).max()) or 1e-6  # per species: Br moves far less than Cs
-        im = top.scatter(r[:, 0], r[:, 1], c=u[:, 0], cmap="RdBu", vmin=-limit, vmax=limit,
-                         s=40, edgecolors="k", linewidths=0.3)
+        limit = float(np.abs(u[:, 0]).max())  # per species: Br moves far less than Cs
         top.set(title=f"{sp}: $u_x$ (blue = +x)", xlabel="x (Å)", ylabel="y (Å)",
                 xlim=(-edge, edge), ylim=(-edge, edge), aspect="equal")
-        fig.colorbar(im, ax=top, label="$u_x$ (Å)", shrink=0.8)
+        if limit < NO_DISPLACEMENT_ANGSTROM:  # colouring numerical noise would suggest a pattern
+            top.scatter(r[:, 0], r[:, 1], color="0.8", s=40, edgecolors="k", linewidths=0.3)
+            top.text(0.5, 0.5, f"no displacement\n(max |$u_x$| = {limit:.0e} Å)", transform=top.transAxes,
+                     ha="center", va="center", fontsize=9, bbox={"facecolor": "white", "alpha": 0.8})
+        else:
+            im = top.scatter(r[:, 0], r[:, 1], c=u[:, 0], cmap="RdBu", vmin=-limit, vmax=limit,
+                             s=40, edgecolors="k", linewidths=0.3)
+            fig.colorbar(im, ax=top, label="$u_x$ (Å)", shrink=0.8)
         bottom.scatter(r[:, 0], u[:, 0] * 1e3, c=np.sign(u[:, 0]), cmap="RdBu", vmin=-1, vmax=1,
                        s=20, edgecolors="k", linewidths=0.3)
         if table is not None and np.isfinite(table[sp]["slope_ppm"][0][0]):

@@ -146,3 +146,50 @@ def test_bad_boxes_and_miller_indices():
     with pytest.raises(NclatticeError, match="Miller"):
         dif.parse_hkl("2x0")
     assert dif.parse_hkl("-1,1,0") == (-1, 1, 0)
+
+
+def _rattled(atoms, seed=1, scale=0.05):
+    rng = np.random.default_rng(seed)
+    return atoms.positions + rng.normal(scale=scale, size=atoms.positions.shape), atoms.get_chemical_symbols()
+
+
+def test_histogram_debye_with_mean_bin_distances_is_exact_to_1e_4_up_to_12_inverse_angstrom():
+    from nclattice.structures import build_cdse_cds
+
+    pos, sym = _rattled(build_cdse_cds(2.0, 1))  # 342 atoms, 3 species
+    q = np.linspace(0.5, 12.0, 60)
+    direct = dif.debye_direct(pos, sym, XRAY, q)
+    hist = dif.pair_histogram(pos, sym, 0.005)
+    exact = dif.debye_from_histogram(hist, XRAY, q)
+    error = np.abs(exact - direct).max() / direct.max()
+    assert error < 1e-4
+    # the same bins evaluated at their centres miss by far more: the mean distance is what matters
+    w = hist.bin_width_angstrom
+    centred = dif.PairHistogram(hist.species, hist.counts_per_species, hist.pairs, hist.counts,
+                                [(np.floor(r / w) + 0.5) * w for r in hist.mean_r], w)
+    assert np.abs(dif.debye_from_histogram(centred, XRAY, q) - direct).max() / direct.max() > 10 * error
+    # every unordered pair counted once
+    assert sum(c.sum() for c in hist.counts) == len(pos) * (len(pos) - 1) // 2
+
+
+def test_nufft_powder_matches_the_exact_debye_sum_on_thousands_of_atoms():
+    probe = Probe("electron", 3700.0)
+    pos, sym = _rattled(build_cdse(4.5))  # 1,675 atoms
+    q = np.linspace(0.5, 12.0, 16)
+    exact = dif.debye_intensity(pos, sym, probe, q, method="histogram")
+    fast = dif.debye_intensity(pos, sym, probe, q, method="nufft")
+    assert np.abs(fast - exact).max() / exact.max() < 1e-4
+
+
+def test_auto_powder_method_follows_the_cost_model():
+    q = np.linspace(0.5, 12.0, 600)
+    # 11k atoms to 12 Å⁻¹: the pair histogram is cheaper; 100k atoms at small Q·D: the NUFFT
+    assert dif.choose_powder_method(11_000, 2, 85.0, q) == "histogram"
+    assert dif.choose_powder_method(100_000, 2, 175.0, np.linspace(0.2, 2.0, 300)) == "nufft"
+    cost = dif.powder_cost_s(100_000, 2, 175.0, np.linspace(0.2, 2.0, 300))
+    assert cost["nufft"] < cost["histogram"]
+    # at high Q the NUFFT's (Q·D)² nodes per shell make it far dearer than the pair loop
+    high_q = dif.powder_cost_s(11_000, 2, 85.0, q)
+    assert high_q["nufft"] > 10 * high_q["histogram"]
+    with pytest.raises(NclatticeError, match="powder method"):
+        dif.debye_intensity(np.zeros((2, 3)), ["Cd", "Se"], XRAY, q, method="fast")

@@ -24,7 +24,9 @@ from nclattice.tasks.phonons import (
     fit_lifetime,
     gle_lifetime,
     hessian,
+    minimize_and_hessian,
     normal_modes,
+    normal_modes_sparse,
     projection_weights,
 )
 
@@ -66,6 +68,22 @@ def test_free_nanocrystal_has_exactly_six_zero_modes(minimized_modes):
     symbols = np.array(nc.get_chemical_symbols())
     total = sum(projection_weights(vec, symbols == el) for el in set(symbols))
     assert np.allclose(total, 1.0)
+
+
+def test_worker_hessian_matches_in_process_and_sparse_lanczos_finds_the_lowest_modes(minimized_modes):
+    nc, _, modes = minimized_modes
+    dense = minimize_and_hessian(nc, SW, 1e-6)  # isolated worker process
+    assert dense.minimization["converged"] and dense.worker_max_rss_mb > 0
+    assert np.allclose(normal_modes(dense.hessian_ev_a2, nc.get_masses(), dense.positions_angstrom).frequencies_thz,
+                       modes.frequencies_thz, atol=1e-6)
+    sparse = minimize_and_hessian(nc, SW, 1e-6, sparse=True)
+    h = sparse.hessian_ev_a2
+    assert h.nnz < 0.1 * h.shape[0] ** 2 and np.abs(h.toarray() - dense.hessian_ev_a2).max() < 1e-8
+    low = normal_modes_sparse(h, nc.get_masses(), sparse.positions_angstrom, n_modes=40)
+    assert np.allclose(low.frequencies_thz, modes.frequencies_thz[:40], atol=1e-6)
+    assert sorted(low.rigid_body_modes) == list(range(6)) and low.rigid_body_overlap[low.rigid_body_modes].min() > 0.99
+    # the same modes: each Lanczos vector lies in the span of the lowest dense eigenvectors
+    assert np.linalg.norm(modes.eigenvectors[:, :42].T @ low.eigenvectors[:, 6:40], axis=0).min() > 0.999
 
 
 def _bulk_cdse_dos(grid):

@@ -7,7 +7,7 @@ from ase.build import bulk
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS
 
-from nclattice.potentials import PotentialError, available, default_for, load
+from nclattice.potentials import PotentialError, available, default_for, lammps_boundary, load
 from nclattice.tasks.lammps_calc import lammps_calculator
 
 MADELUNG_ROCKSALT = 1.747565
@@ -24,8 +24,8 @@ def test_shipped_set_is_cited_and_hashed():
 
 
 def test_missing_coverage_says_what_to_do():
-    with pytest.raises(PotentialError, match="no shipped potential covers Pb, Se"):
-        default_for({"Pb", "Se"})
+    with pytest.raises(PotentialError, match="no shipped potential covers Au, Se"):
+        default_for({"Au", "Se"})
     with pytest.raises(PotentialError, match="no parameters for Pb"):
         load("zhou2013-sw").check_covers(["Pb", "Se"])
     with pytest.raises(PotentialError, match="no potential named"):
@@ -50,10 +50,18 @@ lj: {A: {epsilon_ev: 0.01, sigma_angstrom: 3.0}, B: {epsilon_ev: 0.04, sigma_ang
 cutoff_angstrom: 10
 """)
     pot = load(path)
-    cmds = pot.lammps_commands(["A", "B"], periodic=False)
-    assert cmds[0] == "pair_style lj/cut/coul/cut 10.0 10.0"
+    cmds = pot.lammps_commands(["A", "B"], periodic=False, n_atoms=100, span_angstrom=20.0)
+    assert cmds[0] == "pair_style lj/cut/coul/cut 10.0 25"  # exact sum: beyond the crystal
     assert "pair_coeff 1 2 0.02 3.5" in cmds
     assert pot.lammps_commands(["A", "B"], periodic=True)[1].startswith("kspace_style pppm")
+    big = pot.lammps_commands(["A", "B"], periodic=False, n_atoms=50_000, span_angstrom=200.0)
+    chain = pot.lammps_commands(["A", "B"], periodic=(True, False, False), n_atoms=100, span_angstrom=20.0)
+    assert big == chain and big[:2] == ["pair_style lj/cut/coul/long 10.0 10.0", "kspace_style pppm 1.0e-5"]
+    sheet = pot.lammps_commands(["A", "B"], periodic=(True, True, False), n_atoms=100, span_angstrom=20.0)
+    assert "kspace_modify slab 3.0" in sheet
+    assert [lammps_boundary(pot, p, 100) for p in (False, (True, False, False), (True, True, False))] == [
+        "s s s", "p p p", "p p f"]
+    assert lammps_boundary(load("zhou2013-sw"), (True, False, False), 100) == "p s s"
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -103,3 +111,55 @@ def test_shipped_sw_keeps_bulk_structure_within_3_percent(formula, structure, a,
         assert lengths[0] * np.sqrt(2) == pytest.approx(a, rel=0.03)  # primitive fcc cell edge = a/sqrt 2
     cell = (atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers)
     assert spglib.get_symmetry_dataset(cell, symprec=1e-3).number == spacegroup
+
+
+def test_defaults_by_composition_and_listing(capsys):
+    assert default_for({"Pb", "Se"}).name == "schapotschnikow2010-pbse"
+    assert default_for({"Cs", "Pb", "Br"}).name == "pascazio2022-cspbbr3"
+    assert default_for({"In", "P"}).name == "branicio2009-inp-vashishta"
+    assert default_for({"Cd", "Se"}).name == "zhou2013-sw"
+    pbse = load("schapotschnikow2010-pbse")
+    assert pbse.validation["status"] == "too stiff" and pbse.record()["validation"]["msd_ratio_300k"]["Pb"] < 1
+    assert "quantumDots-PbSe-assembly.in" in pbse.data["source"] and pbse.charges() == {"Pb": 1.29, "Se": -1.29}
+    from nclattice.flows.cli import main
+
+    assert main(["potentials"]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in available()) and "Nano Lett. 10, 3966 (2010)" in listing
+
+
+def test_generic_form_reproduces_the_vashishta_form(tmp_path):
+    """A user's 'lammps' set naming the same file gives the same energy as the built-in form."""
+    shipped = load("branicio2009-inp-vashishta")
+    (tmp_path / "InP.vashishta").write_bytes((shipped.path.parent / "InP.vashishta").read_bytes())
+    path = _write(tmp_path, """
+name: generic-inp
+form: lammps
+elements: [In, P]
+citation: test only
+doi: none
+pair_style: vashishta
+files: [InP.vashishta]
+pair_coeff: ["* * {dir}/InP.vashishta {elements}"]
+""")
+    generic = load(path)
+    assert generic.lammps_commands(["In", "P"], periodic=True)[1].endswith("InP.vashishta In P")
+    energies = []
+    for pot in (shipped, generic):
+        atoms = bulk("InP", "zincblende", a=5.87)
+        atoms.rattle(0.02, seed=3)
+        atoms.calc = lammps_calculator(atoms, pot)
+        energies.append(atoms.get_potential_energy())
+    assert energies[0] == pytest.approx(energies[1], abs=1e-10) and energies[0] < 0
+    bad = _write(tmp_path, "name: g\nform: lammps\nelements: [In]\ncitation: c\ndoi: d\npair_style: zero 1\n"
+                           "pair_coeff: ['{Zn} {Zn}']\n")
+    with pytest.raises(PotentialError, match="names 'Zn'"):
+        load(bad).lammps_commands(["In"], periodic=True)
+
+
+def test_inp_vashishta_keeps_zinc_blende_lattice():
+    """Branicio et al. InP: relaxed a within 0.5 % of the measured 5.8687 Å (Madelung handbook)."""
+    atoms = bulk("InP", "zincblende", a=5.8687, cubic=True)
+    atoms.calc = lammps_calculator(atoms, load("branicio2009-inp-vashishta"))
+    BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=1e-4, steps=200)
+    assert atoms.cell.lengths()[0] == pytest.approx(5.8687, rel=0.005)

@@ -8,6 +8,7 @@ from nclattice.tasks.scattering import (
     MOTT_BETHE_ANGSTROM,
     Probe,
     electron_f,
+    electron_factor,
     electron_wavelength_angstrom,
     nearby_edges,
     relativistic_gamma,
@@ -78,3 +79,28 @@ def test_bad_probes_are_refused():
         electron_f("Br1-", np.ones(1), 50.0)
     with pytest.raises(NclatticeError, match="Waasmaier"):
         xray_f0("Xx", np.ones(1))
+
+
+@pytest.mark.parametrize("symbol", ["Cd", "Se", "S", "Pb", "Br", "Cs", "In", "P"])
+def test_kirkland_and_mott_bethe_agree_where_both_hold(symbol):
+    # both are Hartree–Fock densities through the first Born approximation: at Q >= 2 Å⁻¹ the
+    # two parametrisations must agree to a few per cent; f_e(0) is finite for Kirkland
+    q = np.linspace(2.0, 20.0, 37)
+    kirk = electron_factor(symbol, q, 3700.0, "kirkland")
+    mott = electron_factor(symbol, q, 3700.0, "mott-bethe")
+    assert np.allclose(kirk, mott, rtol=0.03)
+    f0 = electron_factor(symbol, np.zeros(1), 3700.0)[0]
+    assert np.isfinite(f0) and f0 > kirk[0] > 0
+    assert Probe("electron", 3700.0).factor(symbol, q) == pytest.approx(kirk)
+    assert Probe("electron", 3700.0, electron_factors="mott-bethe").factor(symbol, q) == pytest.approx(mott)
+
+
+def test_kirkland_is_the_default_and_scales_with_gamma():
+    q = np.array([1.0, 4.0])
+    assert electron_factor("Cd", q, 3700.0) / electron_factor("Cd", q, 50.0) == pytest.approx(
+        relativistic_gamma(3700.0) / relativistic_gamma(50.0))
+    assert "Kirkland" in Probe("electron", 3700.0).describe()["tables"]
+    with pytest.raises(NclatticeError, match="electron factors"):
+        Probe("electron", 3700.0, electron_factors="lobato")
+    with pytest.raises(NclatticeError, match="neutral"):
+        electron_factor("Cd2+", q, 50.0)

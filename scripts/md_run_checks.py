@@ -1,0 +1,75 @@
+"""Checks on finished calibration runs: per-element ⟨u²⟩ and slopes, atoms kept, octahedra, speed.
+
+    .venv/bin/python scripts/md_run_checks.py CALIBRATION_DIR [CALIBRATION_DIR ...]
+
+For each directory written by `nclattice calibrate` (its calibration.json and runs/md/*): the
+per-element 3D ⟨u²⟩ at 300 K and the slope b with R², the directional one-dimensional ⟨u_n²⟩
+at 300 K, the largest nearest-neighbour distance of any atom in the last frame of every run (an
+atom that left the crystal has none within a few Å), for structures with Pb and Br the mean
+Pb-Br distance of the octahedra (pairs closer than 4 Å at the start) at the end against the
+start and the fraction of those Pb-Br bonds still shorter than 3.7 Å, and the MD speed in
+atom-steps per second.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from nclattice.structio import read_structure
+
+
+def _nearest(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
+    """Nearest-neighbour distance of every atom, periodic images included along periodic axes."""
+    offsets = {tuple((np.array(shift) - 1) * np.asarray(pbc, int)) for shift in np.ndindex(3, 3, 3)}
+    images = [positions + np.array(offset) @ cell for offset in sorted(offsets)]
+    d, _ = cKDTree(np.vstack(images)).query(positions, k=2)
+    return d[:, 1]
+
+
+def check(directory: Path) -> dict:
+    cal = json.loads((directory / "calibration.json").read_text())
+    atoms = read_structure(cal["structure"]["path"])
+    symbols = np.array(atoms.get_chemical_symbols())
+    temps = cal["temperatures_k"]
+    i300 = temps.index(300.0) if 300.0 in temps else len(temps) // 2
+    out = {"structure": cal["structure"]["path"], "atoms": len(atoms),
+           "potential": cal["provenance"]["potential"]["name"],
+           "validation": cal.get("potential_validation", {}).get("status"),
+           "per_element": {el: {"msd_300k_angstrom2": cal["msd_angstrom2"][el][i300],
+                                "slope_angstrom2_per_k": cal["fit"][el]["slope_angstrom2_per_k"],
+                                "r2": cal["fit"][el]["r2"]} for el in sorted(set(symbols))},
+           "directional_1d_300k": {d: v[i300] for d, v in cal["directional_msd_1d_angstrom2"].items()},
+           "runs": []}
+    pairs = None
+    if {"Pb", "Br"} <= set(symbols):
+        tree = cKDTree(atoms.positions)
+        pairs = np.array([(i, j) for i, j in tree.query_pairs(4.0)
+                          if {symbols[i], symbols[j]} == {"Pb", "Br"}])
+    for run in sorted((directory / "runs" / "md").glob("*/result.json")):
+        res = json.loads(run.read_text())
+        with np.load(run.parent / "trajectory.npz") as data:
+            last = data["positions_angstrom"][-1]
+        settings = res["settings"]
+        steps = (settings["equilibration_ps"] + settings["production_ps"]) * 1000 / settings["timestep_fs"]
+        entry = {"temperature_k": res["settings"]["temperature_k"],
+                 "largest_nearest_neighbour_angstrom": float(_nearest(last, atoms.cell.array, atoms.pbc).max()),
+                 "atom_steps_per_s": res["n_atoms"] * steps / res["wall_s"]}
+        if pairs is not None and len(pairs):
+            start = np.linalg.norm(atoms.positions[pairs[:, 0]] - atoms.positions[pairs[:, 1]], axis=1).mean()
+            end = np.linalg.norm(last[pairs[:, 0]] - last[pairs[:, 1]], axis=1).mean()
+            entry.update({"pb_br_start_angstrom": float(start), "pb_br_end_angstrom": float(end),
+                          "pb_br_change": float(end / start - 1), "pb_br_pairs": len(pairs),
+                          "pb_br_bonds_kept_below_3p7_angstrom": float(np.mean(np.linalg.norm(
+                              last[pairs[:, 0]] - last[pairs[:, 1]], axis=1) < 3.7))})
+        out["runs"].append(entry)
+    return out
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        print(json.dumps(check(Path(arg)), indent=1))

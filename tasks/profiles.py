@@ -1,0 +1,503 @@
+"""Radial diffraction profiles I(Q, t) as labs record them: reading, rings, background, ring fits.
+
+Input (one sample, one fluence per file):
+- CSV: first column ``q_inv_angstrom`` (Q = 2π/d) or ``s_inv_angstrom`` (s = 1/d = Q/2π,
+  converted to Q on reading), then one column per pump–probe delay whose header is the delay
+  in ps; an optional column ``dark`` is the unpumped profile. Lines starting with '#' are
+  comments. No per-point errors in CSV (see :func:`estimate_errors`).
+- NPZ or HDF5: arrays ``q_inv_angstrom`` (or ``s_inv_angstrom``), ``delays_ps``, ``intensity``
+  (delay × Q), optional ``error`` (same shape, standard errors), ``dark`` (Q) and
+  ``fluence_mj_cm2`` (scalar).
+
+The reference I0(Q) is the mean of the profiles at negative delays unless a dark profile is
+given. Rings come from the real cell of the crystal (:func:`rings_from_cell`); the background
+under them is the dual-tree complex wavelet baseline of L. P. René de Cotret and B. J. Siwick,
+Struct. Dyn. 4, 044004 (2017), as implemented in scikit-ued (``skued.baseline_dt``); rings are
+fitted jointly with pseudo-Voigt profiles sharing one width and one Lorentzian fraction, their
+positions tied to one isotropic lattice strain per delay (:func:`fit_rings`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import NclatticeError
+
+FOUR_LN2 = 4.0 * np.log(2.0)
+
+
+# ---------------------------------------------------------------- profiles
+@dataclass(frozen=True)
+class Profiles:
+    """Azimuthally averaged profiles of one series: ``intensity`` is (n_delays, n_q)."""
+
+    q_inv_angstrom: np.ndarray
+    delays_ps: np.ndarray
+    intensity: np.ndarray
+    error: np.ndarray | None = None
+    dark: np.ndarray | None = None
+    fluence_mj_cm2: float | None = None
+
+
+def _check(q: np.ndarray, delays: np.ndarray, intensity: np.ndarray, error: np.ndarray | None,
+           dark: np.ndarray | None, where: str) -> None:
+    """Shapes and values; every message names what is wrong and where."""
+    if q.ndim != 1 or q.size < 10:
+        raise NclatticeError(f"{where}: the Q column needs at least 10 points, got {q.size}.")
+    bad = np.flatnonzero(~np.isfinite(q) | (q <= 0))
+    if bad.size:
+        raise NclatticeError(f"{where}: Q value {q[bad[0]]} at row {bad[0] + 1} must be a positive number.")
+    steps = np.flatnonzero(np.diff(q) <= 0)
+    if steps.size:
+        raise NclatticeError(f"{where}: Q must increase strictly; row {steps[0] + 2} ({q[steps[0] + 1]}) "
+                             f"does not exceed the row before it.")
+    if intensity.shape != (delays.size, q.size):
+        raise NclatticeError(f"{where}: intensity has shape {intensity.shape}; expected (delays, Q) = "
+                             f"({delays.size}, {q.size}).")
+    if not np.all(np.isfinite(delays)) or np.unique(delays).size != delays.size:
+        raise NclatticeError(f"{where}: delays must be finite and distinct, got {delays.tolist()}.")
+    for name, arr in (("intensity", intensity), ("error", error), ("dark", dark)):
+        if arr is None:
+            continue
+        if name == "dark" and arr.shape != q.shape:
+            raise NclatticeError(f"{where}: the dark profile has {arr.size} points; Q has {q.size}.")
+        if name == "error" and arr.shape != intensity.shape:
+            raise NclatticeError(f"{where}: error has shape {arr.shape}; it must match intensity {intensity.shape}.")
+        nonfinite = np.argwhere(~np.isfinite(np.atleast_2d(arr)))
+        if nonfinite.size:
+            i, j = nonfinite[0]
+            at = "" if name == "dark" else f" at delay {delays[i]:g} ps,"
+            raise NclatticeError(f"{where}: {name} is not a finite number{at} Q row {j + 1} (Q = {q[j]:g} Å⁻¹).")
+    if error is not None and np.any(error <= 0):
+        i, j = np.argwhere(error <= 0)[0]
+        raise NclatticeError(f"{where}: error must be positive; delay {delays[i]:g} ps, Q row {j + 1} has "
+                             f"{error[i, j]}.")
+
+
+def parse_profiles_csv(text: str, where: str = "profiles") -> Profiles:
+    """Parse the CSV layout: Q (or s) column, one column per delay (header = ps), optional ``dark``."""
+    lines = [(n + 1, ln) for n, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
+    if len(lines) < 11:
+        raise NclatticeError(f"{where}: needs a header and at least 10 rows of Q values.")
+    rows = list(csv.reader(io.StringIO("\n".join(ln for _, ln in lines))))
+    header = [h.strip() for h in rows[0]]
+    first = header[0].lower()
+    if first not in ("q_inv_angstrom", "s_inv_angstrom"):
+        raise NclatticeError(f"{where}: the first column must be 'q_inv_angstrom' or 's_inv_angstrom', "
+                             f"not '{header[0]}'.")
+    delays, dark_col = [], None
+    for k, h in enumerate(header[1:], start=2):
+        if h.lower() == "dark":
+            dark_col = k - 1
+            continue
+        try:
+            delays.append(float(h))
+        except ValueError:
+            raise NclatticeError(f"{where}: column {k} header '{h}' is not a delay in ps (or 'dark').") from None
+    if not delays:
+        raise NclatticeError(f"{where}: no delay columns; put one column per delay with the delay in ps as header.")
+    values = np.empty((len(rows) - 1, len(header)))
+    for n, ((line, _), row) in enumerate(zip(lines[1:], rows[1:], strict=True)):
+        if len(row) != len(header):
+            raise NclatticeError(f"{where}: line {line} has {len(row)} fields but the header has {len(header)}.")
+        for k, cell in enumerate(row):
+            try:
+                values[n, k] = float(cell)
+            except ValueError:
+                raise NclatticeError(f"{where}: line {line}, column '{header[k]}': '{cell.strip()}' is not a "
+                                     "number.") from None
+    q = values[:, 0] * (2 * np.pi if first == "s_inv_angstrom" else 1.0)
+    keep = [k for k in range(1, len(header)) if k != dark_col]
+    dark = None if dark_col is None else values[:, dark_col]
+    prof = Profiles(q, np.array(delays), values[:, keep].T.copy(), None, dark)
+    _check(prof.q_inv_angstrom, prof.delays_ps, prof.intensity, None, dark, where)
+    return _sorted(prof)
+
+
+def _sorted(p: Profiles) -> Profiles:
+    order = np.argsort(p.delays_ps)
+    return Profiles(p.q_inv_angstrom, p.delays_ps[order], p.intensity[order],
+                    None if p.error is None else p.error[order], p.dark, p.fluence_mj_cm2)
+
+
+def _from_arrays(get, names: set[str], where: str) -> Profiles:
+    if "q_inv_angstrom" in names:
+        q = np.asarray(get("q_inv_angstrom"), float)
+    elif "s_inv_angstrom" in names:
+        q = 2 * np.pi * np.asarray(get("s_inv_angstrom"), float)
+    else:
+        raise NclatticeError(f"{where}: no 'q_inv_angstrom' (or 's_inv_angstrom') dataset; found "
+                             f"{', '.join(sorted(names)) or 'none'}.")
+    missing = [k for k in ("delays_ps", "intensity") if k not in names]
+    if missing:
+        raise NclatticeError(f"{where}: missing dataset(s) {', '.join(missing)}.")
+    delays = np.atleast_1d(np.asarray(get("delays_ps"), float))
+    intensity = np.atleast_2d(np.asarray(get("intensity"), float))
+    error = np.asarray(get("error"), float) if "error" in names else None
+    dark = np.asarray(get("dark"), float) if "dark" in names else None
+    fluence = float(np.asarray(get("fluence_mj_cm2"))) if "fluence_mj_cm2" in names else None
+    _check(q, delays, intensity, error, dark, where)
+    return _sorted(Profiles(q, delays, intensity, error, dark, fluence))
+
+
+def read_profiles(path: str | Path) -> Profiles:
+    """Read CSV (.csv, .txt), NPZ (.npz) or HDF5 (.h5, .hdf5) profiles; see the module docstring."""
+    path = Path(path)
+    if not path.is_file():
+        raise NclatticeError(f"profiles file '{path}' does not exist.")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return parse_profiles_csv(path.read_text(), str(path))
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return _from_arrays(lambda k: z[k], set(z.files), str(path))
+        except (OSError, ValueError) as exc:
+            raise NclatticeError(f"{path} is not a readable NPZ file ({exc}).") from None
+    if suffix in (".h5", ".hdf5"):
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as h:
+                return _from_arrays(lambda k: h[k][()], set(h.keys()), str(path))
+        except OSError as exc:
+            raise NclatticeError(f"{path} is not a readable HDF5 file ({exc}).") from None
+    raise NclatticeError(f"unknown profiles format '{suffix}'; use .csv, .npz, .h5 or .hdf5.")
+
+
+def write_profiles_csv(p: Profiles, comment: str = "", decimals: int = 4) -> str:
+    """The CSV layout :func:`parse_profiles_csv` reads (no errors: they are not part of CSV)."""
+    out = io.StringIO()
+    for line in comment.splitlines():
+        out.write(f"# {line}\n")
+    out.write(",".join(["q_inv_angstrom"] + [f"{d:g}" for d in p.delays_ps]
+                       + (["dark"] if p.dark is not None else [])) + "\n")
+    cols = [p.intensity.T] + ([p.dark[:, None]] if p.dark is not None else [])
+    table = np.hstack(cols)
+    for qv, row in zip(p.q_inv_angstrom, table, strict=True):
+        out.write(f"{qv:.6f}," + ",".join(f"{v:.{decimals}f}" for v in row) + "\n")
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- reference and errors
+def negative_delays(p: Profiles) -> np.ndarray:
+    return p.delays_ps < 0
+
+
+def estimate_errors(p: Profiles) -> np.ndarray:
+    """Standard errors per point: the file's, else counting-like σ² = k·I with k pooled over Q.
+
+    k comes from the scatter of the negative-delay profiles about their mean (at least two are
+    needed): an unbiased pooled variance divided by the mean intensity. Detector counts with a
+    gain obey this; state another model by passing errors in an NPZ/HDF5 file.
+    """
+    if p.error is not None:
+        return p.error
+    neg = p.intensity[negative_delays(p)]
+    if neg.shape[0] < 2:
+        raise NclatticeError("the file gives no errors and has fewer than two negative delays to estimate them; "
+                             "add pre-time-zero profiles or give an 'error' dataset (NPZ/HDF5).")
+    mean = neg.mean(0)
+    if np.any(mean <= 0):
+        raise NclatticeError("error estimation assumes positive intensities; the negative-delay mean is <= 0 "
+                             "somewhere. Give an 'error' dataset instead.")
+    k = float(np.mean(neg.var(0, ddof=1) / mean))
+    return np.sqrt(k * np.clip(p.intensity, mean.min() * 1e-3, None))
+
+
+def reference(p: Profiles, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """I0(Q) and its standard error: the dark profile if given, else the negative-delay mean."""
+    if p.dark is not None:
+        neg = negative_delays(p)
+        err = error[neg].mean(0) if neg.any() else np.sqrt(np.mean(error**2, 0))
+        return p.dark, err
+    neg = negative_delays(p)
+    if not neg.any():
+        raise NclatticeError("no negative delays to form I0 and no dark profile; add a 'dark' column/dataset.")
+    n = int(neg.sum())
+    return p.intensity[neg].mean(0), np.sqrt((error[neg] ** 2).sum(0)) / n
+
+
+# ---------------------------------------------------------------- rings from the cell
+@dataclass(frozen=True)
+class Ring:
+    label: str                  # Miller indices of the representative reflection(s), '+'-joined when merged
+    hkl: tuple[int, int, int]
+    multiplicity: int
+    q_inv_angstrom: float
+    intensity: float            # Σ m|F|²/Q², relative powder intensity at the probe
+
+
+@dataclass(frozen=True)
+class UnitCell:
+    """Real cell: rows of ``lattice`` (Å), fractional sites and per-site composition {element: occupancy}."""
+
+    lattice: np.ndarray
+    frac: np.ndarray
+    sites: tuple[dict[str, float], ...]
+    kind: str
+
+    @property
+    def cubic(self) -> bool:
+        return self.kind in ("zincblende", "rocksalt", "perovskite", "cubic")
+
+
+def _mix(atoms, cations: bool) -> dict[str, float]:
+    from ..structures.materials import FORMAL_CHARGES
+
+    sym = [s for s in atoms.get_chemical_symbols() if (FORMAL_CHARGES.get(s, 0) > 0) == cations]
+    names, counts = np.unique(sym, return_counts=True)
+    return {str(n): float(c) / len(sym) for n, c in zip(names, counts, strict=True)}
+
+
+def cell_from_atoms(atoms) -> UnitCell:
+    """The crystal's real cell from the builder's recipe (``atoms.info``) or a periodic cell.
+
+    Core/shell crystals are cut from one coherent lattice, so one cell with the crystal's mean
+    cation and anion occupancies describes every ring. Orthorhombic CsPbBr3 is indexed on its
+    pseudo-cubic cell.
+    """
+    from ..structures.lattice import rocksalt_cell, wurtzite_cell, zincblende_cell
+
+    info = atoms.info
+    lattice, recipe = info.get("lattice"), str(info.get("recipe", ""))
+    if recipe.startswith("cspbbr3"):
+        a = float(info["a_angstrom"])
+        frac = np.array([[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5]])
+        return UnitCell(a * np.eye(3), frac, ({"Pb": 1.0}, {"Cs": 1.0}, *({"Br": 1.0},) * 3), "perovskite")
+    builders = {"wurtzite": lambda: wurtzite_cell(info["a_angstrom"], info["c_angstrom"], 0.375),
+                "zincblende": lambda: zincblende_cell(info["a_angstrom"]),
+                "rocksalt": lambda: rocksalt_cell(info["a_angstrom"])}
+    if lattice in builders:
+        cell, basis, sub = builders[lattice]()
+        cat, an = _mix(atoms, True), _mix(atoms, False)
+        return UnitCell(np.asarray(cell, float), np.asarray(basis, float),
+                        tuple(cat if s == "cation" else an for s in sub), str(lattice))
+    if np.all(atoms.pbc) and atoms.cell.volume > 0:
+        frac = atoms.get_scaled_positions()
+        return UnitCell(np.array(atoms.cell), frac, tuple({s: 1.0} for s in atoms.get_chemical_symbols()),
+                        "periodic")
+    raise NclatticeError("the structure has no lattice recipe (wurtzite, zincblende, rocksalt, CsPbBr3) and "
+                         "no periodic cell; build it with `nclattice build` or give a periodic bulk cell.")
+
+
+def _representative(members: np.ndarray) -> tuple[int, int, int]:
+    """The member with most non-negative indices, then the largest h, k, l: (100) not (0-10)."""
+    keys = [(sum(x >= 0 for x in m), *m) for m in members.tolist()]
+    return tuple(int(x) for x in members[keys.index(max(keys))])
+
+
+def rings_from_cell(cell: UnitCell, probe, q_min: float, q_max: float, resolution_inv_angstrom: float = 0.01,
+                    min_relative_intensity: float = 1e-3) -> list[Ring]:
+    """Powder rings (hkl, multiplicity, Q) of a cell within [q_min, q_max], structure factors at the probe.
+
+    Reciprocal points come from pymatgen's lattice enumeration; reflections with the same |G|
+    (to 1e-6) form a family; families closer than ``resolution_inv_angstrom`` merge into one
+    ring. Rings weaker than ``min_relative_intensity`` of the strongest are dropped (extinct).
+    """
+    from pymatgen.core import Lattice
+
+    recip = Lattice(cell.lattice).reciprocal_lattice  # includes the 2π: |G| = Q
+    pts = recip.get_points_in_sphere(np.zeros((1, 3)), np.zeros(3), q_max + resolution_inv_angstrom)
+    hkl = np.array([np.round(p[0]).astype(int) for p in pts]) if pts else np.zeros((0, 3), int)
+    q = np.array([p[1] for p in pts])
+    keep = (q >= q_min - resolution_inv_angstrom) & (q > 1e-6)
+    hkl, q = hkl[keep], q[keep]
+    elements = sorted({e for s in cell.sites for e in s})
+    f = {e: np.real(probe.factor(e, q)) for e in elements}
+    phase = np.exp(2j * np.pi * hkl @ cell.frac.T)  # (n_refl, n_sites)
+    fsite = np.stack([sum(occ * f[e] for e, occ in site.items()) for site in cell.sites], axis=1)
+    f2 = np.abs((fsite * phase).sum(1)) ** 2
+    order = np.argsort(q, kind="stable")
+    hkl, q, f2 = hkl[order], q[order], f2[order]
+    families: list[list[int]] = []
+    for j in range(q.size):
+        if families and abs(q[j] - q[families[-1][0]]) < 1e-6:
+            families[-1].append(j)
+        else:
+            families.append([j])
+    fam = []
+    for idx in families:
+        members = hkl[idx]
+        groups = {tuple(sorted(np.abs(m))) if cell.cubic else 0: [] for m in members}
+        for m, j in zip(members, idx, strict=True):
+            groups[tuple(sorted(np.abs(m))) if cell.cubic else 0].append(j)
+        for js in groups.values():
+            fam.append((float(q[js[0]]), _representative(hkl[js]), len(js), float(f2[js].sum())))
+    rings: list[list] = []
+    for qf, rep, mult, inten in fam:
+        if rings and qf - rings[-1][0][0][0] < resolution_inv_angstrom:
+            rings[-1][0].append((qf, rep, mult, inten))
+        else:
+            rings.append([[(qf, rep, mult, inten)]])
+    out = []
+    for (members,) in rings:
+        total = sum(m[3] for m in members)
+        strong = [m for m in members if m[3] > 1e-9 * max(total, 1e-300)]
+        if not strong:
+            continue
+        qr = sum(m[0] * m[3] for m in strong) / total
+        label = "+".join("".join(str(x) for x in m[1]) for m in sorted(strong, key=lambda m: -m[3]))
+        main = max(strong, key=lambda m: m[3])
+        out.append(Ring(label, main[1], sum(m[2] for m in strong), float(qr), total / qr**2))
+    top = max((r.intensity for r in out), default=0.0)
+    return [r for r in out if r.intensity >= min_relative_intensity * top and q_min <= r.q_inv_angstrom <= q_max]
+
+
+# ---------------------------------------------------------------- background and ring fits
+def wavelet_baseline(intensity: np.ndarray, max_iter: int = 200, level: int | None = None) -> np.ndarray:
+    """Dual-tree complex wavelet baseline (René de Cotret & Siwick 2017) of each profile (last axis)."""
+    from skued import baseline_dt
+
+    arr = np.asarray(intensity, float)
+    return np.asarray(baseline_dt(arr, max_iter=max_iter, level=level, axis=-1), float)
+
+
+def pseudo_voigt(q: np.ndarray, centre: np.ndarray, fwhm: float, eta: float) -> np.ndarray:
+    """Unit-area pseudo-Voigt profiles, (n_peaks, n_q): η Lorentzian + (1 − η) Gaussian, one FWHM."""
+    x = (np.asarray(q)[None, :] - np.asarray(centre)[:, None]) / fwhm
+    gauss = np.sqrt(FOUR_LN2 / np.pi) / fwhm * np.exp(-FOUR_LN2 * x**2)
+    lorentz = 2.0 / (np.pi * fwhm) / (1.0 + 4.0 * x**2)
+    return eta * lorentz + (1.0 - eta) * gauss
+
+
+@dataclass(frozen=True)
+class RingFit:
+    """Joint pseudo-Voigt fit of all rings of one profile."""
+
+    areas: np.ndarray
+    areas_stderr: np.ndarray
+    strain: float               # isotropic lattice strain ε: Q_j = Q_j,ref / (1 + ε)
+    strain_stderr: float
+    fwhm_inv_angstrom: float
+    eta: float
+    chi2_reduced: float
+    window: np.ndarray          # bool mask of Q points used
+    correction: np.ndarray      # fitted Legendre baseline correction on the window
+
+    def positions(self, q_ref: np.ndarray) -> np.ndarray:
+        return np.asarray(q_ref) / (1.0 + self.strain)
+
+
+def fit_rings(q: np.ndarray, signal: np.ndarray, error: np.ndarray, q_rings: np.ndarray,
+              fwhm_guess: float, eta: float | None = None, fwhm: float | None = None,
+              areas_guess: np.ndarray | None = None, n_poly: int = 0) -> RingFit:
+    """Weighted least squares of background-free ``signal`` by Σ_j A_j pV(Q; Q_j/(1+ε), w, η)
+    plus a Legendre polynomial of degree ``n_poly − 1`` (a correction to the baseline, fitted
+    jointly so that its uncertainty enters the ring errors; 0 = none).
+
+    Free: areas A_j, strain ε, and the shared FWHM w and Lorentzian fraction η unless fixed.
+    Errors are the absolute standard errors from (JᵀWJ)⁻¹ with the given point errors.
+    """
+    from scipy.optimize import least_squares
+
+    q_rings = np.asarray(q_rings, float)
+    half = 2.5 * (fwhm if fwhm is not None else fwhm_guess)
+    window = (q >= q_rings.min() - half) & (q <= q_rings.max() + half)
+    qw, yw, sw = q[window], signal[window], error[window]
+    x = 2 * (qw - qw.min()) / max(np.ptp(qw), 1e-12) - 1
+    poly = np.polynomial.legendre.legvander(x, n_poly - 1).T if n_poly > 0 else np.zeros((0, qw.size))
+    n = q_rings.size
+    a0 = areas_guess if areas_guess is not None else np.full(n, max(np.trapezoid(np.clip(yw, 0, None), qw) / n,
+                                                                     1e-12))
+
+    def unpack(p):
+        w = fwhm if fwhm is not None else p[n + 1 + n_poly]
+        e = eta if eta is not None else p[-1]
+        return p[:n], p[n], w, e, p[n + 1:n + 1 + n_poly]
+
+    def resid(p):
+        a, eps, w, e, c = unpack(p)
+        return (a @ pseudo_voigt(qw, q_rings / (1 + eps), w, e) + c @ poly - yw) / sw
+
+    free_w, free_e = ([fwhm_guess], [0.2 * fwhm_guess], [5 * fwhm_guess]) if fwhm is None else ([], [], []), \
+        ([0.5], [0.0], [1.0]) if eta is None else ([], [], [])
+    p0 = [*a0, 0.0] + [0.0] * n_poly + free_w[0] + free_e[0]
+    lo = [-np.inf] * n + [-0.05] + [-np.inf] * n_poly + free_w[1] + free_e[1]
+    hi = [np.inf] * n + [0.05] + [np.inf] * n_poly + free_w[2] + free_e[2]
+    if eta is None:  # the reference fit: η and w need bounds
+        sol = least_squares(resid, np.array(p0, float), bounds=(lo, hi), x_scale="jac", method="trf",
+                            tr_solver="lsmr")
+    else:  # MINPACK, no bounds: fast and free of BLAS threading
+        sol = least_squares(resid, np.array(p0, float), x_scale="jac", method="lm")
+    a, eps, w, e, c = unpack(sol.x)
+    dof = max(qw.size - sol.x.size, 1)
+    err = np.sqrt(np.clip(np.diag(np.linalg.pinv(sol.jac.T @ sol.jac)), 0, None))
+    return RingFit(np.asarray(a), err[:n], float(eps), float(err[n]), float(w), float(e),
+                   float(2 * sol.cost / dof), window, c @ poly)
+
+
+@dataclass(frozen=True)
+class RingSeries:
+    """Ring areas and positions of every delay, relative to the reference fit."""
+
+    rings: tuple[Ring, ...]
+    delays_ps: np.ndarray
+    i_over_i0: np.ndarray       # (n_delays, n_rings)
+    error: np.ndarray
+    q_inv_angstrom: np.ndarray  # reference positions (after the lattice-scale fit of I0)
+    strain: np.ndarray          # per delay, relative to the reference
+    strain_stderr: np.ndarray
+    reference: RingFit
+    fits: tuple[RingFit, ...]
+    error_scale: float          # κ applied to the fit errors (see :func:`error_scale`)
+    kept: np.ndarray            # which of the input rings were resolved in I0
+    q_all: np.ndarray           # reference positions of all input rings
+
+
+def error_scale(areas_negative: np.ndarray, stderr_negative: np.ndarray) -> float:
+    """κ ≥ 1: observed scatter of the ring areas over the negative delays / their fitted errors.
+
+    The fitted errors treat the baseline as exact; it is re-estimated from every noisy profile,
+    which adds scatter. Unpumped profiles differ only by noise, so Σ_k (A_k − Ā)²/σ_k² over the
+    n negative delays is χ² with n − 1 degrees of freedom per ring; κ² is its pooled ratio.
+    With fewer than two negative delays κ = 1 (say so in the output).
+    """
+    n = areas_negative.shape[0]
+    if n < 2:
+        return 1.0
+    z2 = ((areas_negative - areas_negative.mean(0)) / stderr_negative) ** 2
+    return float(max(1.0, np.sqrt(z2.sum() / ((n - 1) * areas_negative.shape[1]))))
+
+
+def extract_rings(q: np.ndarray, intensity: np.ndarray, error: np.ndarray, i0: np.ndarray, i0_error: np.ndarray,
+                  delays_ps: np.ndarray, rings: list[Ring], fwhm_guess: float = 0.1,
+                  baseline_iter: int = 200, baseline_level: int | None = None,
+                  n_poly: int = 10) -> RingSeries:
+    """Background (wavelet baseline) removed per profile, then ring areas per delay / reference areas.
+
+    The reference fit of I0 fixes the lattice scale (ring positions), the shared FWHM and η;
+    each delay then fits areas, strain, FWHM and a Legendre correction to the baseline (``n_poly``
+    terms) with η held. I/I0 errors combine both fits, scaled by :func:`error_scale`.
+    """
+    if not rings:
+        raise NclatticeError("no Bragg rings of the structure fall inside the profiles' Q range.")
+    q_rings = np.array([r.q_inv_angstrom for r in rings])
+    b0 = wavelet_baseline(i0, baseline_iter, baseline_level)
+    ref0 = fit_rings(q, i0 - b0, i0_error, q_rings, fwhm_guess, n_poly=n_poly)
+    q_ref = ref0.positions(q_rings)
+    ref = fit_rings(q, i0 - b0, i0_error, q_ref, ref0.fwhm_inv_angstrom, eta=ref0.eta, areas_guess=ref0.areas,
+                    n_poly=n_poly)
+    base = wavelet_baseline(intensity, baseline_iter, baseline_level)
+    fits = tuple(fit_rings(q, intensity[i] - base[i], error[i], q_ref, ref.fwhm_inv_angstrom, eta=ref.eta,
+                           areas_guess=ref.areas, n_poly=n_poly) for i in range(len(delays_ps)))
+    areas = np.array([f.areas for f in fits])
+    kappa = error_scale(areas[np.asarray(delays_ps) < 0], np.array([f.areas_stderr for f in fits])[
+        np.asarray(delays_ps) < 0])
+    a_err = kappa * np.array([f.areas_stderr for f in fits])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = areas / ref.areas
+        ratio_err = np.abs(ratio) * np.hypot(a_err / areas, kappa * ref.areas_stderr / ref.areas)
+    keep = ref.areas > 3 * ref.areas_stderr
+    if keep.sum() < 2:
+        raise NclatticeError("fewer than two rings are resolved in I0 (area > 3 standard errors); check the "
+                             "structure, the Q range and the noise.")
+    return RingSeries(tuple(r for r, k in zip(rings, keep, strict=True) if k), np.asarray(delays_ps, float),
+                      ratio[:, keep], ratio_err[:, keep], q_ref[keep],
+                      np.array([f.strain for f in fits]), kappa * np.array([f.strain_stderr for f in fits]), ref, fits,
+                      kappa, keep, q_ref)
