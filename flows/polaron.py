@@ -303,7 +303,8 @@ def write_cp2k_inputs(atoms: Atoms, backend, charge: int, out: Path) -> list[Pat
     from ..tasks.cp2k_backend import find_cp2k
 
     check_spin_parity(atoms, 3, charge)
-    paths = [write_text_atomic(out / "cp2k" / f"{name}.inp", backend.input_text(atoms, m, charge))
+    paths = [write_text_atomic(out / "cp2k" / f"{name}.inp",
+                               backend.input_text(atoms, m, charge, project=name))
              for name, m in (("singlet", 1), ("triplet", 3))]
     binary = backend.command or find_cp2k() or "cp2k.psmp -s"
     note = (f"# cp2k shell command used by the flow (ASE CP2K calculator, positions sent per step)\n"
@@ -389,8 +390,14 @@ def backend_for(s: SpinRelaxSettings, out: Path):
     if s.backend == "xtb":
         return make_backend("xtb", spin_polarization=s.spin_polarization,
                             electronic_temperature_k=s.electronic_temperature_k)
-    return make_backend("cp2k", mpi_ranks=s.cp2k_ranks, command=s.cp2k_command, data_dir=s.cp2k_data_dir,
-                        vacuum_angstrom=s.vacuum_angstrom, workdir=str(Path(out) / "cp2k_work"))
+    from ..tasks.cp2k_backend import parse_backend_options
+
+    options = {"mpi_ranks": s.cp2k_ranks, "command": s.cp2k_command, "data_dir": s.cp2k_data_dir,
+               "workdir": str(Path(out) / "cp2k_work")}
+    if s.vacuum_angstrom is not None:
+        options["vacuum_angstrom"] = s.vacuum_angstrom
+    options.update(parse_backend_options(s.cp2k_option))
+    return make_backend("cp2k", **options)
 
 
 def physics_settings(s: SpinRelaxSettings) -> PolaronSettings:

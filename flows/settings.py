@@ -259,7 +259,14 @@ class SpinRelaxSettings(Settings):
     cp2k_ranks: int = opt(1, "cp2k: MPI ranks", ge=1, le=100_000)
     cp2k_command: str | None = opt(None, "cp2k: shell command (default: detect cp2k_shell.psmp / cp2k.psmp -s)")
     cp2k_data_dir: str | None = opt(None, "cp2k: basis/potential directory", path=True)
-    vacuum_angstrom: FiniteFloat = opt(8.0, "cp2k: vacuum each side in Å", alias="vacuum", gt=0, le=100)
+    vacuum_angstrom: FiniteFloat | None = opt(None, "cp2k: vacuum each side in Å (default 3.5); the box is a cube "
+                                              "of side extent + 2 x vacuum (wavelet Poisson solver, non-periodic)",
+                                              alias="vacuum", gt=0, le=100)
+    cp2k_option: list[str] = opt([], "cp2k: any Cp2kBackend setting KEY=VALUE, repeatable, e.g. cutoff_ry=400, "
+                                 "basis_set=SZV-MOLOPT-SR-GTH, max_scf=1, poisson_solver=mt. Defaults: PBE, "
+                                 "DZVP-MOLOPT-SR-GTH, GTH-PBE, UKS; cutoff by element (300 Ry with B-F, else 250 Ry), "
+                                 "REL_CUTOFF 40 Ry, OT with FULL_ALL, EPS_SCF 1e-5, one thread and one rank",
+                                 repeat=True, metavar="KEY=VALUE")
     dry_run: bool = opt(False, "cp2k: write OUT/cp2k/*.inp and the command, run nothing")
     import_triplet: str | None = opt(None, "analyse STRUCTURE (singlet) and this triplet geometry, computed "
                                      "anywhere", path=True)
@@ -271,10 +278,19 @@ class SpinRelaxSettings(Settings):
     def _backend_options(self) -> Self:
         if self.backend == "xtb":
             stray = [n for n, given in (("cp2k-ranks", self.cp2k_ranks != 1), ("dry-run", self.dry_run),
-                                        ("cp2k-command", self.cp2k_command), ("vacuum", self.vacuum_angstrom != 8.0),
+                                        ("cp2k-command", self.cp2k_command),
+                                        ("vacuum", self.vacuum_angstrom is not None),
+                                        ("cp2k-option", self.cp2k_option),
                                         ("cp2k-data-dir", self.cp2k_data_dir)) if given]
             if stray:
                 raise ValueError(f"{', '.join('--' + s for s in stray)} applies to --backend cp2k only")
+        else:
+            from ..tasks.cp2k_backend import parse_backend_options
+
+            try:
+                parse_backend_options(self.cp2k_option)
+            except NclatticeError as exc:
+                raise ValueError(str(exc).rstrip(".")) from None
         return self
 
 

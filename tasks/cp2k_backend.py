@@ -1,22 +1,48 @@
 """CP2K backend: ASE's CP2K calculator (cp2k shell mode) with the polaron paper's settings.
 
-Defaults follow seed 002 (Methods and S4): unrestricted Kohn-Sham with MULTIPLICITY 1 or 3,
-PBE, DZVP-MOLOPT-SR-GTH basis, GTH-PBE pseudopotentials, a cluster in a non-periodic box with
-vacuum (Martyna-Tuckerman Poisson solver). The paper does not give its cutoffs or SCF scheme;
-ours (400/50 Ry, orbital transformation with an outer loop) are common choices for a gapped
-cluster and every one is a field of :class:`Cp2kBackend`.
+Physics as in Shen et al. (Methods and supplement S4): unrestricted Kohn-Sham with MULTIPLICITY
+1 or 3, PBE, DZVP-MOLOPT-SR-GTH basis, GTH-PBE pseudopotentials, the nanocrystal as an isolated
+cluster. The paper gives no grids or SCF scheme; the defaults below scale with the system so that
+small clusters finish in minutes on one core (O2, both spin states relaxed: a few minutes):
+
+* box: a cube of side (largest extent of the atoms) + 2 x ``vacuum_angstrom`` (3.5 Å), atoms
+  centred. The cluster is non-periodic (PERIODIC NONE) and the Hartree potential comes from
+  the wavelet Poisson solver (``poisson_solver="wavelet"``), which is exact for free boundary
+  conditions and needs only enough vacuum for the density to vanish at the walls; CP2K 2023
+  implements it for cubic cells only. The Martyna-Tuckerman solver (``"mt"``) needs a box about
+  twice the extent of the density, i.e. ~8x the grid: measured for O2 here, 17 Å box with MT at
+  400 Ry (the earlier default) 35-45 s of CPU per SCF step against ~1 s with the defaults.
+  Measured for O2: 3.5 Å against 4.5 Å of vacuum changes the energy by 3 meV.
+* plane-wave cutoff: ``cutoff_ry`` None picks it from the elements (:data:`CUTOFF_RY_BY_ELEMENT`,
+  the largest over the species present: 300 Ry for the hard first-row GTH pseudopotentials, 250 Ry
+  for H and the heavier elements such as Cs, Pb, Br); REL_CUTOFF 40 Ry. O2 at 300 against 400 Ry:
+  1.6 meV. The grid (and with it the cost per SCF step) grows with box volume x cutoff^1.5.
+* XC derivatives on the grid by smoothed splines (XC_DERIV SPLINE2_SMOOTH): 40 % cheaper than
+  the FFT derivatives for PBE and less grid (egg-box) noise in the forces.
+* SCF: orbital transformation with the conjugate-gradient minimiser and the FULL_ALL
+  preconditioner (fewest steps for clusters up to a few hundred atoms; FULL_SINGLE_INVERSE is
+  cheaper per step for very large ones), EPS_SCF 1e-5 (CP2K's default), outer loop up to
+  20 x 50 steps. Measured on the closed-shell O2 singlet (two degenerate pi* orbitals): DIIS
+  stalled at a gradient of 4e-5 and 0.016 eV above the minimum after 50 steps, CG converged
+  in 85. The wavefunction of the previous geometry is the guess of the next (one cp2k shell
+  per stage).
+* one OpenMP thread and one MPI rank unless ``omp_threads`` / ``mpi_ranks`` say otherwise.
+
+Every setting is a field of :class:`Cp2kBackend` (on the command line ``--cp2k-option
+KEY=VALUE``), e.g. ``basis_set="SZV-MOLOPT-SR-GTH"`` for a cheaper single-zeta basis.
 
 CP2K only warns when an SCF does not converge and ASE passes the energy on, so
 :class:`CheckedCP2K` reads CP2K's output after each evaluation and fails on
-"SCF run NOT converged". A 64-atom singlet needed ~16 GB here: the paper-sized
-Cs200Pb125Br450 is a cluster job (``mpi_ranks``, see flows/polaron.py).
+"SCF run NOT converged". Memory and time of the paper-sized Cs200Pb125Br450 make it a cluster
+job (``mpi_ranks``, see flows/polaron.py).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -33,6 +59,15 @@ SHELL_BINARIES = ("cp2k_shell.psmp", "cp2k_shell.ssmp", "cp2k_shell.popt", "cp2k
                   "cp2k_shell")
 MAIN_BINARIES = ("cp2k.psmp", "cp2k.ssmp", "cp2k.popt", "cp2k.sopt", "cp2k")
 NOT_CONVERGED = "SCF run NOT converged"
+FIRST_ROW = ("B", "C", "N", "O", "F", "Ne")
+CUTOFF_RY_BY_ELEMENT = {**dict.fromkeys(FIRST_ROW, 300.0)}
+DEFAULT_CUTOFF_RY = 250.0
+POISSON_SOLVERS = ("wavelet", "mt")
+
+
+def default_cutoff_ry(symbols) -> float:
+    """Plane-wave cutoff for a set of elements: the largest of their table values."""
+    return max(CUTOFF_RY_BY_ELEMENT.get(s, DEFAULT_CUTOFF_RY) for s in set(symbols))
 
 
 def find_cp2k() -> str | None:
@@ -46,19 +81,30 @@ def find_cp2k() -> str | None:
     return None
 
 
-def scf_template(eps_scf: float, outer_max_scf: int, rel_cutoff_ry: float, extra: str) -> str:
-    """SCF and grid sections ASE does not write itself (it adds MAX_SCF and CUTOFF)."""
+def scf_template(eps_scf: float, outer_max_scf: int, rel_cutoff_ry: float, minimizer: str,
+                 preconditioner: str, poisson_solver: str, xc_deriv: str, extra: str) -> str:
+    """Grid, Poisson, XC-grid and SCF sections ASE does not write itself (it adds MAX_SCF and
+    CUTOFF)."""
     return f"""&FORCE_EVAL
   &DFT
     &MGRID
       REL_CUTOFF [Ry] {rel_cutoff_ry:g}
     &END MGRID
+    &POISSON
+      PERIODIC NONE
+      PSOLVER {poisson_solver.upper()}
+    &END POISSON
+    &XC
+      &XC_GRID
+        XC_DERIV {xc_deriv}
+      &END XC_GRID
+    &END XC
     &SCF
       EPS_SCF {eps_scf:g}
       SCF_GUESS ATOMIC
       &OT
-        MINIMIZER DIIS
-        PRECONDITIONER FULL_SINGLE_INVERSE
+        MINIMIZER {minimizer}
+        PRECONDITIONER {preconditioner}
       &END OT
       &OUTER_SCF
         MAX_SCF {outer_max_scf:d}
@@ -75,11 +121,22 @@ def output_reports_failure(text: str) -> bool:
     return NOT_CONVERGED in text
 
 
-class CheckedCP2K(CP2K):
+class _ScaledCutoff:
+    """Writes the element-dependent default cutoff when the calculator was given none."""
+
+    def _generate_input(self):
+        if not self.parameters.cutoff:
+            self.parameters.cutoff = default_cutoff_ry(self.atoms.get_chemical_symbols()) * Rydberg
+        return super()._generate_input()
+
+
+class CheckedCP2K(_ScaledCutoff, CP2K):
     """ASE's CP2K calculator that fails, instead of warning, when an SCF did not converge."""
 
+    output_path: Path | None = None  # the .out file as seen from here (the shell runs elsewhere)
+
     def calculate(self, atoms=None, properties=None, system_changes=None):
-        out = Path(self.label + ".out")
+        out = self.output_path or Path(self.label + ".out")
         start = out.stat().st_size if out.exists() else 0
         args = (atoms, properties) if system_changes is None else (atoms, properties, system_changes)
         try:
@@ -98,7 +155,7 @@ class CheckedCP2K(CP2K):
             raise CalculationFailed(f"{reason} (see {out})") from crashed
 
 
-class _InputOnlyCP2K(CP2K):
+class _InputOnlyCP2K(_ScaledCutoff, CP2K):
     """ASE's input generator without starting the cp2k shell (for dry runs)."""
 
     def __init__(self, label: str, **kwargs):
@@ -117,12 +174,16 @@ class Cp2kBackend:
     pseudo_potential: str = "GTH-PBE"
     potential_file: str = "GTH_POTENTIALS"
     data_dir: str | None = None  # None: CP2K's own data directory / $CP2K_DATA_DIR
-    cutoff_ry: float = 400.0
-    rel_cutoff_ry: float = 50.0
+    cutoff_ry: float | None = None  # None: by element, default_cutoff_ry
+    rel_cutoff_ry: float = 40.0
     max_scf: int = 50
     outer_max_scf: int = 20
-    eps_scf: float = 1e-6
-    vacuum_angstrom: float = 8.0
+    eps_scf: float = 1e-5
+    minimizer: str = "CG"  # robust for (near-)degenerate HOMOs; DIIS is faster when it works
+    preconditioner: str = "FULL_ALL"
+    poisson_solver: str = "wavelet"  # or "mt" (needs a box ~2x the density's extent)
+    xc_deriv: str = "SPLINE2_SMOOTH"
+    vacuum_angstrom: float = 3.5
     mpi_ranks: int = 1
     mpi_launcher: str = "mpirun -np {ranks}"
     omp_threads: int = 1
@@ -136,17 +197,27 @@ class Cp2kBackend:
     def settings(self, attempt: int = 0) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k not in ("name", "max_attempts")}
 
+    def __post_init__(self):
+        if self.poisson_solver not in POISSON_SOLVERS:
+            raise NclatticeError(f"unknown CP2K Poisson solver '{self.poisson_solver}'; use one of "
+                                 f"{', '.join(POISSON_SOLVERS)}.")
+        if not self.vacuum_angstrom > 0:
+            raise NclatticeError(f"the CP2K vacuum must be positive (Å), got {self.vacuum_angstrom}.")
+
     def prepare(self, atoms: Atoms) -> Atoms:
-        """A copy centred in an orthogonal non-periodic box with ``vacuum_angstrom`` each side."""
+        """A copy centred in a non-periodic box: a cube of side extent + 2 x vacuum for the
+        wavelet solver (cubic cells only), extent + 2 x vacuum per axis for MT."""
         out = atoms.copy()
         lo, hi = out.positions.min(0), out.positions.max(0)
         lengths = hi - lo + 2 * self.vacuum_angstrom
+        if self.poisson_solver == "wavelet":
+            lengths = np.full(3, lengths.max())
         out.cell = np.diag(lengths)
-        out.positions = out.positions - lo + self.vacuum_angstrom
+        out.positions = out.positions - 0.5 * (lo + hi) + 0.5 * lengths
         out.pbc = False
         return out
 
-    def shell_command(self) -> str:
+    def shell_command(self, cwd: str | None = None) -> str:
         binary = self.command or find_cp2k()
         if binary is None:
             raise NclatticeError("the cp2k program is not installed here (no cp2k_shell.psmp or "
@@ -155,7 +226,10 @@ class Cp2kBackend:
         if self.data_dir:
             env += f"CP2K_DATA_DIR={self.data_dir} "
         launcher = self.mpi_launcher.format(ranks=self.mpi_ranks) + " " if self.mpi_ranks > 1 else ""
-        return env + launcher + binary
+        # CP2K refuses PROJECT names over 80 characters: the shell runs in the work directory
+        # and the files go by short relative names
+        where = f"cd {shlex.quote(cwd)} && exec " if cwd else ""
+        return where + env + launcher + binary
 
     def _parameters(self, multiplicity: int, charge: int) -> dict[str, Any]:
         def data(name):
@@ -164,23 +238,56 @@ class Cp2kBackend:
         return dict(xc=self.xc, uks=True, multiplicity=multiplicity, charge=charge,
                     basis_set=self.basis_set, basis_set_file=data(self.basis_set_file),
                     pseudo_potential=self.pseudo_potential,
-                    potential_file=data(self.potential_file), cutoff=self.cutoff_ry * Rydberg,
-                    max_scf=self.max_scf, stress_tensor=False, poisson_solver="auto",
+                    potential_file=data(self.potential_file),
+                    cutoff=self.cutoff_ry * Rydberg if self.cutoff_ry else None,
+                    max_scf=self.max_scf, stress_tensor=False, poisson_solver=None,
                     print_level="LOW", set_pos_file=self.set_pos_file,
                     inp=scf_template(self.eps_scf, self.outer_max_scf, self.rel_cutoff_ry,
+                                     self.minimizer, self.preconditioner, self.poisson_solver, self.xc_deriv,
                                      self.extra_input))
 
     def label(self, multiplicity: int) -> str:
-        return str(Path(self.workdir).resolve() / f"spin_multiplicity{multiplicity}")
+        """The CP2K project name, relative to ``workdir`` (where the shell runs)."""
+        return f"spin_multiplicity{multiplicity}"
 
     def calculator(self, multiplicity: int, charge: int, attempt: int = 0) -> Calculator:
-        os.makedirs(self.workdir, exist_ok=True)
-        return CheckedCP2K(command=self.shell_command(), label=self.label(multiplicity),
-                           **self._parameters(multiplicity, charge))
+        workdir = Path(self.workdir).resolve()
+        os.makedirs(workdir, exist_ok=True)
+        calc = CheckedCP2K(command=self.shell_command(cwd=str(workdir)),
+                           label=self.label(multiplicity), **self._parameters(multiplicity, charge))
+        calc.output_path = workdir / f"{self.label(multiplicity)}.out"
+        return calc
 
-    def input_text(self, atoms: Atoms, multiplicity: int, charge: int) -> str:
-        """The force-environment input the calculator would load for ``atoms`` (prepared)."""
-        calc = _InputOnlyCP2K(label=self.label(multiplicity),
+    def input_text(self, atoms: Atoms, multiplicity: int, charge: int,
+                   project: str | None = None) -> str:
+        """The force-environment input the calculator would load for ``atoms`` (prepared);
+        ``project`` replaces the flow's absolute PROJECT path (a standalone input)."""
+        calc = _InputOnlyCP2K(label=project or self.label(multiplicity),
                               **self._parameters(multiplicity, charge))
         calc.atoms = self.prepare(atoms)
         return calc._generate_input() + "\n"
+
+
+def parse_backend_options(items: list[str]) -> dict[str, Any]:
+    """``["cutoff_ry=400", "basis_set=SZV-MOLOPT-SR-GTH"]`` -> typed Cp2kBackend settings."""
+    known = {f.name: f for f in fields(Cp2kBackend) if f.init}
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in known:
+            raise NclatticeError(f"--cp2k-option '{item}' is not KEY=VALUE with a known key; keys: "
+                                 f"{', '.join(sorted(known))}.")
+        kind = str(known[key].type)
+        try:
+            if kind.startswith("int"):
+                out[key] = int(value)
+            elif kind.startswith("float"):
+                out[key] = None if value.lower() == "none" else float(value)
+            elif kind.startswith("bool"):
+                out[key] = value.lower() in ("1", "true", "yes", "on")
+            else:
+                out[key] = None if value.lower() == "none" and "None" in kind else value
+        except ValueError:
+            raise NclatticeError(f"--cp2k-option {key} needs a number, got '{value}'.") from None
+    return out

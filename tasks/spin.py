@@ -212,6 +212,7 @@ class GuardedCalculator(Calculator):
                 energy, forces = work.get_potential_energy(), work.get_forces()
                 break
             except CalculationFailed as exc:
+                self.close()
                 if self.attempt + 1 >= self.backend.max_attempts:
                     raise SCFNotConverged(
                         f"the {self.backend.name} SCF of the {self.label_text} did not converge at "
@@ -224,6 +225,11 @@ class GuardedCalculator(Calculator):
                 self.inner = self.backend.calculator(self.multiplicity, self.charge, self.attempt)
         self.results = {"energy": float(energy), "free_energy": float(energy),
                         "forces": np.array(forces)}
+
+    def close(self) -> None:
+        """Stop the engine's process if it keeps one (CP2K's shell holds the whole system)."""
+        if hasattr(self.inner, "close"):
+            self.inner.close()
 
     def scf_record(self) -> dict[str, Any]:
         return {"settings": self.backend.settings(self.attempt), "attempt": self.attempt,
@@ -324,6 +330,7 @@ def relax(atoms: Atoms, backend: str | Backend | Calculator, multiplicity: int =
             progress(label, *entry)
         converged = bool(step_converged)
     energy, forces = work.get_potential_energy(), work.get_forces()
+    calc.close()
     final = work.copy()
     final.calc = None
     final.info.update({"energy_ev": float(energy), "multiplicity": multiplicity, "charge": charge,
@@ -348,7 +355,9 @@ def single_point(atoms: Atoms, backend: str | Backend | Calculator, multiplicity
     work = backend.prepare(atoms)
     work.calc = GuardedCalculator(backend, multiplicity, charge, label=label)
     energy = float(work.get_potential_energy())
-    return SinglePoint(energy, work.get_forces().copy(), work.calc.scf_record())
+    forces = work.get_forces().copy()
+    work.calc.close()
+    return SinglePoint(energy, forces, work.calc.scf_record())
 
 
 # ----------------------------------------------------------------------------- analysis

@@ -76,6 +76,9 @@ CASES = [
     (["spin-relax", "NC", "--fmax", "0"], "--fmax"),
     (["spin-relax", "NC", "--max-steps", "0"], "--max-steps"),
     (["spin-relax", "NC", "--dry-run"], "cp2k only"),
+    (["spin-relax", "NC", "--cp2k-option", "max_scf=1"], "cp2k only"),
+    (["spin-relax", "NC", "--backend", "cp2k", "--cp2k-option", "cutof=400"], "cutof"),
+    (["spin-relax", "NC", "--backend", "cp2k", "--vacuum", "-1"], "--vacuum"),
     (["spin-relax", "NC", "--import-triplet", "MISSING"], "does not exist"),
     (["spin-relax", "BINARY"], "structure file"),
     # diffract

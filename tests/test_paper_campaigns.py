@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nclattice.flows.cli import main
+from nclattice.cli import main
 
 PAPERS = Path(__file__).resolve().parents[1] / "examples" / "papers"
 

@@ -14,13 +14,20 @@ import pytest
 from ase import Atoms
 from ase.calculators.lj import LennardJones
 from ase.optimize import FIRE
+from ase.units import Rydberg
 from scipy import stats
 from scipy.spatial.transform import Rotation
 
 from nclattice.errors import NclatticeError
 from nclattice.flows.polaron import PolaronSettings, analyze_pair, run_polaron
 from nclattice.structures.labels import net_formal_charge
-from nclattice.tasks.cp2k_backend import NOT_CONVERGED, Cp2kBackend, find_cp2k, output_reports_failure
+from nclattice.tasks.cp2k_backend import (
+    NOT_CONVERGED,
+    Cp2kBackend,
+    default_cutoff_ry,
+    output_reports_failure,
+    parse_backend_options,
+)
 from nclattice.tasks.spin import (
     SCFNotConverged,
     XtbBackend,
@@ -220,41 +227,47 @@ def test_rerun_with_the_same_inputs_reproduces_the_numbers(polaron):
 
 
 # ---------------------------------------------------------------- CP2K
-def test_cp2k_input_has_the_papers_settings_and_a_vacuum_box():
+def test_cp2k_input_has_the_papers_settings_and_a_box_scaled_with_the_cluster():
     backend = Cp2kBackend(vacuum_angstrom=7.0, workdir="unused")
     text = backend.input_text(cs4pbbr6(), 3, 0)
     for needle in ("UNRESTRICTED_KOHN_SHAM ON", "MULTIPLICITY 3", "&PBE", "DZVP-MOLOPT-SR-GTH",
-                   "POTENTIAL GTH-PBE", "PERIODIC NONE", "PSOLVER  MT", "REL_CUTOFF [Ry] 50",
-                   "&OUTER_SCF"):
+                   "POTENTIAL GTH-PBE", "PERIODIC NONE", "PSOLVER WAVELET", "REL_CUTOFF [Ry] 40",
+                   "XC_DERIV SPLINE2_SMOOTH", "PRECONDITIONER FULL_ALL", "MINIMIZER CG", "&OUTER_SCF"):
         assert needle in text
     assert "CHARGE" not in text and "MULTIPLICITY 1" in backend.input_text(cs4pbbr6(), 1, 0)
+    # wavelet solver: a cube of side extent + 2 x vacuum, the cluster centred
     box = backend.prepare(cs4pbbr6())
     span = np.ptp(cs4pbbr6().positions, axis=0)
-    np.testing.assert_allclose(np.diag(box.cell.array), span + 14.0)
-    assert box.positions.min() == pytest.approx(7.0)
+    np.testing.assert_allclose(np.diag(box.cell.array), span.max() + 14.0)
+    np.testing.assert_allclose(box.positions.min(0) + box.positions.max(0), box.cell.diagonal())
     assert f"{box.cell.array[0, 0]:.18e}" in text
     assert "CHARGE -2" in replace(backend).input_text(cs4pbbr6(), 1, -2)
+    # cutoff by element: 250 Ry for Cs/Pb/Br, 300 Ry once a first-row element is present
+    assert default_cutoff_ry(["Cs", "Pb", "Br"]) == 250.0 and default_cutoff_ry(["O", "H"]) == 300.0
+    assert f"CUTOFF [eV] {250 * Rydberg:.18e}" in text
+    assert f"CUTOFF [eV] {400 * Rydberg:.18e}" in replace(backend, cutoff_ry=400).input_text(
+        cs4pbbr6(), 1, 0)
+    # MT keeps an orthorhombic box (the user sizes the vacuum: ~2x the density's extent)
+    mt = replace(backend, poisson_solver="mt")
+    np.testing.assert_allclose(np.diag(mt.prepare(cs4pbbr6()).cell.array), span + 14.0)
+    assert "PSOLVER MT" in mt.input_text(cs4pbbr6(), 1, 0)
+    with pytest.raises(NclatticeError, match="Poisson solver"):
+        Cp2kBackend(poisson_solver="fft")
+
+
+def test_cp2k_options_are_typed_and_unknown_keys_refused():
+    opts = parse_backend_options(["cutoff_ry=400", "max_scf=1", "basis_set=SZV-MOLOPT-SR-GTH"])
+    assert opts == {"cutoff_ry": 400.0, "max_scf": 1, "basis_set": "SZV-MOLOPT-SR-GTH"}
+    assert Cp2kBackend(**opts).max_scf == 1
+    with pytest.raises(NclatticeError, match="known key"):
+        parse_backend_options(["cutof=400"])
+    with pytest.raises(NclatticeError, match="needs a number"):
+        parse_backend_options(["max_scf=many"])
 
 
 def test_cp2k_unconverged_scf_warning_is_detected():
     assert output_reports_failure(f" *** WARNING in qs_scf.F:598 :: {NOT_CONVERGED} ***")
     assert not output_reports_failure(" *** SCF run converged in 12 steps ***")
-
-
-CP2K = find_cp2k()
-
-
-@pytest.mark.skipif(CP2K is None, reason="the cp2k program is not installed here (apt-get "
-                                         "install cp2k provides cp2k.psmp); real-run test skipped")
-def test_cp2k_real_single_point_of_hbr_singlet_and_triplet(tmp_path):
-    hbr = Atoms("HBr", positions=[[0, 0, 0], [0, 0, 1.41]])
-    backend = Cp2kBackend(vacuum_angstrom=5.0, cutoff_ry=200, workdir=str(tmp_path))
-    s0 = single_point(hbr, backend, 1)
-    s1 = single_point(hbr, backend, 3)
-    assert np.isfinite(s0.energy_ev) and s1.energy_ev > s0.energy_ev
-    np.testing.assert_allclose(s0.forces_ev_per_angstrom.sum(0), 0, atol=0.05)
-    with pytest.raises(SCFNotConverged):
-        single_point(hbr, replace(backend, max_scf=1, outer_max_scf=1, eps_scf=1e-12), 1)
 
 
 def test_written_pair_feeds_the_diffraction_dft_model(polaron, tmp_path):
