@@ -4,7 +4,7 @@ Room-temperature experimental lattice constants (Å). Sources:
 - II-VI, III-V and IV-VI semiconductors: O. Madelung, *Semiconductors: Data
   Handbook*, 3rd ed., Springer (2004), the tables for each compound.
 - CsPbBr3: 5.90 Å is the pseudo-cubic lattice constant averaged over the measured
-  quantum dots in Shen et al. (XFEL exciton-polaron paper, seed 002 of this project).
+  quantum dots in Shen et al. (XFEL exciton-polaron paper).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ constant, with Pb on half-integer and Cs on integer sites. A cube of n cells hol
 n^3 Pb, 3 n^2 (n+1) Br and up to (n+1)^3 Cs; neutrality (Cs+ Pb2+ Br-) needs exactly
 3n + 1 Cs vacancies.
 
-Vacancy patterns. The XFEL paper (seed 002, supplement S4) removes all 8 corner Cs plus
+Vacancy patterns. The XFEL paper (Shen et al., XFEL exciton-polaron paper, supplement S4) removes all 8 corner Cs plus
 8 edge Cs in most models and 4 edge + 4 facet Cs in one; it does not list the exact
 sites, so the patterns here are this project's own, chosen symmetric for n = 5:
 - ``tetra``: next to each corner, on the edges that lie in the top and bottom faces,

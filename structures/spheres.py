@@ -106,7 +106,7 @@ def build_cdse_cds(core_diameter_nm: float, shell_ml: int,
                        bond_angstrom=wz.u * wz.c, recipe=recipe, charge_balance=charge_balance)
 
 
-# The papers' shells: 8 ML for the Debye-Waller / MSD / dPDF work, 4 ML for phonons (seed 000).
+# The papers' shells: 8 ML for the Debye-Waller / MSD / dPDF work, 4 ML for phonons (Guzelturk 2021).
 CDSE_CDS_PRESETS = {"msd": 8, "phonons": 4}
 
 

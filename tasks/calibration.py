@@ -1,4 +1,4 @@
-"""Temperature -> mean-square-displacement calibration (SCIENCE.md section 2).
+"""Temperature -> mean-square-displacement calibration.
 
 ⟨u²⟩(T) = a + b·T is fitted by ordinary least squares per atom group; b converts a measured
 Debye-Waller change into a lattice temperature rise, ΔT = Δ⟨u²⟩/b, with

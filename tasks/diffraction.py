@@ -1,5 +1,5 @@
 """Kinematic diffraction of nanocrystals: 3D intensity, powder (Debye), S(Q), F(Q), G(r),
-differences, peak shifts and incoherent ensembles (SCIENCE.md §1, §3, §8).
+differences, peak shifts and incoherent ensembles.
 
 Conventions. ``Q = 4π sinθ/λ`` in Å⁻¹ everywhere; the amplitude is
 ``A(q) = Σ_j f_j(|q|) exp(+i q·r_j)`` and the intensity ``I = |A|²`` (electrons² for X-rays,
@@ -629,7 +629,7 @@ class GammaSizes:
 
 def occupation_weighted(i_dark: np.ndarray, i_one: np.ndarray, i_two: np.ndarray | None,
                         p1: float, p2: float) -> np.ndarray:
-    """Pumped intensity (1 − P1 − P2) I_0 + P1 I_1 + P2 I_2 (SCIENCE.md §5, §8; seed 002 S2)."""
+    """Pumped intensity (1 − P1 − P2) I_0 + P1 I_1 + P2 I_2 (Shen et al., XFEL exciton-polaron paper, supplement S2)."""
     if not (0 <= p1 <= 1 and 0 <= p2 <= 1 and p1 + p2 <= 1 + 1e-12):
         raise NclatticeError(f"occupations need 0 ≤ P1, P2 and P1 + P2 ≤ 1, got P1={p1}, P2={p2}.")
     pumped = (1 - p1 - p2) * i_dark + p1 * i_one

@@ -1,12 +1,12 @@
-"""Kinetic models of photoexcited nanocrystals (SCIENCE.md §5) and exponential time fits.
+"""Kinetic models of photoexcited nanocrystals and exponential time fits.
 
 - excitation statistics: ⟨N⟩ = σ·J, Poisson populations (seeds 000, 002, 003);
 - Auger heating: exact stochastic simulation (Gillespie) of an NC ensemble with Auger rate
-  N(N−1)/(2τ_AR), each event depositing one exciton's energy in the lattice (seed 000),
+  N(N−1)/(2τ_AR), each event depositing one exciton's energy in the lattice (Guzelturk et al., Nat. Commun. 2021),
   optionally competing with fast hot-hole surface trapping; the ensemble master equation
   for P(N, t) as the deterministic check;
-- resonant occupation model with absorption reduction, P0, P1, P2 (seed 002, supplement S2);
-- hot-carrier trapping with state filling: band-edge bleach, gain and n̄_eff (seed 003);
+- resonant occupation model with absorption reduction, P0, P1, P2 (Shen et al., supplement S2);
+- hot-carrier trapping with state filling: band-edge bleach, gain and n̄_eff (Vonk et al., Nat. Commun. 2025);
 - single/double exponential fits with confidence intervals, and a fit of (τ_AR, energy scale)
   to a measured ΔT(t).
 
@@ -27,9 +27,9 @@ from . import lazy_prefect_tasks
 
 HC_EV_NM = 1239.841984  # h·c in eV·nm
 EV_J = 1.602176634e-19
-# seed 000: ⟨N⟩ ≈ 10 per mJ cm⁻² at 510 nm for the 8 ML CdSe/CdS NC -> σ = 10 / J(1 mJ cm⁻², 510 nm)
+# Guzelturk 2021: ⟨N⟩ ≈ 10 per mJ cm⁻² at 510 nm for the 8 ML CdSe/CdS NC -> σ = 10 / J(1 mJ cm⁻², 510 nm)
 CDSE_CDS_SIGMA_510NM_CM2 = 10.0 / (1e-3 / (HC_EV_NM / 510.0 * EV_J))
-# seed 002, supplement S2: CsPbBr3 QDs at 477 nm
+# Shen et al., XFEL exciton-polaron paper, supplement S2: CsPbBr3 QDs at 477 nm
 CSPBBR3_SIGMA_477NM_CM2 = 6.16e-15
 
 
@@ -138,7 +138,7 @@ def auger_heating_gillespie(mean_excitons: float, tau_auger_ps: float, times_ps:
     """Auger heating of a Poisson ensemble of NCs by the Gillespie algorithm.
 
     With finite ``tau_trap_ps`` each band-edge exciton also loses its hole to a surface trap
-    at rate 1/τ_trap, after which it no longer takes part in Auger recombination (seed 000,
+    at rate 1/τ_trap, after which it no longer takes part in Auger recombination (Guzelturk et al., Nat. Commun. 2021,
     340 nm excitation: trapping competes with and suppresses Auger heating).
     """
     _check_positive(tau_auger_ps=tau_auger_ps, tau_trap_ps=tau_trap_ps, n_nc=n_nc)
@@ -204,7 +204,7 @@ def auger_poisson_closure(mean_excitons: float, tau_auger_ps: float,
     return mean_excitons - mean_excitons / (1.0 + mean_excitons * t / (2.0 * tau_auger_ps))
 
 
-# ---------------------------------------------------------------- occupation model (seed 002)
+# ---------------------------------------------------------------- occupation model (Shen et al.)
 @dataclass(frozen=True)
 class Occupation:
     p0: float
@@ -229,7 +229,7 @@ def occupation_model(gamma0_t: float, gamma_ratio: float = 0.4) -> Occupation:
     return Occupation(float(p0), float(p1), float(p2), float(p1 + 2 * p2))
 
 
-# ---------------------------------------------------------------- state filling (seed 003)
+# ---------------------------------------------------------------- state filling (Vonk et al., Nat. Commun. 2025)
 def band_edge_filling(n: np.ndarray, g_e: int = 2, g_h: int = 4) -> np.ndarray:
     """Fractional filling x = n_e/g_e + n_h/g_h of a QD holding n band-edge pairs (0..2).
 
@@ -240,7 +240,7 @@ def band_edge_filling(n: np.ndarray, g_e: int = 2, g_h: int = 4) -> np.ndarray:
 
 
 def cooling_probability(n: np.ndarray, p_trap: float) -> np.ndarray:
-    """P_cool(n) = (1 − P_trap)^n: one trapped hot carrier quenches all others (seed 003)."""
+    """P_cool(n) = (1 − P_trap)^n: one trapped hot carrier quenches all others (Vonk et al., Nat. Commun. 2025)."""
     return (1.0 - p_trap) ** np.asarray(n, float)
 
 
@@ -302,7 +302,7 @@ def effective_excitations(bleach: float, g_e: int = 2, g_h: int = 4) -> float | 
 def state_filling(mean_excitations: float, p_trap: float = 0.0, g_e: int = 2, g_h: int = 4,
                   trap_oscillator_strength: float = 0.0, untrapped_fraction: float = 0.0,
                   stokes_shift_ev: float = 0.0, linewidth_ev: float = 0.1) -> StateFilling:
-    """Band-edge bleach and gain right after cooling, with hot-carrier trapping (seed 003).
+    """Band-edge bleach and gain right after cooling, with hot-carrier trapping (Vonk et al., Nat. Commun. 2025).
 
     Simple model: trapping probability ``p_trap`` per hot excitation, a trap quenches the QD
     (trap_oscillator_strength = 0). Refined model: the trapped pair keeps that fraction of the

@@ -1,4 +1,4 @@
-"""Displacement-field models of a photo-excited nanocrystal (SCIENCE.md §7, §8; seed 002).
+"""Displacement-field models of a photo-excited nanocrystal (Shen et al., XFEL exciton-polaron paper).
 
 Each model maps a structure (plus parameters and, where random, a ``numpy`` Generator) to
 displaced positions; the caller takes ``displaced − positions`` as the displacement of one
@@ -36,7 +36,7 @@ excitation. Positions in Å, force constants in eV/Å², fields in V/Å.
     3^0.2 = 1.25); here r̃ is drawn in the ℓ5 unit ball so every hole lies inside the crystal.
 (d) ``localized_surface_distortion``: a surface atom and its first neighbour shell are
     displaced by ``amplitude`` in random directions (≈ 0.15 Å per trapped hole for CdSe/CdS,
-    seed 000): a local disorder whose signature grows with Q.
+    Guzelturk et al., Nat. Commun. 2021): a local disorder whose signature grows with Q.
 """
 
 from __future__ import annotations

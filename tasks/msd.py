@@ -1,4 +1,4 @@
-"""Debye-Waller mean-square displacements from MD frames (SCIENCE.md section 1).
+"""Debye-Waller mean-square displacements from MD frames.
 
 ⟨u²⟩ is the positional variance about each atom's mean position, not the diffusive MSD.
 Rigid-body motion of a free crystal is removed first: every frame is superposed on the

@@ -1,4 +1,4 @@
-"""Pair distribution functions of a finite nanocrystal from MD frames (SCIENCE.md section 3).
+"""Pair distribution functions of a finite nanocrystal from MD frames.
 
 Pair distances are histogrammed from the frames directly (LAMMPS' ``compute rdf`` normalises
 by the box volume, meaningless for a free crystal). With H_ab(r) the number of a-b pairs
@@ -155,5 +155,5 @@ def broadening_signature(r: np.ndarray, delta_g: np.ndarray, r_peak: float,
             "broadening": bool(centre < 0 < rise_left and rise_right > 0)}
 
 
-# wurtzite CdSe/CdS pair-correlation peaks named in SCIENCE.md section 3 (search windows, Å)
+# wurtzite CdSe/CdS pair-correlation peaks named in Guzelturk et al., Nat. Commun. 2021 (search windows, Å)
 WURTZITE_PEAKS = {"first_neighbour": (2.35, 2.8), "a_axis": (3.9, 4.5), "c_axis": (6.8, 7.6)}

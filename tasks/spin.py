@@ -1,4 +1,4 @@
-"""Singlet and triplet relaxations and the exciton-polaron displacement field (SCIENCE.md §7).
+"""Singlet and triplet relaxations and the exciton-polaron displacement field.
 
 Backends are ASE calculators behind one small interface (:class:`Backend`): a backend
 prepares the structure (e.g. a vacuum box for CP2K) and builds a calculator for a given
@@ -12,7 +12,7 @@ with looser settings (measured here: GFN2 recovers with accuracy 10 where dampin
 electronic temperature did not), records the step at which it did, and otherwise raises
 :class:`SCFNotConverged`.
 
-Analysis follows the supplement of Shen et al. (seed 002, S4): relaxation energy
+Analysis follows the supplement of Shen et al. (supplement S4): relaxation energy
 E_T(S0 geometry) - E_T(relaxed) (56 meV mean over 5 models for Cs200Pb125Br450 with
 CP2K/PBE), Stokes shift = 2 x that, adiabatic gap E_T(relaxed) - E_S(relaxed) (2.479 eV),
 displacement field u = r(S=1) - r(S=0) after removing rigid-body motion, and per species
@@ -414,7 +414,7 @@ def regression_table(coords_angstrom: np.ndarray, u_angstrom: np.ndarray, symbol
                      exclude_outer_layers: bool = False,
                      layer_tolerance_angstrom: float = 1.0) -> dict[str, dict[str, Any]]:
     """Per species, slope of u_i against coordinate j (rows i = displacement component,
-    columns j = coordinate) in ppm, with standard errors: Table S2 of seed 002.
+    columns j = coordinate) in ppm, with standard errors: Table S2 of Shen et al., XFEL exciton-polaron paper.
 
     The slope du_i/dr_j is a strain (length/length), so 'ppm of the interatomic distance'
     per interatomic distance is 1e6 x the slope whatever the length unit. With
@@ -464,7 +464,7 @@ NO_DISPLACEMENT_ANGSTROM = 1e-4  # below this a relaxation did not move a specie
 
 def plot_displacement(coords_angstrom: np.ndarray, u_angstrom: np.ndarray, symbols: list[str],
                       table: dict[str, dict[str, Any]] | None = None, title: str = ""):
-    """Figure S3/S4 of seed 002: per species, the (x, y) projection coloured by u_x (blue =
+    """Figure S3/S4 of Shen et al.: per species, the (x, y) projection coloured by u_x (blue =
     towards +x) and u_x against x with its regression line."""
     plt = pyplot()
 

@@ -1,11 +1,11 @@
-"""Debye–Waller analysis of UED Bragg-peak time series (SCIENCE.md §1, §2, §6).
+"""Debye–Waller analysis of UED Bragg-peak time series.
 
 Conventions (stated once, used everywhere here):
 - Q = 4π sinθ/λ = 2π/d (Å⁻¹) is what is stored; s = 1/d = Q/2π only at the edges.
 - ⟨u²⟩ without qualifier is the 3D mean-square displacement (sum over x, y, z), as in the
   MD calibration file. The isotropic DW law is −ln(I/I0) = Q²·Δ⟨u²⟩/3, so the slope m of
   −ln(I/I0) versus Q² gives Δ⟨u²⟩_3D = 3m (``delta_msd_angstrom2``).
-- The per-peak, direction-resolved value of seed 001, I = I0·exp(−4π²s²⟨Δu²⟩_s), is the
+- The per-peak, direction-resolved value of Yue et al., J. Phys. Chem. Lett. 2024, I = I0·exp(−4π²s²⟨Δu²⟩_s), is the
   1D MSD along the peak's scattering vector: ⟨Δu²⟩_s = −ln(I/I0)/Q² = −ln(I/I0)/(4π²s²);
   for isotropic motion it equals Δ⟨u²⟩_3D/3.
 - ΔT = Δ⟨u²⟩_3D / b_3D with b the slope of the calibration ⟨u²⟩_3D(T) = a + b·T.
@@ -28,7 +28,7 @@ from ..errors import NclatticeError
 from . import lazy_prefect_tasks
 
 K_B_EV_PER_K = 8.617333262e-5
-Q2_DISORDER_THRESHOLD = 40.0  # Å⁻²: seed 000 finds heating-only linearity below, disorder above
+Q2_DISORDER_THRESHOLD = 40.0  # Å⁻²: Guzelturk 2021 finds heating-only linearity below, disorder above
 
 
 # ---------------------------------------------------------------- conventions
@@ -375,7 +375,7 @@ def peak_msd(series: UedSeries) -> tuple[np.ndarray, np.ndarray]:
 def direction_resolved_msd(series: UedSeries) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """⟨Δu²⟩_s per cubic direction family (<100>, <110>, <111>, ...): weighted mean over its peaks.
 
-    Needs h,k,l and a cubic lattice (seed 001: rock-salt PbSe).
+    Needs h,k,l and a cubic lattice (Yue et al., J. Phys. Chem. Lett. 2024: rock-salt PbSe).
     """
     if series.hkl is None or not is_cubic(series.lattice):
         raise NclatticeError("direction-resolved MSD needs h,k,l columns and a cubic --lattice a.")
@@ -421,7 +421,7 @@ def _window_mean(values, errors, delays, window) -> tuple[float, float]:
 # ---------------------------------------------------------------- localized-disorder separations (§6)
 def high_q_excess(i_high: np.ndarray, err_high: np.ndarray, i_low: np.ndarray, err_low: np.ndarray,
                   q_high: float, q_low: float, ratio: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Extra loss at a high-Q peak beyond the DW loss predicted from a low-Q peak (seed 000, Q6 − Q3).
+    """Extra loss at a high-Q peak beyond the DW loss predicted from a low-Q peak (Guzelturk 2021, Q6 − Q3).
 
     The low-Q peak is rescaled to Q_high with the DW law, I_pred = (I_low)^R, R = (Q_high/Q_low)²
     unless ``ratio`` is given; returns (I_pred − I_high, standard error): positive = extra loss.
@@ -437,7 +437,7 @@ def delta_g_ratio(r_angstrom: np.ndarray, delta_g: np.ndarray, r_num: float = 2.
                   half_width: float = 0.1, min_fraction: float = 0.05) -> np.ndarray:
     """ΔG(r_num, t)/ΔG(r_den, t) from ΔG(r, t) of shape (n_t, n_r), each averaged over ±half_width Å.
 
-    The ratio removes the common heating dynamics (seed 000). Delays where |ΔG(r_den)| is below
+    The ratio removes the common heating dynamics (Guzelturk 2021). Delays where |ΔG(r_den)| is below
     ``min_fraction`` of its maximum give NaN instead of a noisy division.
     """
     r = np.asarray(r_angstrom, float)

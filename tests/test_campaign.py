@@ -72,20 +72,18 @@ def test_rerun_is_cached_and_a_changed_input_recomputes_only_new_work(tmp_path):
     report = (out / "report.html").read_text()
     assert "calibration.png" in report and "dw_vs_q2.png" in report
 
-    t0 = time.perf_counter()
+    runs = out / "runs" / "md"
+    before = {p.name: (p / "result.json").stat().st_mtime_ns for p in runs.iterdir()}
     second = run_campaign(str(spec), str(out))
     assert [i["status"] for i in second["items"]] == ["cached"] * 3
-    assert second["wall_s"] < 0.1 * first["wall_s"]
-
-    runs = out / "runs" / "md"
-    before = {p.name for p in runs.iterdir()}
+    # a cached re-run does no simulation work: no MD run is added or rewritten
+    assert {p.name: (p / "result.json").stat().st_mtime_ns for p in runs.iterdir()} == before
     spec.write_text(TINY.format(temps="200,300,400,450", prod=3))
     third = run_campaign(str(spec), str(out))
     statuses = {i["name"]: i["status"] for i in third["items"]}
     # the calibration and the analysis that uses it change; the kinetics item does not
     assert statuses == {"cs-calibrate": "completed", "kinetics-occupation-1": "cached", "ued-2": "completed"}
-    assert len({p.name for p in runs.iterdir()} - before) == 1  # one new MD run: 450 K
-    assert time.perf_counter() - t0 > 0
+    assert len({p.name for p in runs.iterdir()} - set(before)) == 1  # one new MD run: 450 K
 
 
 def _our_prefect_servers() -> list[int]:

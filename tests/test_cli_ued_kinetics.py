@@ -24,7 +24,7 @@ def test_kinetics_occupation(tmp_path, capsys):
     r = run_json(["kinetics", "occupation", "--gamma0-t", "1", "--gamma-ratio", "0.4"], tmp_path, "occupation")
     assert [round(r[k], 3) for k in ("p0", "p1", "p2", "mean_pairs")] == [0.368, 0.504, 0.128, 0.760]
     assert "provenance" in r and "P1 = 0.504" in capsys.readouterr().out
-    # the same from fluence and cross-section (seed 002: σ·J = 1)
+    # the same from fluence and cross-section (Shen et al., XFEL exciton-polaron paper: σ·J = 1)
     r2 = run_json(["kinetics", "occupation", "--fluence-mj-cm2", "0.0676", "--wavelength-nm", "477",
                    "--cross-section-cm2", "6.16e-15"], tmp_path / "b", "occupation")
     assert r2["p1"] == pytest.approx(0.504, abs=1e-3)

@@ -101,7 +101,7 @@ def test_occupation_weighting_gives_p1_plus_2p2_pairs_in_the_linear_regime():
     one = dif.EnsembleIntensity.empty(box)
     dif.accumulate_member(one, member, XRAY, p1=1.0, p2=0.0)
     paper = dif.EnsembleIntensity.empty(box)
-    dif.accumulate_member(paper, member, XRAY, p1=0.504, p2=0.128)  # seed 002, S2
+    dif.accumulate_member(paper, member, XRAY, p1=0.504, p2=0.128)  # Shen et al., XFEL exciton-polaron paper, S2
     delta_one = one.pumped[0] - one.dark[0]
     delta_paper = paper.pumped[0] - paper.dark[0]
     ratio = (delta_paper * delta_one).sum() / (delta_one**2).sum()

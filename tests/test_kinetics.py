@@ -10,9 +10,9 @@ from nclattice.tasks import kinetics as kin
 
 # ---------------------------------------------------------------- excitation statistics
 def test_cross_section_times_fluence_matches_papers():
-    # seed 002 S2: the fluence was set so that σ·J = 1 at 477 nm (67.6 µJ cm⁻², σ = 6.16e-15 cm²)
+    # Shen et al. S2: the fluence was set so that σ·J = 1 at 477 nm (67.6 µJ cm⁻², σ = 6.16e-15 cm²)
     assert kin.mean_excitations(67.6e-3, 477.0, kin.CSPBBR3_SIGMA_477NM_CM2) == pytest.approx(1.0, abs=2e-3)
-    # seed 000: ⟨N⟩ ≈ 10 per mJ cm⁻² at 510 nm, linear in fluence -> 21 at 2.1 mJ cm⁻²
+    # Guzelturk et al., Nat. Commun. 2021: ⟨N⟩ ≈ 10 per mJ cm⁻² at 510 nm, linear in fluence -> 21 at 2.1 mJ cm⁻²
     assert kin.mean_excitations(2.1, 510.0, kin.CDSE_CDS_SIGMA_510NM_CM2) == pytest.approx(21.0)
     p = kin.poisson_populations(3.0)
     assert p.sum() == pytest.approx(1.0) and np.arange(p.size) @ p == pytest.approx(3.0)
@@ -20,7 +20,7 @@ def test_cross_section_times_fluence_matches_papers():
         kin.mean_excitations(-1.0, 510.0, 1e-15)
 
 
-# ---------------------------------------------------------------- occupation (seed 002)
+# ---------------------------------------------------------------- occupation (Shen et al., XFEL exciton-polaron paper)
 def test_occupation_model_paper_values():
     occ = kin.occupation_model(1.0, 0.4)
     assert (round(occ.p0, 3), round(occ.p1, 3), round(occ.p2, 3)) == (0.368, 0.504, 0.128)
@@ -99,7 +99,7 @@ def test_gillespie_is_reproducible_per_seed():
     assert not np.array_equal(a.delta_energy_per_nc, c.delta_energy_per_nc)
 
 
-# ---------------------------------------------------------------- hot-carrier trapping, state filling (seed 003)
+# ---------------------------------------------------------------- hot-carrier trapping, state filling (Vonk 2025)
 @pytest.mark.parametrize(("n", "expected_paper"), [(1, 0.85), (3, 0.61)])
 def test_cooling_probability_cascade(n, expected_paper):
     assert kin.cooling_probability(n, 0.15) == pytest.approx(expected_paper, abs=0.005)

@@ -1,4 +1,4 @@
-"""Displacement-field models and the XFEL paper's qualitative findings (SCIENCE.md §8)."""
+"""Displacement-field models and the XFEL paper's qualitative findings."""
 
 import numpy as np
 import pytest

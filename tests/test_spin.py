@@ -42,7 +42,7 @@ from nclattice.tasks.spin import (
 )
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-A_ANGSTROM = 5.90  # CsPbBr3 pseudo-cubic lattice constant (SCIENCE.md §8)
+A_ANGSTROM = 5.90  # CsPbBr3 pseudo-cubic lattice constant
 
 
 def cs4pbbr6() -> Atoms:
@@ -117,7 +117,7 @@ def test_radial_profile_of_a_uniform_expansion_is_linear():
 
 
 def test_energetics_follow_the_papers_definitions():
-    # seed 002 S4: 56 meV relaxation energy -> 112 meV Stokes shift (twice)
+    # Shen et al., XFEL exciton-polaron paper S4: 56 meV relaxation energy -> 112 meV Stokes shift (twice)
     e = polaron_energetics(-10.0, -10.0 + 2.535, -10.0 + 2.479)
     assert e["relaxation_energy_ev"] == pytest.approx(0.056)
     assert e["stokes_shift_ev"] == pytest.approx(0.112)
@@ -210,7 +210,7 @@ def test_polaron_flow_relaxes_the_triplet_below_its_vertical_energy(polaron):
 def test_cations_move_outward_and_bromide_inward_as_in_the_paper(polaron):
     analysis = analyze_pair(polaron.singlet.atoms, polaron.triplet.atoms)
     table = analysis["regression"]
-    for sp, sign in (("Cs", 1), ("Br", -1)):  # seed 002 Table S2: Cs > 0, Br < 0 on the diagonal
+    for sp, sign in (("Cs", 1), ("Br", -1)):  # Shen et al. Table S2: Cs > 0, Br < 0 on the diagonal
         diag = np.diag(table[sp]["slope_ppm"])
         assert (sign * diag > 0).all()
         assert (np.abs(diag) > 10 * np.diag(table[sp]["stderr_ppm"])).all()

@@ -7,7 +7,7 @@ from nclattice.errors import NclatticeError
 from nclattice.tasks import kinetics as kin
 from nclattice.tasks import ued
 
-Q = np.array([1.80, 2.92, 3.43, 4.46, 5.06, 6.40, 7.00])  # Q6 = 6.4 Å⁻¹ as in seed 000
+Q = np.array([1.80, 2.92, 3.43, 4.46, 5.06, 6.40, 7.00])  # Q6 = 6.4 Å⁻¹ as in Guzelturk et al., Nat. Commun. 2021
 PEAKS = [f"Q{i + 1}" for i in range(Q.size)]
 DELAYS = np.concatenate([[-20.0, -10.0], np.linspace(0.0, 1000.0, 31)])
 
@@ -107,7 +107,7 @@ def test_delta_g_ratio_removes_common_heating_dynamics():
     assert np.isnan(ratio[0]) and ratio[1:] == pytest.approx(expected, rel=0.02)
 
 
-# ---------------------------------------------------------------- direction-resolved (seed 001)
+# ---------------------------------------------------------------- direction-resolved (Yue 2024)
 def _pbse(scale: dict, seed: int) -> ued.UedSeries:
     hkl = np.array([(1, 1, 1), (2, 0, 0), (2, 2, 0), (2, 2, 2), (4, 0, 0)])
     q = ued.q_from_hkl(hkl, (6.12,))
