@@ -5,8 +5,12 @@ Physics as in Shen et al. (Methods and supplement S4): unrestricted Kohn-Sham wi
 cluster. The paper gives no grids or SCF scheme; the defaults below scale with the system so that
 small clusters finish in minutes on one core (O2, both spin states relaxed: a few minutes):
 
-* box: a cube of side (largest extent of the atoms) + 2 x ``vacuum_angstrom`` (3.5 Å), atoms
-  centred. The cluster is non-periodic (PERIODIC NONE) and the Hartree potential comes from
+* box: a cube of side (largest extent of the atoms) + 2 x ``vacuum_angstrom``, atoms centred;
+  ``vacuum_angstrom`` None picks it from the elements (:func:`default_vacuum_angstrom`: 3.5 Å
+  for H and the first row, 5 Å when heavier atoms are present, whose diffuse densities reach
+  the walls of the smaller box: Cs4PbBr6 with 3.5 Å made CP2K warn "Density non-zero on the
+  edges of the unit cell: wrong results in WAVELET solver" at every SCF step, with 5 Å not).
+  The cluster is non-periodic (PERIODIC NONE) and the Hartree potential comes from
   the wavelet Poisson solver (``poisson_solver="wavelet"``), which is exact for free boundary
   conditions and needs only enough vacuum for the density to vanish at the walls; CP2K 2023
   implements it for cubic cells only. The Martyna-Tuckerman solver (``"mt"``) needs a box about
@@ -68,6 +72,13 @@ POISSON_SOLVERS = ("wavelet", "mt")
 def default_cutoff_ry(symbols) -> float:
     """Plane-wave cutoff for a set of elements: the largest of their table values."""
     return max(CUTOFF_RY_BY_ELEMENT.get(s, DEFAULT_CUTOFF_RY) for s in set(symbols))
+
+
+def default_vacuum_angstrom(symbols) -> float:
+    """Vacuum on each side of an isolated cluster: 3.5 Å when only H and first-row atoms are
+    present (O2: 3 meV against 4.5 Å), 5 Å otherwise (diffuse densities of heavy atoms)."""
+    light = {"H", "He", *FIRST_ROW, "Li", "Be"}
+    return 3.5 if set(symbols) <= light else 5.0
 
 
 def find_cp2k() -> str | None:
@@ -183,7 +194,7 @@ class Cp2kBackend:
     preconditioner: str = "FULL_ALL"
     poisson_solver: str = "wavelet"  # or "mt" (needs a box ~2x the density's extent)
     xc_deriv: str = "SPLINE2_SMOOTH"
-    vacuum_angstrom: float = 3.5
+    vacuum_angstrom: float | None = None  # None: default_vacuum_angstrom(elements)
     mpi_ranks: int = 1
     mpi_launcher: str = "mpirun -np {ranks}"
     omp_threads: int = 1
@@ -201,7 +212,7 @@ class Cp2kBackend:
         if self.poisson_solver not in POISSON_SOLVERS:
             raise NclatticeError(f"unknown CP2K Poisson solver '{self.poisson_solver}'; use one of "
                                  f"{', '.join(POISSON_SOLVERS)}.")
-        if not self.vacuum_angstrom > 0:
+        if self.vacuum_angstrom is not None and not self.vacuum_angstrom > 0:
             raise NclatticeError(f"the CP2K vacuum must be positive (Å), got {self.vacuum_angstrom}.")
 
     def prepare(self, atoms: Atoms) -> Atoms:
@@ -209,7 +220,9 @@ class Cp2kBackend:
         wavelet solver (cubic cells only), extent + 2 x vacuum per axis for MT."""
         out = atoms.copy()
         lo, hi = out.positions.min(0), out.positions.max(0)
-        lengths = hi - lo + 2 * self.vacuum_angstrom
+        vacuum = (default_vacuum_angstrom(out.get_chemical_symbols()) if self.vacuum_angstrom is None
+                  else self.vacuum_angstrom)
+        lengths = hi - lo + 2 * vacuum
         if self.poisson_solver == "wavelet":
             lengths = np.full(3, lengths.max())
         out.cell = np.diag(lengths)

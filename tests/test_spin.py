@@ -25,6 +25,7 @@ from nclattice.tasks.cp2k_backend import (
     NOT_CONVERGED,
     Cp2kBackend,
     default_cutoff_ry,
+    default_vacuum_angstrom,
     output_reports_failure,
     parse_backend_options,
 )
@@ -253,6 +254,11 @@ def test_cp2k_input_has_the_papers_settings_and_a_box_scaled_with_the_cluster():
     assert "PSOLVER MT" in mt.input_text(cs4pbbr6(), 1, 0)
     with pytest.raises(NclatticeError, match="Poisson solver"):
         Cp2kBackend(poisson_solver="fft")
+    # default vacuum by element: 3.5 Å for first-row molecules, 5 Å once heavier atoms are present
+    # (3.5 Å around Cs4PbBr6 made CP2K's wavelet solver warn of density at the cell edges)
+    assert default_vacuum_angstrom(["O"]) == 3.5 and default_vacuum_angstrom(["Cs", "Pb", "Br"]) == 5.0
+    np.testing.assert_allclose(np.diag(Cp2kBackend(workdir="unused").prepare(cs4pbbr6()).cell.array),
+                               span.max() + 10.0)
 
 
 def test_cp2k_options_are_typed_and_unknown_keys_refused():
