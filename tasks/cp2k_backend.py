@@ -35,10 +35,13 @@ small clusters finish in minutes on one core (O2, both spin states relaxed: a fe
 Every setting is a field of :class:`Cp2kBackend` (on the command line ``--cp2k-option
 KEY=VALUE``), e.g. ``basis_set="SZV-MOLOPT-SR-GTH"`` for a cheaper single-zeta basis.
 
-CP2K only warns when an SCF does not converge and ASE passes the energy on, so
-:class:`CheckedCP2K` reads CP2K's output after each evaluation and fails on
-"SCF run NOT converged". Memory and time of the paper-sized Cs200Pb125Br450 make it a cluster
-job (``mpi_ranks``, see flows/polaron.py).
+CP2K only warns when an SCF does not converge, or when the wavelet solver finds density on
+the walls of the box ("Density non-zero on the edges of the unit cell: wrong results in WAVELET
+solver"), and ASE passes the energy on, so :class:`CheckedCP2K` reads CP2K's output after each
+evaluation and fails on either: an unconverged SCF as :class:`CalculationFailed` (the flow may
+retry), density on the walls as :class:`Cp2kBoxTooSmall`, whose one sentence names the
+``--vacuum`` value to try (:func:`suggested_vacuum_angstrom`). Memory and time of the
+paper-sized Cs200Pb125Br450 make it a cluster job (``mpi_ranks``, see flows/polaron.py).
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ SHELL_BINARIES = ("cp2k_shell.psmp", "cp2k_shell.ssmp", "cp2k_shell.popt", "cp2k
                   "cp2k_shell")
 MAIN_BINARIES = ("cp2k.psmp", "cp2k.ssmp", "cp2k.popt", "cp2k.sopt", "cp2k")
 NOT_CONVERGED = "SCF run NOT converged"
+EDGE_DENSITY = "Density non-zero on the edges of the unit cell"
 FIRST_ROW = ("B", "C", "N", "O", "F", "Ne")
 CUTOFF_RY_BY_ELEMENT = {**dict.fromkeys(FIRST_ROW, 300.0)}
 DEFAULT_CUTOFF_RY = 250.0
@@ -127,9 +131,48 @@ def scf_template(eps_scf: float, outer_max_scf: int, rel_cutoff_ry: float, minim
 {extra}"""
 
 
+class Cp2kBoxTooSmall(NclatticeError):
+    """CP2K's wavelet Poisson solver saw electron density on the walls of the box."""
+
+
+def cp2k_messages(text: str) -> str:
+    """CP2K output with its boxed warnings unwrapped: CP2K breaks a long warning over lines
+    framed by '***', so the words of one message are joined by single spaces."""
+    return " ".join(text.replace("***", " ").split())
+
+
 def output_reports_failure(text: str) -> bool:
     """Whether a chunk of CP2K output contains its (warning-only) SCF failure message."""
-    return NOT_CONVERGED in text
+    return NOT_CONVERGED in cp2k_messages(text)
+
+
+def output_reports_edge_density(text: str) -> bool:
+    """Whether a chunk of CP2K output says the wavelet solver found density on the box walls."""
+    return EDGE_DENSITY in cp2k_messages(text)
+
+
+def vacuum_around_angstrom(atoms: Atoms) -> float:
+    """The narrowest gap between the atoms and a wall of their (orthorhombic) box."""
+    extent = atoms.positions.max(0) - atoms.positions.min(0)
+    return float(((atoms.cell.lengths() - extent) / 2).min())
+
+
+def suggested_vacuum_angstrom(vacuum_angstrom: float, symbols) -> float:
+    """The vacuum to try after density reached the walls: 1.5 Å more, at least the default
+    for these elements, rounded up to 0.5 Å (Cs4PbBr6: 3.5 -> 5 Å, the tested default)."""
+    target = max(vacuum_angstrom + 1.5, default_vacuum_angstrom(symbols))
+    return float(np.ceil(target * 2 - 1e-6) / 2)
+
+
+def edge_density_error(atoms: Atoms, out: Path) -> Cp2kBoxTooSmall:
+    """The one-sentence error for density on the walls of ``atoms``' box."""
+    vacuum = vacuum_around_angstrom(atoms)
+    suggest = suggested_vacuum_angstrom(vacuum, atoms.get_chemical_symbols())
+    return Cp2kBoxTooSmall(
+        f"CP2K's wavelet Poisson solver found electron density on the walls of the "
+        f"{atoms.cell.lengths().max():.1f} Å box ({vacuum:.1f} Å of vacuum around the atoms), so "
+        f"its energies are wrong: rerun with --vacuum {suggest:g} (or --cp2k-option "
+        f"vacuum_angstrom={suggest:g}; CP2K's warning is in {out}).")
 
 
 class _ScaledCutoff:
@@ -142,7 +185,8 @@ class _ScaledCutoff:
 
 
 class CheckedCP2K(_ScaledCutoff, CP2K):
-    """ASE's CP2K calculator that fails, instead of warning, when an SCF did not converge."""
+    """ASE's CP2K calculator that fails, instead of warning, when an SCF did not converge or
+    the density reached the walls of the wavelet solver's box."""
 
     output_path: Path | None = None  # the .out file as seen from here (the shell runs elsewhere)
 
@@ -150,6 +194,7 @@ class CheckedCP2K(_ScaledCutoff, CP2K):
         out = self.output_path or Path(self.label + ".out")
         start = out.stat().st_size if out.exists() else 0
         args = (atoms, properties) if system_changes is None else (atoms, properties, system_changes)
+        box = (atoms if atoms is not None else self.atoms).copy()
         try:
             super().calculate(*args)
             crashed = None
@@ -160,6 +205,10 @@ class CheckedCP2K(_ScaledCutoff, CP2K):
             with open(out, errors="replace") as fh:
                 fh.seek(start)
                 text = fh.read()
+        if output_reports_edge_density(text) and crashed is None:
+            self.results, self.atoms = {}, None
+            self.close()  # the error leaves the flow: stop the shell now
+            raise edge_density_error(box, out)
         if output_reports_failure(text) or crashed is not None:
             self.results, self.atoms = {}, None  # never serve these numbers from the cache
             reason = NOT_CONVERGED if output_reports_failure(text) else f"cp2k failed: {crashed}"

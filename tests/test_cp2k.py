@@ -20,7 +20,12 @@ from ase.units import Hartree
 
 from nclattice.cli import main
 from nclattice.structio import read_structure, write_structure
-from nclattice.tasks.cp2k_backend import NOT_CONVERGED, Cp2kBackend, find_cp2k
+from nclattice.tasks.cp2k_backend import (
+    NOT_CONVERGED,
+    Cp2kBackend,
+    find_cp2k,
+    output_reports_edge_density,
+)
 
 pytestmark = pytest.mark.cp2k
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -70,6 +75,7 @@ def test_o2_triplet_is_the_ground_state_with_the_pbe_bond(o2_run):
     assert "CUTOFF [eV] 4.0817" in inp  # 300 Ry
     outputs = "".join(p.read_text(errors="replace") for p in work.glob("*.out"))
     assert "SCF run converged" in outputs and NOT_CONVERGED not in outputs
+    assert not output_reports_edge_density(outputs)  # the 3.5 Å default holds O2's density
 
 
 def test_unconverged_scf_is_caught_and_leaves_no_numbers(tmp_path, capsys):
@@ -92,6 +98,21 @@ def test_unconverged_scf_is_caught_and_leaves_no_numbers(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "did not converge" in err and NOT_CONVERGED in err and len(err.splitlines()) == 1
     assert not (out / "spin.json").exists() and not (out / "singlet.extxyz").exists()
+
+
+def test_density_on_the_box_walls_stops_the_run_with_the_vacuum_to_try(tmp_path, capsys):
+    """1 Å of vacuum around O2: CP2K's wavelet solver warns at every SCF step that the density
+    reaches the cell's edges (and still returns an energy); the flow stops at the first
+    evaluation with one line naming --vacuum and the value to try, and writes no results."""
+    src = write_structure(Atoms("O2", positions=[[0, 0, 0], [0, 0, 1.22]]), tmp_path / "o2.extxyz")
+    out = tmp_path / "d"
+    assert main(["spin-relax", str(src), "--backend", "cp2k", "--vacuum", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "density on the walls" in err and "--vacuum 3.5" in err and "1.0 Å of vacuum" in err
+    assert output_reports_edge_density((out / "cp2k_work" / "spin_multiplicity1.out").read_text())
+    assert not (out / "spin.json").exists() and not (out / "singlet.extxyz").exists()
+    assert not list(out.glob(".progress/*"))  # no checkpoint of a wrong energy either
 
 
 def test_dry_run_inputs_run_in_cp2k_and_reproduce_the_flow(o2_run, tmp_path):
