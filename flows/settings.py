@@ -261,7 +261,8 @@ class SpinRelaxSettings(Settings):
     cp2k_data_dir: str | None = opt(None, "cp2k: basis/potential directory", path=True)
     vacuum_angstrom: FiniteFloat | None = opt(None, "cp2k: vacuum each side in Å (default 3.5 for H and first-row "
                                               "atoms, 5 otherwise); the box is a cube of side extent + 2 x vacuum "
-                                              "(wavelet Poisson solver, non-periodic)",
+                                              "(wavelet Poisson solver, non-periodic); if CP2K finds density on "
+                                              "the walls the run stops and names the value to try",
                                               alias="vacuum", gt=0, le=100)
     cp2k_option: list[str] = opt([], "cp2k: any Cp2kBackend setting KEY=VALUE, repeatable, e.g. cutoff_ry=400, "
                                  "basis_set=SZV-MOLOPT-SR-GTH, max_scf=1, poisson_solver=mt. Defaults: PBE, "
