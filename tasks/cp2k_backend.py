@@ -38,7 +38,8 @@ KEY=VALUE``), e.g. ``basis_set="SZV-MOLOPT-SR-GTH"`` for a cheaper single-zeta b
 CP2K only warns when an SCF does not converge, or when the wavelet solver finds density on
 the walls of the box ("Density non-zero on the edges of the unit cell: wrong results in WAVELET
 solver"), and ASE passes the energy on, so :class:`CheckedCP2K` reads CP2K's output after each
-evaluation and fails on either: an unconverged SCF as :class:`CalculationFailed` (the flow may
+evaluation and fails on either (density on the walls only in the converged density the
+results come from): an unconverged SCF as :class:`CalculationFailed` (the flow may
 retry), density on the walls as :class:`Cp2kBoxTooSmall`, whose one sentence names the
 ``--vacuum`` value to try (:func:`suggested_vacuum_angstrom`). Memory and time of the
 paper-sized Cs200Pb125Br450 make it a cluster job (``mpi_ranks``, see flows/polaron.py).
@@ -66,6 +67,7 @@ SHELL_BINARIES = ("cp2k_shell.psmp", "cp2k_shell.ssmp", "cp2k_shell.popt", "cp2k
                   "cp2k_shell")
 MAIN_BINARIES = ("cp2k.psmp", "cp2k.ssmp", "cp2k.popt", "cp2k.sopt", "cp2k")
 NOT_CONVERGED = "SCF run NOT converged"
+CONVERGED = "SCF run converged"
 EDGE_DENSITY = "Density non-zero on the edges of the unit cell"
 FIRST_ROW = ("B", "C", "N", "O", "F", "Ne")
 CUTOFF_RY_BY_ELEMENT = {**dict.fromkeys(FIRST_ROW, 300.0)}
@@ -147,8 +149,11 @@ def output_reports_failure(text: str) -> bool:
 
 
 def output_reports_edge_density(text: str) -> bool:
-    """Whether a chunk of CP2K output says the wavelet solver found density on the box walls."""
-    return EDGE_DENSITY in cp2k_messages(text)
+    """Whether one evaluation's CP2K output says the wavelet solver found density on the box
+    walls in the density its energy and forces come from: CP2K checks at every Poisson solve,
+    so a warning only during the SCF (from a more diffuse starting guess) leaves no trace in
+    the result, while one after "SCF run converged" (the force evaluation) does."""
+    return EDGE_DENSITY in cp2k_messages(text.rsplit(CONVERGED, 1)[-1])
 
 
 def vacuum_around_angstrom(atoms: Atoms) -> float:

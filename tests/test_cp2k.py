@@ -21,8 +21,10 @@ from ase.units import Hartree
 from nclattice.cli import main
 from nclattice.structio import read_structure, write_structure
 from nclattice.tasks.cp2k_backend import (
+    EDGE_DENSITY,
     NOT_CONVERGED,
     Cp2kBackend,
+    cp2k_messages,
     find_cp2k,
     output_reports_edge_density,
 )
@@ -75,7 +77,7 @@ def test_o2_triplet_is_the_ground_state_with_the_pbe_bond(o2_run):
     assert "CUTOFF [eV] 4.0817" in inp  # 300 Ry
     outputs = "".join(p.read_text(errors="replace") for p in work.glob("*.out"))
     assert "SCF run converged" in outputs and NOT_CONVERGED not in outputs
-    assert not output_reports_edge_density(outputs)  # the 3.5 Å default holds O2's density
+    assert EDGE_DENSITY not in cp2k_messages(outputs)  # the 3.5 Å default holds O2's density
 
 
 def test_unconverged_scf_is_caught_and_leaves_no_numbers(tmp_path, capsys):

@@ -26,8 +26,10 @@ from nclattice.tasks.cp2k_backend import (
     Cp2kBackend,
     default_cutoff_ry,
     default_vacuum_angstrom,
+    output_reports_edge_density,
     output_reports_failure,
     parse_backend_options,
+    suggested_vacuum_angstrom,
 )
 from nclattice.tasks.spin import (
     SCFNotConverged,
@@ -274,6 +276,30 @@ def test_cp2k_options_are_typed_and_unknown_keys_refused():
 def test_cp2k_unconverged_scf_warning_is_detected():
     assert output_reports_failure(f" *** WARNING in qs_scf.F:598 :: {NOT_CONVERGED} ***")
     assert not output_reports_failure(" *** SCF run converged in 12 steps ***")
+
+
+EDGE_WARNING = """ *** WARNING in pw/ps_wavelet_methods.F:241 :: Density non-zero on the ***
+ *** edges of the unit cell: wrong results in WAVELET solver           ***
+"""  # as CP2K 2023.1 prints it: one message over two boxed lines
+
+
+def test_cp2k_density_on_the_box_walls_is_detected_in_the_converged_density_only():
+    step = "    12 OT CG       0.15E+00    0.2     0.00000622       -31.9610829546 -3.62E-09\n"
+    converged = "  *** SCF run converged in    12 steps ***\n"
+    energy = " ENERGY| Total FORCE_EVAL ( QS ) energy [a.u.]:   -31.961082955354097\n"
+    assert output_reports_edge_density(EDGE_WARNING + step + converged + EDGE_WARNING + energy)
+    # a warning about the (more diffuse) starting guess only leaves no trace in the result
+    assert not output_reports_edge_density(EDGE_WARNING + step + converged + energy)
+    assert output_reports_edge_density(EDGE_WARNING + step)  # no converged SCF: all of it counts
+    assert not output_reports_edge_density(step + converged + energy)
+
+
+def test_vacuum_to_try_after_density_reached_the_walls():
+    cs4pbbr6 = ["Cs"] * 4 + ["Pb"] + ["Br"] * 6
+    assert suggested_vacuum_angstrom(3.5, cs4pbbr6) == 5.0  # the default that holds it
+    assert suggested_vacuum_angstrom(5.0, cs4pbbr6) == 6.5
+    assert suggested_vacuum_angstrom(1.0, ["O", "O"]) == 3.5
+    assert suggested_vacuum_angstrom(4.62, ["O", "O"]) == 6.5  # rounded up to 0.5 Å
 
 
 def test_written_pair_feeds_the_diffraction_dft_model(polaron, tmp_path):
