@@ -16,7 +16,10 @@ small clusters finish in minutes on one core (O2, both spin states relaxed: a fe
   implements it for cubic cells only. The Martyna-Tuckerman solver (``"mt"``) needs a box about
   twice the extent of the density, i.e. ~8x the grid: measured for O2 here, 17 Å box with MT at
   400 Ry (the earlier default) 35-45 s of CPU per SCF step against ~1 s with the defaults.
-  Measured for O2: 3.5 Å against 4.5 Å of vacuum changes the energy by 3 meV.
+  Measured for O2: 3.5 Å against 4.5 Å of vacuum changes the energy by 3 meV. Cs4PbBr6 (11
+  atoms) in its 15.9 Å cube: ~5.5 s of CPU and 1.7 GB per SCF step with Debian's cp2k 2023.1,
+  nearly all of it on the grids (density, XC, FFTs, Poisson), so an optimised BLAS does not
+  help at this size (OpenBLAS against the reference BLAS: same time, same energy).
 * plane-wave cutoff: ``cutoff_ry`` None picks it from the elements (:data:`CUTOFF_RY_BY_ELEMENT`,
   the largest over the species present: 300 Ry for the hard first-row GTH pseudopotentials, 250 Ry
   for H and the heavier elements such as Cs, Pb, Br); REL_CUTOFF 40 Ry. O2 at 300 against 400 Ry:
