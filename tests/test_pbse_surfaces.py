@@ -12,7 +12,7 @@ from nclattice.tasks.md import MDSettings, run_nvt
 
 def _minimisation(polar_facets: str) -> dict:
     atoms = build_pbse(2.0, polar_facets=polar_facets)
-    settings = MDSettings(150, equilibration_ps=0, production_ps=0.1, sample_every_fs=20)
+    settings = MDSettings(150, equilibration_ps=0.5, production_ps=0.2, sample_every_fs=20)
     record = run_nvt(atoms, load("schapotschnikow2010-pbse"), settings).minimization
     record["energy_release_ev_per_atom"] = (record["energy_initial_ev"] - record["energy_final_ev"]) / len(atoms)
     return record
