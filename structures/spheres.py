@@ -11,8 +11,9 @@ that of the sphere of the given diameter; shells are concentric octahedra). With
 InP set (Branicio et al. 2009) the sphere cut (``shape="sphere"``, the earlier default) has
 {100}-like and stepped patches of two-coordinated atoms that hop at 150 K and leave their sites
 in their hundreds at 300 K, interior atoms included; the {111}-faceted octahedron keeps every
-atom on its site. Faceted, {111}-bounded InP nanocrystals are also what is grown (tetrahedral
-and truncated-tetrahedral In-rich dots).
+atom on its site. {111} is the zinc-blende surface with the fewest dangling bonds (one per facet
+atom, two on {100}). The octahedron's atom count follows the {111} bilayers (2.5 nm: 265 atoms,
+In125P140); in a core/shell the core keeps the atoms that the bare core strips as dangling.
 """
 
 from __future__ import annotations
