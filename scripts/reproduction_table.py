@@ -100,7 +100,9 @@ TRAP_NOTE = ("differs in size, same direction. The paper's 4× is the pure Auger
              "measured ΔT at 340 nm rises in ≈ 20-23 ps (low-Q peaks; ΔG at 4.1 and 7.1 Å), like the Auger-only "
              "model here: so the paper's trapping equations (Supplementary Section F, not in the main text) differ "
              "from this reading. Not stated there: whether trapping removes an exciton or the whole NC from Auger, "
-             "whether band-edge holes still trap (the 510 nm data say they do not), and what heat trapping deposits")
+             "whether band-edge holes still trap (the 510 nm data say they do not), and what heat trapping deposits. "
+             "A trap releasing 0.13 (τ_trap 3.5 ps) or 0.06 (6 ps) exciton energies would give 4×, with the heat "
+             "still arriving within a few ps")
 
 
 ROWS = [
@@ -121,7 +123,8 @@ ROWS = [
              "paper's single-exponential fit of the measured ΔT(t), which it says this model reproduces; "
              "at ⟨N⟩ = 21 the model cannot rise that slowly: its 63 % rise time needs no fit window and lies "
              "near the deterministic 2(e − 1)τ_AR/⟨N⟩ = 102 ps, and fits over 0.5-3 ns stay near 100 ps. "
-             "It reaches ≈ 180-200 ps only at ⟨N⟩ ≈ 10 (1 mJ cm⁻²). The paper's equations (its "
+             "Its 63 % rise is 180 ps at ⟨N⟩ = 10 (1 mJ cm⁻²); at ⟨N⟩ = 21 the rise scales with τ_AR, so "
+             "200 ps would need τ_AR ≈ 1.3 ns, twice the measured biexciton lifetime. The paper's equations (its "
              "Supplementary Section F) are not in the main text; counting the photon's excess energy as "
              "prompt heat would shorten the rise, not lengthen it"),
     Row(GUZELTURK, "340 nm: pure Auger model over hot-hole trapping, ΔT amplitude", "≈ 4×", "trapping-340nm-3.5ps",
