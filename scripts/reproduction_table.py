@@ -145,7 +145,7 @@ ROWS = [
              "Poisson ⟨N⟩; the Gillespie ensemble equals the exact master equation). The ≈ 200 ps is the "
              "paper's single-exponential fit of the measured ΔT(t), which it says this model reproduces; "
              "at ⟨N⟩ = 21 the model cannot rise that slowly: its 63 % rise time needs no fit window and lies "
-             "near the deterministic 2(e − 1)τ_AR/⟨N⟩ = 102 ps, and fits over 0.5-3 ns stay near 100 ps. "
+             "near the deterministic 2(e − 1)τ_AR/⟨N⟩ = 102 ps, and fits over 0.5-3 ns windows give 75-107 ps. "
              "Its 63 % rise is 180 ps at ⟨N⟩ = 10 (1 mJ cm⁻²); at ⟨N⟩ = 21 the rise scales with τ_AR, so "
              "200 ps would need τ_AR ≈ 1.3 ns, twice the measured biexciton lifetime. The paper's equations (its "
              "Supplementary Section F) are not in the main text; counting the photon's excess energy as "
