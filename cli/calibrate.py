@@ -8,18 +8,17 @@ from pathlib import Path
 
 from ..errors import NclatticeError
 from ..flows.settings import CalibrationSettings
-from .options import add_run_options, add_settings_options, execute, settings_from_args
+from .options import add_command, execute, settings_from_args
+
+DESCRIPTION = ("Run NVT MD of a nanocrystal at several temperatures, fit <u²> = a + bT per element/region and "
+               "for the diffraction-weighted average, and write OUT/calibration.json and OUT/calibration.png. "
+               "With --apply, convert a measured Δ<u²> into ΔT ± σ instead.")
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser(
-        "calibrate", help=help_text,
-        description="Run NVT MD of a nanocrystal at several temperatures, fit <u²> = a + bT per element/"
-                    "region and for the diffraction-weighted average, and write OUT/calibration.json and "
-                    "OUT/calibration.png. With --apply, convert a measured Δ<u²> into ΔT ± σ instead.")
-    p.add_argument("structure", nargs="?", help="structure file (.extxyz from nclattice build)")
-    add_run_options(p, md_cache=True, out_required=False)
-    add_settings_options(p, CalibrationSettings)
+    p = add_command(sub, "calibrate", help_text, DESCRIPTION, CalibrationSettings, run, md_cache=True,
+                    out_required=False,
+                    positional=("structure", {"nargs": "?", "help": "structure file (.extxyz from nclattice build)"}))
     p.add_argument("--apply", metavar="CALIBRATION_JSON", help="convert --delta-msd with this calibration")
     p.add_argument("--delta-msd", type=float, help="measured 3D Δ<u²> in Å² (with --apply)")
     p.add_argument("--delta-msd-stderr", type=float, default=0.0, help="its standard error in Å²")

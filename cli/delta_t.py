@@ -6,19 +6,15 @@ import argparse
 from pathlib import Path
 
 from ..flows.settings import DeltaTSettings
-from .options import add_run_options, add_settings_options, execute, settings_from_args
+from .options import STRUCTURE, add_command, execute, settings_from_args
+
+DESCRIPTION = ("Run equilibrium MD at T0 and T0+ΔT and write OUT/delta_g.csv (r_angstrom, g_t0, g_t1, "
+               "delta_g; direct-space route), OUT/delta_g_fq.csv (through F(Q) over the Q range), "
+               "OUT/delta_t.json and OUT/delta_g.png.")
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser(
-        "delta-t", help=help_text,
-        description="Run equilibrium MD at T0 and T0+ΔT and write OUT/delta_g.csv (r_angstrom, g_t0, g_t1, "
-                    "delta_g; direct-space route), OUT/delta_g_fq.csv (through F(Q) over the Q range), "
-                    "OUT/delta_t.json and OUT/delta_g.png.")
-    p.add_argument("structure", help="structure file (.extxyz)")
-    add_run_options(p, md_cache=True)
-    add_settings_options(p, DeltaTSettings)
-    p.set_defaults(func=run)
+    add_command(sub, "delta-t", help_text, DESCRIPTION, DeltaTSettings, run, positional=STRUCTURE, md_cache=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -64,6 +64,26 @@ def settings_from_args(model: type[Settings], args: argparse.Namespace, **fixed:
     return model.parse({**values, **fixed})
 
 
+def add_command(sub: argparse._SubParsersAction, name: str, help_text: str, description: str,
+                model: type[Settings], run: Any, *, positional: tuple[str, dict[str, Any]] | None = None,
+                md_cache: bool = False, out_required: bool = True, **parser_kwargs: Any) -> argparse.ArgumentParser:
+    """One analysis command: its positional input, --out/--prefect (and --results), the settings options.
+
+    ``positional`` is (name, add_argument keywords), e.g. ("structure", {"help": "structure file"}).
+    Returns the parser so a command can add the few options that are not settings fields.
+    """
+    p = sub.add_parser(name, help=help_text, description=description, **parser_kwargs)
+    if positional is not None:
+        p.add_argument(positional[0], **positional[1])
+    add_run_options(p, md_cache=md_cache, out_required=out_required)
+    add_settings_options(p, model)
+    p.set_defaults(func=run)
+    return p
+
+
+STRUCTURE = ("structure", {"help": "structure file (.extxyz)"})
+
+
 def add_run_options(p: argparse.ArgumentParser, md_cache: bool = False, out_required: bool = True) -> None:
     p.add_argument("--out", required=out_required, help="output directory (relative or absolute)")
     if md_cache:

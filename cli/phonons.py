@@ -8,19 +8,15 @@ from pathlib import Path
 import numpy as np
 
 from ..flows.settings import PhononSettings
-from .options import add_run_options, add_settings_options, execute, settings_from_args
+from .options import STRUCTURE, add_command, execute, settings_from_args
+
+DESCRIPTION = ("Minimise the nanocrystal (LAMMPS CG), build the mass-weighted Hessian by central differences, "
+               "diagonalise, and compute mode lifetimes from NVE MD at --temperature. Writes OUT/phonons.json, "
+               "OUT/dos.png and OUT/lifetimes.png.")
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser(
-        "phonons", help=help_text,
-        description="Minimise the nanocrystal (LAMMPS CG), build the mass-weighted Hessian by central differences, "
-                    "diagonalise, and compute mode lifetimes from NVE MD at --temperature. Writes OUT/phonons.json, "
-                    "OUT/dos.png and OUT/lifetimes.png.")
-    p.add_argument("structure", help="structure file (.extxyz)")
-    add_run_options(p, md_cache=True)
-    add_settings_options(p, PhononSettings)
-    p.set_defaults(func=run)
+    add_command(sub, "phonons", help_text, DESCRIPTION, PhononSettings, run, positional=STRUCTURE, md_cache=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 
 from ..flows.settings import PolaronDiffractionSettings
-from .options import add_run_options, add_settings_options, execute, settings_from_args
+from .options import add_command, execute, settings_from_args
+
+DESCRIPTION = ("Differential diffraction (pumped − dark) of CsPbBr3 nanocrystal ensembles for a displacement "
+               "model, with the peak shift of each hkl along q (negative = inward) and the change of its "
+               "integrated intensity.")
 
 
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser("polaron-diffraction", help=help_text,
-                       description="Differential diffraction (pumped − dark) of CsPbBr3 nanocrystal ensembles "
-                                   "for a displacement model, with the peak shift of each hkl along q "
-                                   "(negative = inward) and the change of its integrated intensity.")
-    add_run_options(p)
-    add_settings_options(p, PolaronDiffractionSettings)
-    p.set_defaults(func=run)
+    add_command(sub, "polaron-diffraction", help_text, DESCRIPTION, PolaronDiffractionSettings, run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..flows.settings import UedDecomposeSettings, UedProfilesSettings, UedSettings
 from . import Parser
-from .options import add_run_options, add_settings_options, execute, settings_from_args
+from .options import add_command, execute, settings_from_args
 
 DATA_FORMAT = """CSV, one row per delay and peak, header
   delay_ps,peak,q_inv_angstrom,i_over_i0,error[,fluence_mj_cm2]
@@ -15,36 +15,27 @@ or s_inv_angstrom (s = 1/d = Q/2π) instead of q_inv_angstrom, or h,k,l columns 
 error = standard error of i_over_i0. Lines starting with '#' are comments."""
 
 
+PROFILES = ("profiles", {"help": "radial profiles: .csv, .npz, .h5/.hdf5"})
+
+
 def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p = sub.add_parser("ued", help=help_text, description="Ultrafast electron diffraction analysis.")
     actions = p.add_subparsers(dest="action", required=True, parser_class=Parser)
-    a = actions.add_parser("analyze", help="Debye–Waller fit per delay, ΔT(t), localized-disorder test",
-                           description="Per delay: weighted fit of -ln(I/I0) vs Q^2 below --q2-max-fit, "
-                                       "delta_msd = 3 x slope (3D), intercept test, high-Q disorder flags; "
-                                       "Delta T = delta_msd / b with an MD calibration. Writes OUT/ued.json, "
-                                       "OUT/dw_vs_q2.png, OUT/delta_t.png.\n\nData format: " + DATA_FORMAT,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    a.add_argument("data", nargs="+", help="CSV file(s); several fluences in one file or one per file")
-    add_run_options(a)
-    add_settings_options(a, UedSettings)
-    a.set_defaults(func=run)
-    r = actions.add_parser("profiles", help="fit the structure's rings in radial profiles I(Q, t), then Debye–Waller",
-                           description="Radial profiles (CSV, NPZ, HDF5; see examples/README.md) → rings of "
-                                       "--structure fitted per delay → OUT/peaks.csv and the `ued analyze` results "
-                                       "in OUT/ued.json, with ring_fit.png, dw_vs_q2.png, delta_t.png, strain.png.")
-    r.add_argument("profiles", help="radial profiles: .csv, .npz, .h5/.hdf5")
-    add_run_options(r)
-    add_settings_options(r, UedProfilesSettings)
-    r.set_defaults(func=run_profiles)
-    d = actions.add_parser("decompose", help="split ΔI(Q, t) into heating and localized surface disorder",
-                           description="Per delay: ΔI = heating + b(t)·(surface-disorder model) [+ background], "
-                                       "weighted least squares in Q and on ΔG(r). Writes OUT/decomposition.json, "
-                                       "decomposition.csv, decomposition_fits.png, decomposition_time.png.")
-    d.add_argument("profiles", help="radial profiles: .csv, .npz, .h5/.hdf5")
-    add_run_options(d)
-    add_settings_options(d, UedDecomposeSettings)
-    d.set_defaults(func=run_decompose)
-
+    add_command(actions, "analyze", "Debye–Waller fit per delay, ΔT(t), localized-disorder test",
+                "Per delay: weighted fit of -ln(I/I0) vs Q^2 below --q2-max-fit, delta_msd = 3 x slope (3D), "
+                "intercept test, high-Q disorder flags; Delta T = delta_msd / b with an MD calibration. Writes "
+                "OUT/ued.json, OUT/dw_vs_q2.png, OUT/delta_t.png.\n\nData format: " + DATA_FORMAT,
+                UedSettings, run, formatter_class=argparse.RawDescriptionHelpFormatter,
+                positional=("data", {"nargs": "+", "help": "CSV file(s); several fluences in one file or one "
+                                                           "per file"}))
+    add_command(actions, "profiles", "fit the structure's rings in radial profiles I(Q, t), then Debye–Waller",
+                "Radial profiles (CSV, NPZ, HDF5; see examples/README.md) → rings of --structure fitted per delay "
+                "→ OUT/peaks.csv and the `ued analyze` results in OUT/ued.json, with ring_fit.png, dw_vs_q2.png, "
+                "delta_t.png, strain.png.", UedProfilesSettings, run_profiles, positional=PROFILES)
+    add_command(actions, "decompose", "split ΔI(Q, t) into heating and localized surface disorder",
+                "Per delay: ΔI = heating + b(t)·(surface-disorder model) [+ background], weighted least squares "
+                "in Q and on ΔG(r). Writes OUT/decomposition.json, decomposition.csv, decomposition_fits.png, "
+                "decomposition_time.png.", UedDecomposeSettings, run_decompose, positional=PROFILES)
 
 def run(args: argparse.Namespace) -> int:
     r = execute("ued", args, settings_from_args(UedSettings, args), data=args.data)

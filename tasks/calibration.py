@@ -81,14 +81,7 @@ def plot_calibration(calibration: dict, keys: list[str] | None = None):
                            label=f"{k}: b = {1e5 * fit['slope_angstrom2_per_k']:.2f}e-5 Å²/K, R² = {fit['r2']:.3f}")
         ax.plot(grid, fit["intercept_angstrom2"] + fit["slope_angstrom2_per_k"] * grid,
                 color=line[0].get_color(), lw=1)
-    ax.set_xlabel("temperature (K)")
-    ax.set_ylabel("⟨u²⟩ (Å², 3D)")
-    ax.set_xlim(0, None)
-    ax.set_ylim(0, None)
-    ax.legend(fontsize=7)
-    ax.set_title("Debye–Waller calibration")
-    fig.set_layout_engine("tight")
-    return fig
+    return _finish_msd_axes(fig, ax, "Debye–Waller calibration", legend_fontsize=7)
 
 
 def calibration_label(calibration: dict) -> str:
@@ -120,11 +113,16 @@ def plot_calibration_comparison(first: dict, second: dict):
             grid = np.linspace(0, temps.max() * 1.05, 50)
             ax.plot(grid, fit["intercept_angstrom2"] + fit["slope_angstrom2_per_k"] * grid, style,
                     color=color, lw=1)
+    return _finish_msd_axes(fig, ax, "Calibrations compared", legend_fontsize=6)
+
+
+def _finish_msd_axes(fig, ax, title: str, legend_fontsize: float):
+    """Labels, limits from zero, legend and title of a ⟨u²⟩(T) figure."""
     ax.set_xlabel("temperature (K)")
     ax.set_ylabel("⟨u²⟩ (Å², 3D)")
     ax.set_xlim(0, None)
     ax.set_ylim(0, None)
-    ax.legend(fontsize=6)
-    ax.set_title("Calibrations compared")
+    ax.legend(fontsize=legend_fontsize)
+    ax.set_title(title)
     fig.set_layout_engine("tight")
     return fig
