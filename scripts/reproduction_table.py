@@ -140,10 +140,11 @@ TRAP_NOTE = ("differs in size, same direction. The paper's 4× is the pure Auger
 ROWS = [
     Row(GUZELTURK, "⟨u²⟩(T) of the 8 ML CdSe/CdS NC linear over 150-500 K", "linear (slope b)", "calibrate-8ml",
         _calibration,
-        note="reduced protocol, stated: 10,901 atoms at 4 temperatures, 3 ps anneal at 300 K, minimisation, "
-             "3 ps equilibration, 6 ps production each (the campaign item: 8 temperatures, 20/100 ps, hours "
-             "here); Zhou 2013 Stillinger-Weber, not the paper's pair potential. The paper's slope is in its "
-             "supplement, not the main text, so only linearity is compared"),
+        note="agrees (linear); reduced protocol, stated: 10,901 atoms at 4 temperatures, 3 ps anneal at 300 K, "
+             "minimisation, 3 ps equilibration, 6 ps production each (the campaign item: 8 temperatures, 20/100 "
+             "ps); Zhou 2013 Stillinger-Weber, not the paper's pair potential. The paper's slope is in its "
+             "supplement, not the main text, so only linearity is compared. The off-site atoms are all surface "
+             "atoms; their jumps are included in ⟨u²⟩"),
     Row(GUZELTURK, "ΔT at 510 nm, 2.1 mJ cm⁻² (quasi-equilibrium)", "≈ 13 K", None,
         command=f"{CDSE} (calibration) + nclattice calibrate --apply",
         note="needs the MD calibration and the measured Δ⟨u²⟩ (not shipped)"),
