@@ -107,7 +107,8 @@ def _trap(d: dict, tau: str) -> str:
 
 def _calibration(d: dict) -> str:
     fit = d["fit"]["diffraction_weighted"]
-    drifting = [p["site_drift"].get("n_drifting", 0) for p in d["md_protocol"].values()]
+    protocol = d["md_protocol"]  # keyed by temperature, in the order the runs finished
+    drifting = [protocol[f"{t:g}"]["site_drift"].get("n_drifting", 0) for t in d["temperatures_k"]]
     temps = "/".join(f"{t:g}" for t in d["temperatures_k"])
     return (f"b = {fit['slope_angstrom2_per_k']:.3e} ± {fit['slope_stderr']:.1e} Å²/K (diffraction-weighted), "
             f"R² = {fit['r2']:.4f} at {temps} K; atoms off their sites per temperature: "
