@@ -19,6 +19,7 @@ from ..tasks.calibration import DEFAULT_KEY, build_calibration, plot_calibration
 from ..tasks.drift import apply_drift_policy
 from ..tasks.md import MDSettings, cpu_count
 from ..tasks.msd import lattice_directions, msd_from_frames, summarize
+from ..tasks.octahedra import octahedra_check
 from .common import load_inputs
 from .mdruns import cached_md
 from .outcomes import SCHEMA_VERSION
@@ -86,6 +87,10 @@ def _collect(runs: dict, summaries: dict, failed: list, protocol: dict, s: Calib
         try:
             traj, _, cached = future.result()
             protocol[f"{t:g}"] = {"minimization": traj.minimization, "site_drift": traj.site_drift}
+            if {"Pb", "Br"} <= set(traj.symbols):  # perovskite: are the PbBr6 octahedra kept?
+                protocol[f"{t:g}"]["octahedra"] = octahedra_check(atoms.positions, traj.positions_angstrom,
+                                                                  traj.symbols, traj.masses_amu,
+                                                                  traj.site_positions_angstrom)
             apply_drift_policy(traj.site_drift, s.drift, f"MD at {t:g} K")  # 'flag' was printed by cached_md
         except Exception as exc:  # the run's own exception names the cause
             failed.append({"temperature_k": t, "error": str(exc)})
@@ -95,8 +100,13 @@ def _collect(runs: dict, summaries: dict, failed: list, protocol: dict, s: Calib
         summaries[t] = summarize(result, traj.symbols, traj.arrays, probe=s.probe,
                                  directions=lattice_directions(atoms.info))
         note = "cached" if cached else f"{traj.wall_s:.1f} s"
+        octahedra = protocol[f"{t:g}"].get("octahedra", {})
+        extra = (f"; Pb-Br {octahedra['change_vs_start']:+.1%} vs start ("
+                 f"{octahedra.get('change_vs_minimised', float('nan')):+.1%} vs minimised), octahedra kept "
+                 f"{octahedra['octahedra_kept_fraction']:.0%}" if octahedra.get("octahedra_kept_fraction") is not None
+                 else "")
         print(f"[{done}/{len(runs)}] {t:g} K done ({note}); "
-              f"<u²> = {summaries[t]['groups'][DEFAULT_KEY]['msd_angstrom2']:.4f} Å²", flush=True)
+              f"<u²> = {summaries[t]['groups'][DEFAULT_KEY]['msd_angstrom2']:.4f} Å²{extra}", flush=True)
 
 
 def debye_calibration_files(debye_temperatures: str, settings: CalibrationSettings, out: str | Path,

@@ -39,7 +39,8 @@ def cached_modes(atoms, potential: PotentialSet, fmax: float, step: float, resul
     """Minimise and diagonalise (dense eigh, or the ``sparse_modes`` lowest modes of a sparse
     Hessian), cached under <results>/modes/<key>/. Minimisation and Hessian run in the
     isolated LAMMPS worker."""
-    key = input_key("modes", atoms, potential.sha256, {"fmax": fmax, "step": step, "sparse_modes": sparse_modes})
+    key = input_key("modes", atoms, potential.sha256, {"fmax": fmax, "step": step, "sparse_modes": sparse_modes,
+                                                         "rigid_basis": "by periodicity"})
     directory = result_dir(results_root, "modes", key)
     if is_complete(directory):
         meta = read_json(directory / "result.json")
@@ -47,11 +48,13 @@ def cached_modes(atoms, potential: PotentialSet, fmax: float, step: float, resul
             modes = Modes(d["frequencies_thz"], d["eigenvectors"], d["rigid_body_modes"], d["rigid_body_overlap"])
             return modes, d["positions_angstrom"], meta["minimization"], meta["timings_s"]
     static = minimize_and_hessian(atoms, potential, fmax, step, sparse=sparse_modes is not None)
+    pbc = tuple(bool(p) for p in atoms.pbc)
     t0 = time.perf_counter()
     if sparse_modes is None:
-        modes = normal_modes(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom)
+        modes = normal_modes(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom, pbc=pbc)
     else:
-        modes = normal_modes_sparse(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom, sparse_modes)
+        modes = normal_modes_sparse(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom, sparse_modes,
+                                    pbc=pbc)
     timings = {**static.timings_s, "diagonalize": time.perf_counter() - t0,
                "worker_max_rss_mb": static.worker_max_rss_mb}
     save_arrays(directory / "modes.npz", frequencies_thz=modes.frequencies_thz, eigenvectors=modes.eigenvectors,

@@ -582,6 +582,9 @@ class BuildSettings(Settings):
         None, "cdse-cds shell of the CdSe/CdS UED study: msd = 8 ML, phonons = 4 ML")
     attached: Literal["none", "dimer", "chain", "square"] | None = opt(None, "pbse oriented attachment along <100>")
     facet_ratio: FiniteFloat | None = opt(None, "pbse h111/h100 (default 0.866)", gt=0)
+    polar_facets: Literal["half", "full"] | None = opt(
+        None, "pbse outer {111} layers: half = every other row kept (dipole-free, stoichiometric; "
+        "default), full = as cut (polar, unstable in MD)")
     cells: int | None = opt(None, "cspbbr3 cube edge in PbBr6 octahedra (5 -> Cs200Pb125Br450)", ge=1)
     vacancies: Literal["tetra", "box", "facet4", "none"] | None = opt(None, "cspbbr3 Cs-vacancy pattern")
     phase: Literal["cubic", "orthorhombic"] | None = opt(None, "cspbbr3 phase (default cubic)")
@@ -596,7 +599,7 @@ class BuildSettings(Settings):
     OPTIONS_BY_KIND: ClassVar[dict[str, set[str]]] = {
         "cdse": {"diameter_nm"},
         "cdse-cds": {"core_diameter_nm", "shell_ml", "preset"},
-        "pbse": {"diameter_nm", "attached", "facet_ratio", "lattice_constant_angstrom"},
+        "pbse": {"diameter_nm", "attached", "facet_ratio", "polar_facets", "lattice_constant_angstrom"},
         "cspbbr3": {"cells", "vacancies", "phase", "lattice_constant_angstrom", "shape", "size_nm", "exponent"},
         "inp-znse-zns": {"core_diameter_nm", "shell_ml"},
     }
@@ -655,6 +658,8 @@ class BuildSettings(Settings):
                       "charge_balance": cb}
             if self.facet_ratio is not None:
                 params["facet_ratio"] = self.facet_ratio
+            if self.polar_facets is not None:
+                params["polar_facets"] = self.polar_facets
             if self.lattice_constant_angstrom is not None:
                 params["lattice_constant"] = self.lattice_constant_angstrom
             return "pbse", params

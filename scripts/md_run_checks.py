@@ -5,10 +5,11 @@
 For each directory written by `nclattice calibrate` (its calibration.json and runs/md/*): the
 per-element 3D ⟨u²⟩ at 300 K and the slope b with R², the directional one-dimensional ⟨u_n²⟩
 at 300 K, the largest nearest-neighbour distance of any atom in the last frame of every run (an
-atom that left the crystal has none within a few Å), for structures with Pb and Br the mean
-Pb-Br distance of the octahedra (pairs closer than 4 Å at the start) at the end against the
-start and the fraction of those Pb-Br bonds still shorter than 3.7 Å, and the MD speed in
-atom-steps per second.
+atom that left the crystal has none within a few Å), for structures with Pb and Br the
+octahedra check of nclattice.tasks.octahedra (the fixed list of starting Pb-Br bonds; mean
+length from time-averaged positions against the start and the minimised structure, the biased
+mean instantaneous distance beside it, octahedra kept, bonds broken), the site-drift summary,
+and the MD speed in atom-steps per second.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from nclattice.structio import read_structure
+from nclattice.tasks.octahedra import octahedra_check
 
 
 def _nearest(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
@@ -45,27 +47,21 @@ def check(directory: Path) -> dict:
                                 "r2": cal["fit"][el]["r2"]} for el in sorted(set(symbols))},
            "directional_1d_300k": {d: v[i300] for d, v in cal["directional_msd_1d_angstrom2"].items()},
            "runs": []}
-    pairs = None
-    if {"Pb", "Br"} <= set(symbols):
-        tree = cKDTree(atoms.positions)
-        pairs = np.array([(i, j) for i, j in tree.query_pairs(4.0)
-                          if {symbols[i], symbols[j]} == {"Pb", "Br"}])
     for run in sorted((directory / "runs" / "md").glob("*/result.json")):
         res = json.loads(run.read_text())
         with np.load(run.parent / "trajectory.npz") as data:
-            last = data["positions_angstrom"][-1]
+            frames = data["positions_angstrom"]
+            sites = data["site_positions_angstrom"] if "site_positions_angstrom" in data.files else None
         settings = res["settings"]
         steps = (settings["equilibration_ps"] + settings["production_ps"]) * 1000 / settings["timestep_fs"]
+        drift = res.get("site_drift", {})
         entry = {"temperature_k": res["settings"]["temperature_k"],
-                 "largest_nearest_neighbour_angstrom": float(_nearest(last, atoms.cell.array, atoms.pbc).max()),
-                 "atom_steps_per_s": res["n_atoms"] * steps / res["wall_s"]}
-        if pairs is not None and len(pairs):
-            start = np.linalg.norm(atoms.positions[pairs[:, 0]] - atoms.positions[pairs[:, 1]], axis=1).mean()
-            end = np.linalg.norm(last[pairs[:, 0]] - last[pairs[:, 1]], axis=1).mean()
-            entry.update({"pb_br_start_angstrom": float(start), "pb_br_end_angstrom": float(end),
-                          "pb_br_change": float(end / start - 1), "pb_br_pairs": len(pairs),
-                          "pb_br_bonds_kept_below_3p7_angstrom": float(np.mean(np.linalg.norm(
-                              last[pairs[:, 0]] - last[pairs[:, 1]], axis=1) < 3.7))})
+                 "largest_nearest_neighbour_angstrom": float(_nearest(frames[-1], atoms.cell.array, atoms.pbc).max()),
+                 "atom_steps_per_s": res["n_atoms"] * steps / res["wall_s"],
+                 "drifting_atoms": drift.get("n_drifting"), "drifting_surface_atoms": drift.get("n_drifting_surface"),
+                 "max_drift_angstrom": drift.get("max_drift_angstrom")}
+        if {"Pb", "Br"} <= set(symbols):
+            entry["octahedra"] = octahedra_check(atoms.positions, frames, list(symbols), atoms.get_masses(), sites)
         out["runs"].append(entry)
     return out
 

@@ -30,7 +30,8 @@ class DriftError(NclatticeError):
 
 
 def site_drift(frames: np.ndarray, masses: np.ndarray, symbols: list[str], arrays: dict | None = None,
-               sites: np.ndarray | None = None, threshold_angstrom: float = 0.5, n_blocks: int = 4) -> dict:
+               sites: np.ndarray | None = None, threshold_angstrom: float = 0.5, n_blocks: int = 4,
+               pbc: tuple[bool, bool, bool] | None = None) -> dict:
     """Per-atom drift from its site and largest excursion; the atoms above the threshold, labelled.
 
     ``sites``: the positions MD started from (the minimised crystal); without them the first
@@ -39,7 +40,7 @@ def site_drift(frames: np.ndarray, masses: np.ndarray, symbols: list[str], array
     frames = np.asarray(frames, float)
     if frames.ndim != 3 or len(frames) < n_blocks:
         return {"checked": False, "reason": f"fewer than {n_blocks} frames"}
-    aligned = remove_rigid_body_motion(frames, masses)
+    aligned = remove_rigid_body_motion(frames, masses, pbc=pbc)  # a chain only spins about its axis
     means = np.array([b.mean(0) for b in np.array_split(aligned, n_blocks, axis=0)])  # (blocks, atoms, 3)
     reference = means[0] if sites is None else _superpose(np.asarray(sites, float), aligned.mean(0), masses)
     drift = np.linalg.norm(means - reference, axis=2).max(0)

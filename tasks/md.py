@@ -334,7 +334,8 @@ def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
         temperature_k=out["temperature_k"], potential_energy_ev=out["pe_ev"], settings=settings,
         potential=potential.record(), wall_s=time.perf_counter() - t0,
         lammps_version=info["lammps_version"], arrays=arrays, minimization=info.get("minimization", {}),
-        site_drift=site_drift(positions, atoms.get_masses(), atoms.get_chemical_symbols(), arrays, sites),
+        site_drift=site_drift(positions, atoms.get_masses(), atoms.get_chemical_symbols(), arrays, sites,
+                              pbc=tuple(bool(p) for p in atoms.pbc)),
         site_positions_angstrom=sites,
     )
 

@@ -6,9 +6,10 @@ for phonopy's displacement machinery to exploit, and no periodic supercell is ne
 symmetrised and mass-weighted, D = H / sqrt(m_i m_j), and diagonalised densely (numpy eigh;
 3N x 3N doubles: 72 MB and ~10 s at N = 1000, 1.9 GB at N = 5000). Frequencies
 f = sqrt(λ)/2π in THz (1 eV Å⁻² amu⁻¹ = (15.633 THz · 2π)²); λ < 0 gives a negative f, flagged
-as imaginary. The six rigid-body modes (3 translations, 3 rotations of the free crystal) are
-the six eigenvectors with the largest overlap with the mass-weighted rigid-body subspace;
-they are reported, not dropped.
+as imaginary. The rigid-body modes (3 translations and 3 rotations of a free crystal; 3 + the
+spin about the axis of a chain periodic along one axis; 3 for a sheet) are the eigenvectors
+with the largest overlap with the mass-weighted rigid-body subspace; they are reported, not
+dropped.
 
 Lifetimes (linear response, generalized Langevin equation). In an NVE trajectory at T, the
 mass-weighted velocities are projected on every mode, q̇_k(t) = Σ_i sqrt(m_i) e_ik · v_i(t),
@@ -63,7 +64,7 @@ class LammpsSession:
         self.atoms = atoms
         self.order = species_order(atoms)
         self.periodic = bool(np.all(atoms.pbc))
-        boxed = atoms if self.periodic else lammps_ready(atoms, vacuum_angstrom=20.0)
+        boxed = atoms if self.periodic else lammps_ready(atoms)  # what write_structure writes, as in MD
         self.shift = boxed.positions[0] - atoms.positions[0]
         self._tmp = tempfile.TemporaryDirectory(prefix="nclattice-phon-")
         data = f"{self._tmp.name}/structure.data"
@@ -151,7 +152,7 @@ def minimize_and_hessian(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angs
     potential.check_covers(atoms.get_chemical_symbols())
     order = species_order(atoms)
     pbc = tuple(bool(x) for x in atoms.pbc)  # chains/sheets: periodic axes stay periodic
-    boxed = atoms if all(pbc) else lammps_ready(atoms, vacuum_angstrom=20.0)
+    boxed = atoms if all(pbc) else lammps_ready(atoms)  # what write_structure writes, as in MD
     shift = boxed.positions[0] - atoms.positions[0]
     masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
     with tempfile.TemporaryDirectory(prefix="nclattice-static-") as tmp:
@@ -191,14 +192,24 @@ def minimize_and_hessian(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angs
                         info["lammps_version"])
 
 
-def rigid_body_basis(positions: np.ndarray, masses: np.ndarray) -> np.ndarray:
-    """Orthonormal mass-weighted translation and rotation vectors, shape (3N, 6)."""
+def rigid_axes(pbc: tuple[bool, bool, bool] | None) -> list[int]:
+    """Axes a crystal can rotate about at no energy cost: all three when free, the chain axis of
+    a crystal periodic along one axis (spin), none for sheets and bulk (a rotation would turn
+    the periodic cell)."""
+    periodic = [i for i, p in enumerate(pbc or (False,) * 3) if p]
+    return [0, 1, 2] if not periodic else periodic if len(periodic) == 1 else []
+
+
+def rigid_body_basis(positions: np.ndarray, masses: np.ndarray,
+                     pbc: tuple[bool, bool, bool] | None = None) -> np.ndarray:
+    """Orthonormal mass-weighted translation and rotation vectors, shape (3N, 3 + rotations):
+    6 for a free crystal, 4 for a chain, 3 for a sheet or bulk (see ``rigid_axes``)."""
     sq = np.sqrt(masses)
     centred = positions - np.average(positions, axis=0, weights=masses)
     vecs = []
     for axis in np.eye(3):
         vecs.append((sq[:, None] * axis[None, :]).ravel())
-    for axis in np.eye(3):
+    for axis in np.eye(3)[rigid_axes(pbc)]:  # a rotation about a periodic axis ignores that coordinate
         vecs.append((sq[:, None] * np.cross(axis, centred)).ravel())
     q, _ = np.linalg.qr(np.array(vecs).T)
     return q
@@ -218,22 +229,26 @@ class Modes:
 
 
 def normal_modes(hessian_ev_a2: np.ndarray, masses: np.ndarray, positions: np.ndarray,
-                 free: bool = True) -> Modes:
+                 free: bool = True, pbc: tuple[bool, bool, bool] | None = None) -> Modes:
+    """Modes of the mass-weighted Hessian; the rigid-body ones are those overlapping most with
+    ``rigid_body_basis`` (6 free, 4 for a chain, 3 for a sheet: ``pbc``); ``free=False``
+    takes the 3 lowest |f| (translations of a periodic cell)."""
     m3 = np.repeat(masses, 3)
     dyn = hessian_ev_a2 / np.sqrt(np.outer(m3, m3))
     lam, vec = np.linalg.eigh(dyn)
     freq = np.sign(lam) * np.sqrt(np.abs(lam)) * THZ_PER_SQRT_EV_A2_AMU
     if free:
-        basis = rigid_body_basis(positions, masses)
+        basis = rigid_body_basis(positions, masses, pbc)
         overlap = np.sum((basis.T @ vec) ** 2, axis=0)
-        rigid = np.sort(np.argsort(overlap)[-6:])
+        rigid = np.sort(np.argsort(overlap)[-basis.shape[1]:])
     else:
         overlap, rigid = np.zeros(len(freq)), np.sort(np.argsort(np.abs(freq))[:3])
     return Modes(freq, vec, rigid, overlap)
 
 
 def normal_modes_sparse(hessian_ev_a2: sp.spmatrix, masses: np.ndarray, positions: np.ndarray,
-                        n_modes: int = 300, sigma: float = -1e-3) -> Modes:
+                        n_modes: int = 300, sigma: float = -1e-3,
+                        pbc: tuple[bool, bool, bool] | None = None) -> Modes:
     """The ``n_modes`` lowest modes of a sparse Hessian: Lanczos (scipy eigsh) in shift-invert
     mode about ``sigma`` (eV Å⁻² amu⁻¹; slightly negative, so D − σ is positive definite and the
     six rigid-body modes near zero are found with the rest). Eigenvectors are (3N, n_modes)."""
@@ -247,8 +262,9 @@ def normal_modes_sparse(hessian_ev_a2: sp.spmatrix, masses: np.ndarray, position
     order = np.argsort(lam)
     lam, vec = lam[order], vec[:, order]
     freq = np.sign(lam) * np.sqrt(np.abs(lam)) * THZ_PER_SQRT_EV_A2_AMU
-    overlap = np.sum((rigid_body_basis(positions, masses).T @ vec) ** 2, axis=0)
-    return Modes(freq, vec, np.sort(np.argsort(overlap)[-6:]), overlap)
+    basis = rigid_body_basis(positions, masses, pbc)
+    overlap = np.sum((basis.T @ vec) ** 2, axis=0)
+    return Modes(freq, vec, np.sort(np.argsort(overlap)[-basis.shape[1]:]), overlap)
 
 
 def density_of_states(frequencies_thz: np.ndarray, weights: np.ndarray | None = None,

@@ -50,7 +50,7 @@ def _relative_rms(f, ref):
 
 @pytest.fixture(scope="module")
 def dot_and_reference():
-    atoms = build_pbse(3.0)  # 576 atoms, net charge zero
+    atoms = build_pbse(3.0)  # 488 atoms, net charge zero
     charges = np.where(np.array(atoms.get_chemical_symbols()) == "Pb", 1.29, -1.29)
     return atoms, _exact_forces(atoms, charges)
 

@@ -81,3 +81,32 @@ def test_bad_pbse_requests():
         build_pbse(5.5, facet_ratio=2.0)
     with pytest.raises(StructureError, match="positive"):
         build_pbse(0.0)
+
+
+def _outer_111_layer(atoms, signs):
+    height = (atoms.positions - atoms.positions.mean(0)) @ np.asarray(signs, float)
+    return height > height.max() - 0.3
+
+
+@pytest.mark.parametrize("attached", ["none", "chain"])
+def test_polar_111_facets_are_half_filled_by_default(attached):
+    full = build_pbse(3.0, attached=attached, polar_facets="full")
+    half = build_pbse(3.0, attached=attached)
+    assert half.info["polar_facets"] == "half"
+    for atoms in (full, half):  # stoichiometric, no net dipole (formal charges +-2)
+        symbols = np.array(atoms.get_chemical_symbols())
+        assert np.count_nonzero(symbols == "Pb") == np.count_nonzero(symbols == "Se")
+        charge = np.where(symbols == "Pb", 2.0, -2.0)
+        assert np.abs(charge @ (atoms.positions - atoms.positions.mean(0))).max() < 1e-6
+    if attached == "none":
+        for signs in [(1, 1, 1), (-1, -1, -1), (1, -1, 1)]:
+            n_full = np.count_nonzero(_outer_111_layer(full, signs))
+            n_half = np.count_nonzero(_outer_111_layer(half, signs))
+            # one species per layer; the outer layer keeps every other row: 8 of 19 atoms
+            assert len(set(np.array(half.get_chemical_symbols())[_outer_111_layer(half, signs)])) == 1
+            assert 0.35 * n_full <= n_half <= 0.5 * n_full
+
+
+def test_bad_polar_facets():
+    with pytest.raises(StructureError, match="polar facets"):
+        build_pbse(3.0, polar_facets="none")
