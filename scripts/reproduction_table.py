@@ -198,8 +198,9 @@ ROWS = [
         command="nclattice campaign examples/papers/pbse.yaml",
         note="the potential ships now (Schapotschnikow et al. 2010 rigid ion; its bulk ⟨u²⟩ at 300 K is about half "
              "the measured one, docs/potentials.md); not run: two 4,000-atom dots with long-range Coulomb over "
-             "5 temperatures × 120 ps are hours here, and whether small dots keep their rock-salt sites under "
-             "this set is still being checked (minimising a 1.8 nm dot moved interior Pb by 2.8 Å)"),
+             "5 temperatures × 120 ps are hours here. The builder now half-fills the polar {111} facets by "
+             "default (the as-cut dot rearranges on minimisation under this set); the 6 nm runs have not been "
+             "made with it yet"),
     Row(SHEN, "singlet → triplet relaxation energy, Cs200Pb125Br450 (5 vacancy models)", "56 meV (mean)", None,
         command="nclattice campaign examples/papers/cspbbr3.yaml (CP2K inputs; run with CP2K)",
         note="775-atom PBE relaxations: a cluster's job"),
