@@ -163,9 +163,10 @@ ROWS = [
         note="needs the MD calibration and the measured Δ⟨u²⟩ (not shipped)"),
     Row(GUZELTURK, "ΔG(r) dips at the pair peaks, ΔT = 14 K at 300 K", "≈ 2.5-2.6, 4.1-4.3, 7.0-7.1 Å",
         "delta-t-8ml", _delta_g,
-        note="reduced protocol, stated: 10,901 atoms, 5 ps equilibration and 20 ps production per temperature "
-             "(the campaign item: 20/200 ps), frames every 50 fs; minimised, not annealed; Zhou 2013 "
-             "Stillinger-Weber, not the paper's pair potential; electron weights"),
+        note="agrees; reduced protocol, stated: 10,901 atoms, 5 ps equilibration and 20 ps production per "
+             "temperature (the campaign item: 20/200 ps), frames every 50 fs; minimised, not annealed (about "
+             "265 surface atoms left their sites at each temperature); Zhou 2013 Stillinger-Weber, not the "
+             "paper's pair potential; electron weights. The F(Q) route's curves are in delta_g_fq.csv"),
     Row(GUZELTURK, "phonon lifetimes of the 4 ML NC at 300 K", "mostly < 1 ps; < 0.5 THz modes ~10 ps",
         "phonons-4ml", _phonons,
         note="partly agrees. Reduced protocol, stated: 3,401 atoms, all 10,203 modes (dense Hessian), 10 ps "
