@@ -53,7 +53,7 @@ RUNS: dict[str, tuple[list[str], str]] = {
 # its run.json records the exact command and wall time
 LONG_RUNS: dict[str, tuple[str, str]] = {
     "calibrate-8ml": ("nclattice build cdse-cds --core-diameter 3.0 --preset msd -o core3nm_8ml.extxyz && "
-                      "nclattice calibrate core3nm_8ml.extxyz --temperatures 150,250,350,500 --anneal-k 300 "
+                      "nclattice calibrate core3nm_8ml.extxyz --temperatures 150:500:50 --anneal-k 300 "
                       "--anneal-ps 3 --equilibration-ps 3 --production-ps 6 --drift flag "
                       "--out docs/reproduction/calibrate-8ml --results runs-calibrate-8ml", "calibration.json"),
     "delta-t-8ml": ("nclattice build cdse-cds --core-diameter 3.0 --preset msd -o core3nm_8ml.extxyz && "
@@ -153,10 +153,11 @@ TRAP_NOTE = ("differs in size, same direction. The paper's 4× is the pure Auger
 ROWS = [
     Row(GUZELTURK, "⟨u²⟩(T) of the 8 ML CdSe/CdS NC linear over 150-500 K", "linear (slope b)", "calibrate-8ml",
         _calibration,
-        note="agrees (linear); reduced protocol, stated: 10,901 atoms at 4 temperatures, 3 ps anneal at 300 K, "
-             "minimisation, 3 ps equilibration, 6 ps production each (the campaign item: 8 temperatures, 20/100 "
-             "ps); Zhou 2013 Stillinger-Weber, not the paper's pair potential. The paper's slope is in its "
-             "supplement, not the main text, so only linearity is compared. The off-site atoms are all surface "
+        note="agrees (linear); reduced protocol, stated: 10,901 atoms at the paper's 150-500 K in 50 K steps, "
+             "each with a 3 ps anneal at 300 K, minimisation, 3 ps equilibration and 6 ps production (the "
+             "campaign item: 20/100 ps); Zhou 2013 Stillinger-Weber, not the paper's pair potential. The "
+             "paper's slope is in its supplement, not the main text, so only linearity is compared. The off-site "
+             "atoms are all surface "
              "atoms; their jumps are included in ⟨u²⟩"),
     Row(GUZELTURK, "ΔT at 510 nm, 2.1 mJ cm⁻² (quasi-equilibrium)", "≈ 13 K", None,
         command=f"{CDSE} (calibration) + nclattice calibrate --apply",
