@@ -590,7 +590,9 @@ class BuildSettings(Settings):
     phase: Literal["cubic", "orthorhombic"] | None = opt(None, "cspbbr3 phase (default cubic)")
     lattice_constant_angstrom: FiniteFloat | None = opt(None, "lattice constant in Å (pbse, cspbbr3)",
                                                         alias="lattice-constant", gt=0, le=50)
-    shape: Literal["cube", "superellipsoid"] | None = opt(None, "cspbbr3 shape (default cube)")
+    shape: Literal["cube", "superellipsoid", "octahedron", "sphere"] | None = opt(
+        None, "cspbbr3: cube (default) or superellipsoid; inp-znse-zns: octahedron = {111} facets with the "
+        "sphere's volume (default; a stable bare core) or sphere (the earlier cut; its bare core reconstructs in MD)")
     size_nm: FiniteFloat | None = opt(None, "cspbbr3 superellipsoid edge length L in nm", alias="size", gt=0)
     exponent: FiniteFloat | None = opt(None, "cspbbr3 superellipsoid exponent p (default 5)", gt=0)
     charge_balance: Literal["report", "require", "trim"] = opt(
@@ -601,7 +603,7 @@ class BuildSettings(Settings):
         "cdse-cds": {"core_diameter_nm", "shell_ml", "preset"},
         "pbse": {"diameter_nm", "attached", "facet_ratio", "polar_facets", "lattice_constant_angstrom"},
         "cspbbr3": {"cells", "vacancies", "phase", "lattice_constant_angstrom", "shape", "size_nm", "exponent"},
-        "inp-znse-zns": {"core_diameter_nm", "shell_ml"},
+        "inp-znse-zns": {"core_diameter_nm", "shell_ml", "shape"},
     }
 
     @field_validator("shell_ml", mode="before")
@@ -652,7 +654,7 @@ class BuildSettings(Settings):
             if len(shell) != 2:
                 raise ValueError("inp-znse-zns takes two --shell-ml values: ZnSe ML then ZnS ML")
             return "inp-znse-zns", {"core_diameter_nm": self._need("core_diameter_nm"), "shell_ml": tuple(shell),
-                                    "charge_balance": cb}
+                                    "charge_balance": cb, "shape": self._shape(("octahedron", "sphere"))}
         if kind == "pbse":
             params = {"diameter_nm": self._need("diameter_nm"), "attached": self.attached or "none",
                       "charge_balance": cb}
@@ -666,7 +668,7 @@ class BuildSettings(Settings):
         params = {"phase": self.phase or "cubic", "charge_balance": cb}
         if self.lattice_constant_angstrom is not None:
             params["lattice_constant"] = self.lattice_constant_angstrom
-        if (self.shape or "cube") == "superellipsoid":
+        if self._shape(("cube", "superellipsoid")) == "superellipsoid":
             if self.cells is not None or self.vacancies is not None:
                 raise ValueError("--cells and --vacancies apply to the cube shape, not superellipsoid")
             params["size_nm"] = self._need("size_nm")
@@ -677,6 +679,11 @@ class BuildSettings(Settings):
             raise ValueError("--size and --exponent apply to --shape superellipsoid only")
         params.update({"cells": self._need("cells"), "vacancies": self.vacancies or "tetra"})
         return "cspbbr3", params
+
+    def _shape(self, allowed: tuple[str, ...]) -> str:
+        if self.shape is not None and self.shape not in allowed:
+            raise ValueError(f"--shape for '{self.kind}' is one of {', '.join(allowed)}, not '{self.shape}'")
+        return self.shape or allowed[0]
 
     @staticmethod
     def estimated_atoms(name: str, params: dict[str, Any]) -> float:
@@ -690,7 +697,8 @@ class BuildSettings(Settings):
         d = params.get("diameter_nm") or params["core_diameter_nm"] + 2 * shell_nm
         if name == "pbse":
             d *= {"none": 1, "dimer": 2, "chain": 3, "square": 4}[params["attached"]] ** (1 / 3)
-        return math.pi / 6 * d**3 * ATOMS_PER_NM3
+        octahedral_shells = 2.0 if params.get("shape") == "octahedron" else 1.0  # (π/3√3)^-1 = 1.91 at most
+        return octahedral_shells * math.pi / 6 * d**3 * ATOMS_PER_NM3
 
 
 def resolve_path(value: str | None, base: Path) -> str | None:

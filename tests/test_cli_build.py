@@ -52,6 +52,8 @@ def test_lammps_data_output(tmp_path):
         (["build", "cdse", "--diameter", "3", "--shell-ml", "2"], "does not apply"),
         (["build", "cspbbr3", "--cells", "2", "--vacancies", "box"], "--cells 3 or more"),
         (["build", "inp-znse-zns", "--core-diameter", "2", "--shell-ml", "2"], "two --shell-ml"),
+        (["build", "inp-znse-zns", "--core-diameter", "2", "--shape", "cube"], "octahedron, sphere"),
+        (["build", "cspbbr3", "--cells", "3", "--shape", "sphere"], "cube, superellipsoid"),
     ],
 )
 def test_bad_input_exits_nonzero_and_writes_nothing(tmp_path, capsys, argv, message):
