@@ -1,6 +1,6 @@
 """Kinetic models of photoexcited nanocrystals and exponential time fits.
 
-- excitation statistics: ⟨N⟩ = σ·J, Poisson populations (seeds 000, 002, 003);
+- excitation statistics: ⟨N⟩ = σ·J, Poisson populations (Guzelturk et al. 2021; Shen et al.; Vonk et al. 2025);
 - Auger heating: exact stochastic simulation (Gillespie) of an NC ensemble with Auger rate
   N(N−1)/(2τ_AR), each event depositing one exciton's energy in the lattice (Guzelturk et al., Nat. Commun. 2021),
   optionally competing with fast hot-hole surface trapping; the ensemble master equation
@@ -191,6 +191,33 @@ def auger_master_equation(mean_excitons: float, tau_auger_ps: float,
         mean_n[i] = n @ p
         t_prev = t
     return mean_excitons - mean_n, mean_n
+
+
+def auger_final_energy(mean_excitons: float) -> float:
+    """Energy per NC once Auger is over: every NC keeps min(N, 1) excitons, so ⟨N⟩ − P(N ≥ 1)."""
+    return float(mean_excitons - 1.0 + np.exp(-mean_excitons))
+
+
+def auger_rise_time_ps(mean_excitons: float, tau_auger_ps: float, fraction: float = 1.0 - np.exp(-1.0)) -> float:
+    """Time at which the exact ensemble has deposited ``fraction`` of its final Auger energy.
+
+    Model-free (no fit window): 63.2 % by default, the time constant of a single exponential
+    with the same end point. Limits: τ_AR for ⟨N⟩ → 0 (only biexcitons, E ∝ 1 − e^{−t/τ_AR});
+    2(e − 1)τ_AR/⟨N⟩ for large ⟨N⟩, from the deterministic cascade dN/dt = −N(N−1)/2τ_AR,
+    whose solution is 1 − 1/N(t) = (1 − 1/N0) e^{−t/2τ_AR}.
+    """
+    _check_positive(tau_auger_ps=tau_auger_ps, mean_excitons=mean_excitons)
+    if not 0 < fraction < 1:
+        raise NclatticeError("the rise fraction must lie between 0 and 1.")
+    target = fraction * auger_final_energy(mean_excitons)
+
+    def short(t_ps: float) -> float:
+        return auger_master_equation(mean_excitons, tau_auger_ps, np.array([t_ps]))[0][0] - target
+
+    hi = tau_auger_ps
+    while short(hi) < 0:
+        hi *= 2.0
+    return float(scipy.optimize.brentq(short, 0.0, hi, xtol=1e-6 * tau_auger_ps))
 
 
 def auger_poisson_closure(mean_excitons: float, tau_auger_ps: float,
@@ -471,8 +498,7 @@ def fit_auger_heating(times_ps: np.ndarray, delta_t_k: np.ndarray, delta_t_stder
             e[pos] = np.interp(tt[pos], srt, energy)
         return scale * e
 
-    late_energy = mean_excitons - 1.0 + np.exp(-mean_excitons)  # all NCs down to ≤ 1 exciton
-    scale0 = max(np.nanmax(y), 1e-6) / max(late_energy, 1e-6)
+    scale0 = max(np.nanmax(y), 1e-6) / max(auger_final_energy(mean_excitons), 1e-6)
     try:
         par, cov = scipy.optimize.curve_fit(model, t[order], y[order], p0=[tau_guess_ps, scale0],
                                       sigma=None if sigma is None else sigma[order],

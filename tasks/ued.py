@@ -48,7 +48,7 @@ def msd_along_q(i_over_i0: np.ndarray, q_inv_angstrom: np.ndarray) -> np.ndarray
 
 
 def msd_along_s(i_over_i0: np.ndarray, s_inv_angstrom: np.ndarray) -> np.ndarray:
-    """Seed 001 form: ⟨Δu²⟩_s = −ln(I/I0)/(4π² s²), identical to :func:`msd_along_q`."""
+    """Yue et al. (J. Phys. Chem. Lett. 2024) form: ⟨Δu²⟩_s = −ln(I/I0)/(4π² s²), identical to :func:`msd_along_q`."""
     return -np.log(np.asarray(i_over_i0, float)) / (4 * np.pi**2 * np.asarray(s_inv_angstrom, float) ** 2)
 
 
@@ -397,7 +397,7 @@ def compare_directions(a: dict[str, tuple[np.ndarray, np.ndarray]], delays_a: np
                        window_ps: tuple[float, float]) -> dict[str, dict]:
     """Quasi-equilibrium ⟨Δu²⟩_s per direction, sample b minus sample a, with significance.
 
-    Seed 001: attached minus individual PbSe QDs is negative along <100>, positive along <111>.
+    Yue et al. (2024): attached minus individual PbSe QDs is negative along <100>, positive along <111>.
     """
     out = {}
     for fam in sorted(set(a) & set(b)):

@@ -70,6 +70,19 @@ def test_auger_paper_case_time_constant_is_reported_with_ci():
     assert 2 * 625.0 / 21.0 < fit.tau_ps < 625.0
 
 
+def test_auger_rise_time_analytic_limits():
+    tau = 625.0
+    # ⟨N⟩ → 0: only biexcitons matter, E ∝ 1 − exp(−t/τ_AR) reaches 63.2 % at τ_AR
+    assert kin.auger_rise_time_ps(1e-3, tau) == pytest.approx(tau, rel=1e-3)
+    # large ⟨N⟩: deterministic cascade 1 − 1/N(t) = (1 − 1/N0) e^{−t/2τ} -> 2(e − 1)τ/N0 (O(1/N0) corrections)
+    assert kin.auger_rise_time_ps(100.0, tau) == pytest.approx(2 * (np.e - 1) * tau / 100.0, rel=0.03)
+    # Guzelturk et al. 2021 case, ⟨N⟩ = 21: the model's rise is ~95 ps, not the ~200 ps fitted to the data
+    rise = kin.auger_rise_time_ps(21.0, tau)
+    e, _ = kin.auger_master_equation(21.0, tau, np.array([rise]))
+    assert e[0] == pytest.approx((1 - np.exp(-1)) * kin.auger_final_energy(21.0), rel=1e-6)
+    assert 85.0 < rise < 105.0
+
+
 def test_trapping_suppresses_auger_heating_exactly():
     mean, tau_a, tau_t, trap_e = 1.5, 50.0, 20.0, 0.25
     g = kin.auger_heating_gillespie(mean, tau_a, np.array([0.0, 1e5]), n_nc=40000, seed=5,

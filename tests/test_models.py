@@ -66,7 +66,7 @@ def test_field_pushes_cations_out_and_br_in_around_a_central_hole():
 
 
 def test_central_hole_never_shifts_110_outward():
-    """Seed 002, S5 / Fig. S11: scanning the restoring constants on a sphere never gives an
+    """Shen et al. (CsPbBr3 exciton polaron), S5 / Fig. S11: scanning the restoring constants on a sphere never gives an
     outward (110) shift for a central hole; Br weak enough makes (200) shift outward."""
     crystals = [build_cspbbr3_superellipsoid(L, 5) for L in (3.5, 5.0)]
     scan = [(1, 1, 1), (1, 1, 0.2), (0.2, 1, 1), (1, 0.2, 1), (0.2, 0.2, 1), (1, 0.2, 0.2), (0.2, 1, 0.2)]
@@ -85,7 +85,7 @@ def test_central_hole_never_shifts_110_outward():
 
 @pytest.mark.parametrize("electron_field", ["paper", "sphere"])
 def test_surface_biased_holes_with_weak_br_shift_200_in_and_110_out(electron_field):
-    """Seed 002, Fig. 5c: surface-biased holes, Br more weakly restrained than Cs and Pb."""
+    """Shen et al. (CsPbBr3 polaron), Fig. 5c: surface-biased holes, Br more weakly restrained than Cs and Pb."""
     rng = np.random.default_rng(1)
     model = models.HoleModel({"Cs": 20.0, "Pb": 20.0, "Br": 5.0}, electron_field=electron_field)
 
