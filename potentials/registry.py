@@ -37,6 +37,9 @@ gives the LAMMPS boundary that goes with it):
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,21 @@ CHARGED_PAIR_FORMS = ("lj-coulomb", "buckingham-coulomb")
 EXACT_COULOMB_MAX_ATOMS = 5000
 EXACT_MARGIN_ANGSTROM = 5.0  # beyond the largest interatomic distance, for thermal motion
 
+
+
+def lammps_word(text: str) -> str:
+    """``text`` as one word of a LAMMPS command: quoted when it holds whitespace (LAMMPS splits
+    words at spaces, so a checkout or output folder named "run dir" would break the command)."""
+    if not any(c.isspace() for c in text):
+        return text
+    return f'"""{text}"""' if '"' in text else f'"{text}"'
+
+
+def _format_words(line: str, fields: dict[str, str]) -> str:
+    """Fill ``{dir}``, ``{elements}`` and element fields word by word; a filled word that holds
+    whitespace (a path) is quoted, except ``{elements}``, which stands for several words."""
+    return " ".join(word.format(**fields) if "{elements}" in word else lammps_word(word.format(**fields))
+                    for word in line.split())
 
 class PotentialError(NclatticeError):
     """A parameter set is missing, malformed, or does not cover a structure."""
@@ -122,6 +140,26 @@ class PotentialSet:
         return {"name": self.name, "form": self.form, "citation": self.citation, "doi": self.doi,
                 "sha256": self.sha256, "path": str(self.path), "validation": self.validation}
 
+    def file_dir(self) -> Path:
+        """The folder LAMMPS reads this set's files from: the set's own folder, or, when its path
+        holds whitespace or non-ASCII characters (LAMMPS cannot open such paths), a copy of the
+        files in ``<tmp>/nclattice-potentials/<sha256>/``, keyed by their content."""
+        here = self.path.parent
+        if str(here).isascii() and not any(c.isspace() for c in str(here)):
+            return here
+        safe = Path(tempfile.gettempdir()) / "nclattice-potentials" / self.sha256[:16]
+        if not (str(safe).isascii() and not any(c.isspace() for c in str(safe))):
+            raise PotentialError(f"LAMMPS cannot open files under '{here}' (spaces or non-ASCII characters) "
+                                 "and the temporary folder has such a name too: set TMPDIR to a plain path.")
+        safe.mkdir(parents=True, exist_ok=True)
+        for name in [self.data.get("file")] if self.form in MANYBODY_FORMS else self.data.get("files", []):
+            target = safe / str(name)
+            if not target.exists():
+                partial = target.with_name(f".{target.name}.{os.getpid()}")
+                shutil.copyfile(here / str(name), partial)
+                os.replace(partial, target)
+        return safe
+
     def summary_line(self) -> str:
         """One line naming the set, its citation and validation status (printed by commands)."""
         return (f"potential {self.name} ({self.form}, {'/'.join(self.elements)}): {self.citation} "
@@ -145,7 +183,7 @@ class PotentialSet:
         self.check_covers(type_order)
         if self.form in MANYBODY_FORMS:
             return [f"pair_style {self.form}",
-                    f"pair_coeff * * {self.path.parent / self.data['file']} {' '.join(type_order)}"]
+                    f"pair_coeff * * {lammps_word(str(self.file_dir() / self.data['file']))} {' '.join(type_order)}"]
         if self.form == "lammps":
             return self._generic_commands(type_order)
         route = coulomb_route(periodic, n_atoms)
@@ -154,11 +192,11 @@ class PotentialSet:
         return self._charged_pair_commands(type_order, route, n_atoms, span_angstrom)
 
     def _generic_commands(self, type_order: list[str]) -> list[str]:
-        fields = {"dir": str(self.path.parent), "elements": " ".join(type_order),
+        fields = {"dir": str(self.file_dir()), "elements": " ".join(type_order),
                   **{el: str(i) for i, el in enumerate(type_order, start=1)}}
         try:
             return [f"pair_style {self.data['pair_style']}"] + [
-                f"pair_coeff {str(line).format(**fields)}" for line in self.data["pair_coeff"]]
+                f"pair_coeff {_format_words(str(line), fields)}" for line in self.data["pair_coeff"]]
         except (KeyError, IndexError) as exc:
             raise PotentialError(
                 f"pair_coeff line of '{self.name}' names {exc}, which is neither {{dir}}, {{elements}} "

@@ -34,6 +34,7 @@ from ase import Atoms
 
 from ..errors import NclatticeError
 from ..potentials import PotentialSet, lammps_boundary
+from ..potentials.registry import lammps_word
 from ..runtime import kill_group, started, usable_cores, worker_slots
 from ..structio import lammps_ready, species_order, write_structure
 from .lammps_env import worker_environment
@@ -140,7 +141,7 @@ def system_commands(type_order: list[str], masses: dict[str, float], potential: 
     axes = (periodic,) * 3 if isinstance(periodic, bool) else tuple(bool(p) for p in periodic)
     n_atoms, box_diagonal = data_file_extent(Path(workdir or ".") / data_file)
     boundary = lammps_boundary(potential, axes, n_atoms, free_boundary)
-    read = f'read_data "{data_file}"' if any(c.isspace() for c in str(data_file)) else f"read_data {data_file}"
+    read = f"read_data {lammps_word(str(data_file))}"
     cmds = ["units metal", "atom_style atomic", f"boundary {boundary}", "atom_modify map array sort 0 0.0", read]
     if potential.charged:  # charges as a per-atom property: the data file stays in atomic format
         cmds.append("fix charges all property/atom q ghost yes")

@@ -157,6 +157,35 @@ pair_coeff: ["* * {dir}/InP.vashishta {elements}"]
         load(bad).lammps_commands(["In"], periodic=True)
 
 
+
+def test_potential_files_in_a_folder_with_spaces(tmp_path):
+    """A checkout or a user's potential folder named "pot dir é": LAMMPS splits unquoted words at
+    spaces and cannot open non-ASCII paths, so both the built-in and the generic form must read the
+    files from a plain path (a content-keyed copy) and give the same energy."""
+    shipped = load("branicio2009-inp-vashishta")
+    folder = tmp_path / "pot dir é"
+    folder.mkdir()
+    for name in (shipped.path.name, "InP.vashishta"):
+        (folder / name).write_bytes((shipped.path.parent / name).read_bytes())
+    generic = load(_write(folder, """
+name: generic-inp
+form: lammps
+elements: [In, P]
+citation: test only
+doi: none
+pair_style: vashishta
+files: [InP.vashishta]
+pair_coeff: ["* * {dir}/InP.vashishta {elements}"]
+"""))
+    energies = []
+    for pot in (shipped, load(folder / shipped.path.name), generic):
+        atoms = bulk("InP", "zincblende", a=5.87)
+        atoms.rattle(0.02, seed=3)
+        atoms.calc = lammps_calculator(atoms, pot)
+        energies.append(atoms.get_potential_energy())
+    assert energies[1] == pytest.approx(energies[0], abs=1e-10)
+    assert energies[2] == pytest.approx(energies[0], abs=1e-10)
+
 def test_inp_vashishta_keeps_zinc_blende_lattice():
     """Branicio et al. InP: relaxed a within 0.5 % of the measured 5.8687 Å (Madelung handbook)."""
     atoms = bulk("InP", "zincblende", a=5.8687, cubic=True)
