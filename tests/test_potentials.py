@@ -128,11 +128,8 @@ def test_defaults_by_composition_and_listing(capsys):
     assert all(name in listing for name in available()) and "Nano Lett. 10, 3966 (2010)" in listing
 
 
-def test_generic_form_reproduces_the_vashishta_form(tmp_path):
-    """A user's 'lammps' set naming the same file gives the same energy as the built-in form."""
-    shipped = load("branicio2009-inp-vashishta")
-    (tmp_path / "InP.vashishta").write_bytes((shipped.path.parent / "InP.vashishta").read_bytes())
-    path = _write(tmp_path, """
+# a user's generic-form set naming the shipped InP.vashishta file
+GENERIC_INP = """
 name: generic-inp
 form: lammps
 elements: [In, P]
@@ -141,7 +138,14 @@ doi: none
 pair_style: vashishta
 files: [InP.vashishta]
 pair_coeff: ["* * {dir}/InP.vashishta {elements}"]
-""")
+"""
+
+
+def test_generic_form_reproduces_the_vashishta_form(tmp_path):
+    """A user's 'lammps' set naming the same file gives the same energy as the built-in form."""
+    shipped = load("branicio2009-inp-vashishta")
+    (tmp_path / "InP.vashishta").write_bytes((shipped.path.parent / "InP.vashishta").read_bytes())
+    path = _write(tmp_path, GENERIC_INP)
     generic = load(path)
     assert generic.lammps_commands(["In", "P"], periodic=True)[1].endswith("InP.vashishta In P")
     energies = []
@@ -167,16 +171,7 @@ def test_potential_files_in_a_folder_with_spaces(tmp_path):
     folder.mkdir()
     for name in (shipped.path.name, "InP.vashishta"):
         (folder / name).write_bytes((shipped.path.parent / name).read_bytes())
-    generic = load(_write(folder, """
-name: generic-inp
-form: lammps
-elements: [In, P]
-citation: test only
-doi: none
-pair_style: vashishta
-files: [InP.vashishta]
-pair_coeff: ["* * {dir}/InP.vashishta {elements}"]
-"""))
+    generic = load(_write(folder, GENERIC_INP))
     energies = []
     for pot in (shipped, load(folder / shipped.path.name), generic):
         atoms = bulk("InP", "zincblende", a=5.87)
