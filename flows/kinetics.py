@@ -54,15 +54,47 @@ def _fit_windows(mean_excitons: float, tau_auger_ps: float) -> dict[str, float]:
     return taus
 
 
+def _lattice_temperature(curves: dict[str, np.ndarray], exciton_energy_ev: float | None,
+                         n_atoms: int | None) -> tuple[dict[str, Any], float | None]:
+    """ΔT(t) = E_X·ΔE(t) / (3 N k_B) for each curve (in exciton energies), and K per exciton energy.
+
+    The classical heat capacity is the one an MD calibration samples, so this ΔT is on the same
+    footing as a ΔT read off a measured Δ⟨u²⟩ with that calibration.
+    """
+    if exciton_energy_ev is None or n_atoms is None:
+        return {}, None
+    from ..tasks.ued import dulong_petit_heat_capacity_ev_per_k
+
+    heat = dulong_petit_heat_capacity_ev_per_k(n_atoms)
+    k_per_exciton = exciton_energy_ev / heat
+    out: dict[str, Any] = {"heat_capacity_ev_per_k": heat, "kelvin_per_exciton_energy": k_per_exciton,
+                           "lattice_temperature_note": "ΔT = E_X ΔE / (3 N k_B), Dulong-Petit (classical) heat "
+                                                       "capacity of the NC's lattice"}
+    for key, energy in curves.items():
+        out[key] = np.asarray(energy, float) * k_per_exciton
+    return out, k_per_exciton
+
+
 def auger(mean_excitons: float, tau_auger_ps: float, out: Path, n_nc: int = 20000, seed: int = 0,
-          t_max_ps: float = 1000.0, n_times: int = 201, inputs: dict | None = None) -> dict[str, Any]:
-    """Auger heating (Gillespie) with the master-equation check and a single-exponential fit."""
+          t_max_ps: float = 1000.0, n_times: int = 201, inputs: dict | None = None,
+          exciton_energy_ev: float | None = None, n_atoms: int | None = None) -> dict[str, Any]:
+    """Auger heating (Gillespie) with the master-equation check and a single-exponential fit.
+
+    With ``exciton_energy_ev`` and ``n_atoms`` the result also holds the lattice temperature rise
+    ΔT(t) (K) of an NC of that many atoms.
+    """
     times = _times(t_max_ps, n_times)
     g = kin.auger_heating_gillespie(mean_excitons, tau_auger_ps, times, n_nc=n_nc, seed=seed)
     me_energy, me_excitons = kin.auger_master_equation(mean_excitons, tau_auger_ps, times)
     closure = kin.auger_poisson_closure(mean_excitons, tau_auger_ps, times)
     fit = _determined(kin.fit_exponential(times, g.delta_energy_per_nc), "the Auger heating curve")
     fit_me = _determined(kin.fit_exponential(times, me_energy), "the master-equation heating curve")
+    final = kin.auger_final_energy(mean_excitons)
+    temperature, k_per_x = _lattice_temperature(
+        {"delta_t_k": g.delta_energy_per_nc, "delta_t_stderr_k": g.delta_energy_stderr}, exciton_energy_ev, n_atoms)
+    if k_per_x is not None:
+        temperature.update({"delta_t_end_k": float(g.delta_energy_per_nc[-1] * k_per_x),
+                            "delta_t_complete_k": final * k_per_x})
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(g.delta_energy_stderr > 0,
                      (g.delta_energy_per_nc - me_energy) / g.delta_energy_stderr, 0.0)
@@ -73,32 +105,37 @@ def auger(mean_excitons: float, tau_auger_ps: float, out: Path, n_nc: int = 2000
         # model-free: 63.2 % of the final energy ⟨N⟩ − 1 + e^{−⟨N⟩} (exact ensemble, no fit window)
         "rise_time_63_ps": kin.auger_rise_time_ps(mean_excitons, tau_auger_ps),
         "master_equation_time_constant_by_window_ps": _fit_windows(mean_excitons, tau_auger_ps),
-        "final_energy_per_nc": kin.auger_final_energy(mean_excitons),
-        "energy_unit": "one band-edge exciton's energy per NC",
+        "final_energy_per_nc": final,
+        "energy_unit": "one band-edge exciton's energy per NC", **temperature,
         "master_equation": {"delta_energy_per_nc": me_energy, "excitons_mean": me_excitons,
                             "max_abs_z_gillespie_vs_master": float(np.max(np.abs(z))),
                             **_exp_summary(fit_me)},
         "poisson_closure_delta_energy_per_nc": closure,
         "paper_time_constant_ps": PAPER_AUGER_TIME_CONSTANT_PS,
         "inputs": {"mean_excitons": mean_excitons, "tau_auger_ps": tau_auger_ps, "n_nc": n_nc,
-                   "t_max_ps": t_max_ps, **(inputs or {})},
+                   "t_max_ps": t_max_ps, "exciton_energy_ev": exciton_energy_ev, "n_atoms": n_atoms,
+                   **(inputs or {})},
         "provenance": provenance(seed=seed, model="Auger heating, Gillespie (Guzelturk et al. 2021)"),
     }
     fig = _plot_heating(times, g, me_energy, closure, fit, "Auger heating: ⟨N⟩ = "
-                        f"{mean_excitons:.3g}, τ_AR = {tau_auger_ps:g} ps")
+                        f"{mean_excitons:.3g}, τ_AR = {tau_auger_ps:g} ps", k_per_x)
     _write(out, "auger", result, fig)
     return result
 
 
 def trapping(mean_excitons: float, tau_auger_ps: float, tau_trap_ps: float, out: Path,
              trap_energy: float = 0.0, n_nc: int = 5000, seed: int = 0, t_max_ps: float = 200.0,
-             n_times: int = 201, inputs: dict | None = None) -> dict[str, Any]:
-    """Auger heating competing with hot-hole surface trapping, against Auger alone."""
+             n_times: int = 201, inputs: dict | None = None, exciton_energy_ev: float | None = None,
+             n_atoms: int | None = None) -> dict[str, Any]:
+    """Auger heating competing with hot-hole surface trapping, against Auger alone (ΔT as in `auger`)."""
     times = _times(t_max_ps, n_times)
     with_trap = kin.auger_heating_gillespie(mean_excitons, tau_auger_ps, times, n_nc, seed,
                                             tau_trap_ps=tau_trap_ps, trap_energy=trap_energy)
     alone = kin.auger_heating_gillespie(mean_excitons, tau_auger_ps, times, n_nc, seed)
     final = with_trap.delta_energy_per_nc[-1]
+    temperature, k_per_x = _lattice_temperature(
+        {"delta_t_k": with_trap.delta_energy_per_nc, "delta_t_stderr_k": with_trap.delta_energy_stderr,
+         "delta_t_auger_only_k": alone.delta_energy_per_nc}, exciton_energy_ev, n_atoms)
     result = {
         "times_ps": times, "delta_energy_per_nc": with_trap.delta_energy_per_nc,
         "delta_energy_stderr": with_trap.delta_energy_stderr,
@@ -108,12 +145,13 @@ def trapping(mean_excitons: float, tau_auger_ps: float, tau_trap_ps: float, out:
         **_exp_summary(_determined(kin.fit_exponential(times, with_trap.delta_energy_per_nc), "the heating curve")),
         "time_constant_auger_only_ps": _determined(kin.fit_exponential(times, alone.delta_energy_per_nc),
                                                    "the Auger-only heating curve").tau_ps,
-        "energy_unit": "one band-edge exciton's energy per NC",
+        "energy_unit": "one band-edge exciton's energy per NC", **temperature,
         "inputs": {"mean_excitons": mean_excitons, "tau_auger_ps": tau_auger_ps, "tau_trap_ps": tau_trap_ps,
-                   "trap_energy": trap_energy, "n_nc": n_nc, "t_max_ps": t_max_ps, **(inputs or {})},
+                   "trap_energy": trap_energy, "n_nc": n_nc, "t_max_ps": t_max_ps,
+                   "exciton_energy_ev": exciton_energy_ev, "n_atoms": n_atoms, **(inputs or {})},
         "provenance": provenance(seed=seed, model="Auger heating with hot-hole trapping (Guzelturk et al. 2021)"),
     }
-    fig = _plot_trapping(times, with_trap, alone, tau_trap_ps)
+    fig = _plot_trapping(times, with_trap, alone, tau_trap_ps, k_per_x)
     _write(out, "trapping", result, fig)
     return result
 
@@ -169,7 +207,14 @@ def _write(out: Path, name: str, result: dict, fig) -> None:
 
 # ---------------------------------------------------------------- figures
 
-def _plot_heating(times, g, me_energy, closure, fit, title):
+def _kelvin_axis(ax, k_per_exciton: float | None) -> None:
+    """A right-hand ΔT axis (K) on an axis in exciton energies per NC."""
+    if k_per_exciton is not None:
+        ax.secondary_yaxis("right", functions=(lambda e: e * k_per_exciton, lambda t: t / k_per_exciton)
+                           ).set_ylabel("lattice ΔT (K)")
+
+
+def _plot_heating(times, g, me_energy, closure, fit, title, k_per_exciton=None):
     plt = pyplot()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax.fill_between(times, g.delta_energy_per_nc - 2 * g.delta_energy_stderr,
@@ -181,13 +226,14 @@ def _plot_heating(times, g, me_energy, closure, fit, title):
             label=f"single exp., τ = {fit.tau_ps:.0f} ps")
     ax.set(xlabel="time (ps)", ylabel="ΔE per NC (exciton energies)", title=title)
     ax.legend(fontsize=8)
+    _kelvin_axis(ax, k_per_exciton)
     ax2.plot(times, g.excitons_mean)
     ax2.set(xlabel="time (ps)", ylabel="⟨N⟩ excitons per NC", yscale="log")
     fig.set_layout_engine("tight")
     return fig
 
 
-def _plot_trapping(times, with_trap, alone, tau_trap_ps):
+def _plot_trapping(times, with_trap, alone, tau_trap_ps, k_per_exciton=None):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(times, alone.delta_energy_per_nc, "k--", label="Auger heating only")
@@ -195,6 +241,7 @@ def _plot_trapping(times, with_trap, alone, tau_trap_ps):
     ax.plot(times, with_trap.trapped_mean, ":", label="trapped holes per NC")
     ax.set(xlabel="time (ps)", ylabel="per NC (exciton energies / count)")
     ax.legend(fontsize=8)
+    _kelvin_axis(ax, k_per_exciton)
     fig.set_layout_engine("tight")
     return fig
 
@@ -236,14 +283,15 @@ def run_auger(settings: AugerSettings, out: str | Path) -> dict[str, Any]:
     s = settings
     mean, how = s.mean_from(s.mean_excitons, "mean-excitons")
     return auger(mean, s.tau_auger_ps, Path(out), n_nc=s.n_nc, seed=s.seed, t_max_ps=s.t_max_ps,
-                 n_times=s.n_times, inputs=how)
+                 n_times=s.n_times, inputs=how, exciton_energy_ev=s.exciton_energy_ev, n_atoms=s.n_atoms)
 
 
 def run_trapping(settings: TrappingSettings, out: str | Path) -> dict[str, Any]:
     s = settings
     mean, how = s.mean_from(s.mean_excitons, "mean-excitons")
     return trapping(mean, s.tau_auger_ps, s.tau_trap_ps, Path(out), s.trap_energy, n_nc=s.n_nc, seed=s.seed,
-                    t_max_ps=s.t_max_ps, n_times=s.n_times, inputs=how)
+                    t_max_ps=s.t_max_ps, n_times=s.n_times, inputs=how, exciton_energy_ev=s.exciton_energy_ev,
+                    n_atoms=s.n_atoms)
 
 
 def run_occupation(settings: OccupationSettings, out: str | Path) -> dict[str, Any]:

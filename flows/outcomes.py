@@ -125,9 +125,11 @@ class AugerOutcome(Outcome):
     file: ClassVar[str] = "auger.json"
     time_constant_ps: float
     final_excitons_mean: float
+    delta_t_end_k: float | None = None
 
     def headline(self) -> str:
-        return f"Auger heating: τ = {self.time_constant_ps:.1f} ps, final ⟨N⟩ = {self.final_excitons_mean:.2f}"
+        dt = "" if self.delta_t_end_k is None else f", lattice ΔT at the end {self.delta_t_end_k:.1f} K"
+        return f"Auger heating: τ = {self.time_constant_ps:.1f} ps, final ⟨N⟩ = {self.final_excitons_mean:.2f}{dt}"
 
 
 class TrappingOutcome(Outcome):

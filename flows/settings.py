@@ -530,12 +530,19 @@ class AugerSettings(OpticalOptions):
     seed: int = opt(0, "random seed", ge=0, le=2**32 - 1)
     t_max_ps: FiniteFloat = opt(1000.0, "end of the time grid in ps", gt=0, le=1e7)
     n_times: int = opt(201, "time points", ge=5, le=100_000)
+    exciton_energy_ev: FiniteFloat | None = opt(
+        None, "band-edge exciton energy in eV (with --n-atoms: ΔT(t) of the lattice)", gt=0, le=20)
+    n_atoms: int | None = opt(None, "atoms per NC (with --exciton-energy-ev): ΔT = ΔE / (3 N k_B), the classical "
+                                    "heat capacity MD calibrations sample", ge=1, le=100_000_000)
 
     @model_validator(mode="after")
     def _resolvable(self) -> Self:
         if self.t_max_ps < self.tau_auger_ps / 50:
             raise ValueError(f"--t-max-ps ({self.t_max_ps:g} ps) is too short to see Auger heating with "
                              f"--tau-auger-ps {self.tau_auger_ps:g} ps; use at least {self.tau_auger_ps / 50:g} ps")
+        if (self.exciton_energy_ev is None) != (self.n_atoms is None):
+            raise ValueError("--exciton-energy-ev and --n-atoms go together (the lattice temperature rise needs the "
+                             "energy per exciton and the NC's heat capacity); give both or neither")
         return self
 
 

@@ -45,6 +45,24 @@ def test_kinetics_auger(tmp_path):
     windows = r["master_equation_time_constant_by_window_ps"]
     assert windows["500"] < windows["1000"] < windows["3000"]
     assert r["provenance"]["seed"] == 4
+    assert "delta_t_k" not in r  # no exciton energy and NC size given: energies only
+
+
+def test_kinetics_auger_lattice_temperature(tmp_path, capsys):
+    """ΔT = E_X ΔE / (3 N k_B): 21 excitons of 2 eV in a 10,901-atom NC (the CdSe/CdS 8 ML model)."""
+    argv = ["kinetics", "auger", "--mean-excitons", "21", "--tau-auger-ps", "625", "--n-nc", "2000", "--seed", "4"]
+    r = run_json([*argv, "--exciton-energy-ev", "2.0", "--n-atoms", "10901"], tmp_path, "auger")
+    heat = 3 * 10901 * 8.617333262e-5
+    assert r["heat_capacity_ev_per_k"] == pytest.approx(heat, rel=1e-9)
+    assert np.allclose(r["delta_t_k"], np.asarray(r["delta_energy_per_nc"]) * 2.0 / heat)
+    assert r["delta_t_end_k"] == pytest.approx(r["delta_energy_per_nc"][-1] * 2.0 / heat)
+    # every exciton but the last ends in the lattice: (⟨N⟩ − 1 + e^{−⟨N⟩}) E_X / C = 14.2 K
+    assert r["delta_t_complete_k"] == pytest.approx((20 + np.exp(-21.0)) * 2.0 / heat)
+    assert 12.5 < r["delta_t_end_k"] < r["delta_t_complete_k"]
+    assert "lattice ΔT at the end" in capsys.readouterr().out
+    t = run_json(["kinetics", "trapping", "--mean-excitons", "20", "--tau-auger-ps", "625", "--tau-trap-ps", "5",
+                  "--n-nc", "300", "--exciton-energy-ev", "2.0", "--n-atoms", "10901"], tmp_path / "t", "trapping")
+    assert t["delta_t_auger_only_k"][-1] / t["delta_t_k"][-1] == pytest.approx(t["suppression_factor"])
 
 
 def test_kinetics_state_filling_and_trapping(tmp_path):
@@ -71,6 +89,9 @@ def test_kinetics_state_filling_and_trapping(tmp_path):
     ["kinetics", "auger", "--mean-excitons", "21", "--tau-auger-ps", "-5"],
     ["kinetics", "state-filling", "--mean-excitations", "7.1", "--p-trap", "2"],
     ["kinetics", "occupation", "--gamma0-t", "1", "--fluence-mj-cm2", "1"],
+    ["kinetics", "auger", "--mean-excitons", "21", "--tau-auger-ps", "625", "--exciton-energy-ev", "2"],
+    ["kinetics", "auger", "--mean-excitons", "21", "--tau-auger-ps", "625", "--exciton-energy-ev", "2",
+     "--n-atoms", "0"],
 ])
 def test_kinetics_bad_input_writes_nothing(tmp_path, capsys, argv):
     out = tmp_path / "o"
