@@ -41,7 +41,9 @@ def run_delta_t(structure: str | Path, settings: DeltaTSettings, out: str | Path
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
     runs = [MDSettings(temperature_k=t, equilibration_ps=s.equilibration_ps, production_ps=s.production_ps,
-                       timestep_fs=s.timestep_fs, sample_every_fs=s.sample_every_fs, seed=s.seed)
+                       timestep_fs=s.timestep_fs, sample_every_fs=s.sample_every_fs, seed=s.seed,
+                       # same seed, same anneal: both temperatures start from the same annealed minimum
+                       anneal_temperature_k=s.anneal_temperature_k, anneal_ps=s.anneal_ps)
             for t in (t0_k, t0_k + delta_t_k)]
     for m in runs:
         m.validate()
@@ -65,6 +67,11 @@ def run_delta_t(structure: str | Path, settings: DeltaTSettings, out: str | Path
         "schema_version": SCHEMA_VERSION, "t0_k": t0_k, "t1_k": t0_k + delta_t_k, "probe": probe, "weights": w,
         "mean_temperature_k": [float(t.temperature_k.mean()) for t in trajs],
         "frames": [t.n_frames for t in trajs], "smoothing_angstrom": smoothing_angstrom,
+        # per temperature: the minimisation that started the run and the atoms that left their sites
+        "md_protocol": {f"{m.temperature_k:g}": {"minimization": t.minimization, "site_drift": t.site_drift,
+                                                 "anneal_temperature_k": m.anneal_temperature_k,
+                                                 "anneal_ps": m.anneal_ps if m.anneal_temperature_k else 0.0}
+                        for m, t in zip(runs, trajs, strict=True)},
         "q_range_inv_angstrom": [q_min_inv_angstrom, q_max_inv_angstrom], "peaks": peaks,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "fingerprint": structure_fingerprint(atoms)},

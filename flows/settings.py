@@ -159,7 +159,16 @@ class MDOptions(Settings):
 TEMPERATURE_RANGE_K = (1.0, 3000.0)  # the potentials are fitted to solids well below their melting points
 
 
-class CalibrationSettings(MDOptions):
+class AnnealOptions(Settings):
+    """An anneal before the minimisation that starts every MD run of a capability."""
+
+    anneal_temperature_k: FiniteFloat = opt(0.0, "anneal at this temperature in K before minimising (0 = no anneal): "
+                                            "puts loose surface atoms into a basin they keep during production",
+                                            alias="anneal-k", ge=0, le=TEMPERATURE_RANGE_K[1])
+    anneal_ps: FiniteFloat = opt(20.0, "anneal length in ps (with --anneal-k)", ge=0, le=10_000)
+
+
+class CalibrationSettings(AnnealOptions, MDOptions):
     probe: Literal["electron", "xray"] = opt("electron", "weighting of the diffraction-weighted average")
     temperatures_k: list[float] = opt([150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0],
                                       "temperatures in K: comma list or start:stop:step", alias="temperatures")
@@ -167,10 +176,6 @@ class CalibrationSettings(MDOptions):
     drift: Literal["flag", "fail"] = opt("flag", "atoms leaving their sites (> 0.5 Å between production quarters): "
                                          "flag = warn and list them in calibration.json, fail = drop that temperature")
     no_minimize: bool = opt(False, "start MD from the structure as given instead of its energy minimum")
-    anneal_temperature_k: FiniteFloat = opt(0.0, "anneal at this temperature in K before minimising (0 = no anneal): "
-                                            "puts loose surface atoms into a basin they keep during production",
-                                            alias="anneal-k", ge=0, le=TEMPERATURE_RANGE_K[1])
-    anneal_ps: FiniteFloat = opt(20.0, "anneal length in ps (with --anneal-k)", ge=0, le=10_000)
 
     @model_validator(mode="after")
     def _anneal_needs_minimisation(self) -> Self:
@@ -195,7 +200,7 @@ class CalibrationSettings(MDOptions):
         return sorted(set(v))
 
 
-class DeltaTSettings(MDOptions):
+class DeltaTSettings(AnnealOptions, MDOptions):
     probe: Literal["electron", "xray"] = opt("electron", "weighting of the diffraction-weighted average")
     production_ps: FiniteFloat = opt(40.0, "production length in ps", gt=0, le=100_000)
     t0_k: FiniteFloat = opt(300.0, "base temperature T0 in K", alias="t0", ge=TEMPERATURE_RANGE_K[0],

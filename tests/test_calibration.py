@@ -101,3 +101,16 @@ def test_delta_t_shows_broadening_at_the_wurtzite_peaks(structure, tmp_path):
     assert 2.5 < summary["peaks"]["first_neighbour"]["r_peak_angstrom"] < 2.65
     header = (tmp_path / "delta_g.csv").read_text().splitlines()[0]
     assert header == "r_angstrom,g_t0,g_t1,delta_g"
+    assert set(summary["md_protocol"]) == {"300", "400"}
+    assert all(p["minimization"] and p["anneal_temperature_k"] == 0 for p in summary["md_protocol"].values())
+
+
+def test_delta_t_anneals_both_temperatures_into_the_same_minimum(structure, tmp_path):
+    """Same seed, same anneal: the two runs start from one annealed, minimised crystal."""
+    settings = DeltaTSettings(delta_t_k=50.0, equilibration_ps=0.5, production_ps=2, seed=5, anneal_temperature_k=300,
+                              anneal_ps=2)
+    summary = run_delta_t(structure, settings, tmp_path)
+    protocol = list(summary["md_protocol"].values())
+    assert [p["anneal_temperature_k"] for p in protocol] == [300, 300]
+    energies = [p["minimization"]["energy_final_ev"] for p in protocol]
+    assert energies[0] == pytest.approx(energies[1], abs=1e-6)
