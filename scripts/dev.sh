@@ -44,23 +44,12 @@ ensure_cp2k() {
   fi
 }
 
-# OpenBLAS: tblite (xTB) uses it instead of its bundled reference BLAS when present (about 4x faster
-# single points, tasks/spin.py:prefer_openblas); optional, so a failed install only warns
-ensure_openblas() {
-  [ -e /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libopenblas.so.0 ] \
-    || [ -e /usr/lib64/libopenblas.so.0 ] && return 0
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas0-pthread >/dev/null 2>&1 \
-      || echo "note: apt-get install libopenblas0-pthread failed; xTB uses its bundled (slower) BLAS" >&2
-  fi
-}
-
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
 export PREFECT_HOME="${PREFECT_HOME:-$PWD/.prefect}"
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   demo) exec .venv/bin/nclattice demo "$@" ;;
-  test) ensure_cp2k; ensure_openblas; exec .venv/bin/python -m pytest "$@" ;;
+  test) ensure_cp2k; exec .venv/bin/python -m pytest "$@" ;;
   *) echo "usage: scripts/dev.sh demo|test [args]" >&2; exit 2 ;;
 esac
