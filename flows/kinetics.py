@@ -56,22 +56,15 @@ def _fit_windows(mean_excitons: float, tau_auger_ps: float) -> dict[str, float]:
 
 def _lattice_temperature(curves: dict[str, np.ndarray], exciton_energy_ev: float | None,
                          n_atoms: int | None) -> tuple[dict[str, Any], float | None]:
-    """ΔT(t) = E_X·ΔE(t) / (3 N k_B) for each curve (in exciton energies), and K per exciton energy.
-
-    The classical heat capacity is the one an MD calibration samples, so this ΔT is on the same
-    footing as a ΔT read off a measured Δ⟨u²⟩ with that calibration.
-    """
+    """Each curve (exciton energies per NC) as a lattice ΔT(t) in K, and the K per exciton energy."""
     if exciton_energy_ev is None or n_atoms is None:
         return {}, None
-    from ..tasks.ued import dulong_petit_heat_capacity_ev_per_k
-
-    heat = dulong_petit_heat_capacity_ev_per_k(n_atoms)
-    k_per_exciton = exciton_energy_ev / heat
-    out: dict[str, Any] = {"heat_capacity_ev_per_k": heat, "kelvin_per_exciton_energy": k_per_exciton,
+    k_per_exciton = kin.kelvin_per_exciton_energy(exciton_energy_ev, n_atoms)
+    out: dict[str, Any] = {"heat_capacity_ev_per_k": exciton_energy_ev / k_per_exciton,
+                           "kelvin_per_exciton_energy": k_per_exciton,
                            "lattice_temperature_note": "ΔT = E_X ΔE / (3 N k_B), Dulong-Petit (classical) heat "
                                                        "capacity of the NC's lattice"}
-    for key, energy in curves.items():
-        out[key] = np.asarray(energy, float) * k_per_exciton
+    out.update({key: np.asarray(energy, float) * k_per_exciton for key, energy in curves.items()})
     return out, k_per_exciton
 
 

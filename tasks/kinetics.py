@@ -198,6 +198,18 @@ def auger_final_energy(mean_excitons: float) -> float:
     return float(mean_excitons - 1.0 + np.exp(-mean_excitons))
 
 
+def kelvin_per_exciton_energy(exciton_energy_ev: float, n_atoms: int) -> float:
+    """Lattice temperature rise (K) of an NC of ``n_atoms`` per exciton energy deposited in it.
+
+    ΔT = E_X ΔE / (3 N k_B) with the classical (Dulong-Petit) heat capacity, the one an MD
+    calibration samples, so a model ΔT is on the footing of a ΔT read off a measured Δ⟨u²⟩.
+    """
+    from .ued import dulong_petit_heat_capacity_ev_per_k
+
+    _check_positive(exciton_energy_ev=exciton_energy_ev)
+    return exciton_energy_ev / dulong_petit_heat_capacity_ev_per_k(n_atoms)
+
+
 def auger_rise_time_ps(mean_excitons: float, tau_auger_ps: float, fraction: float = 1.0 - np.exp(-1.0)) -> float:
     """Time at which the exact ensemble has deposited ``fraction`` of its final Auger energy.
 

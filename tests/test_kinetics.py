@@ -175,3 +175,10 @@ def test_auger_model_fit_recovers_tau_and_scale():
     f = kin.fit_auger_heating(t, dt, err, 21.0)
     assert abs(f.tau_auger_ps - 625.0) < 3 * f.tau_auger_stderr_ps
     assert abs(f.kelvin_per_exciton - 0.67) < 3 * f.kelvin_per_exciton_stderr
+
+
+def test_kelvin_per_exciton_energy_is_dulong_petit():
+    """2 eV into the 10,901-atom 8 ML CdSe/CdS model NC: 2 / (3 N k_B) = 0.71 K per exciton."""
+    assert kin.kelvin_per_exciton_energy(2.0, 10901) == pytest.approx(2.0 / (3 * 10901 * 8.617333262e-5))
+    with pytest.raises(NclatticeError, match="exciton_energy_ev"):
+        kin.kelvin_per_exciton_energy(0.0, 10901)
