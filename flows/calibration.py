@@ -45,7 +45,7 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     base = {"equilibration_ps": s.equilibration_ps, "production_ps": s.production_ps, "timestep_fs": s.timestep_fs,
             "sample_every_fs": s.sample_every_fs, "thermostat": s.thermostat, "seed": s.seed,
             "minimize_first": not s.no_minimize, "anneal_temperature_k": s.anneal_temperature_k,
-            "anneal_ps": s.anneal_ps}
+            "anneal_ps": s.anneal_ps, **s.md_speed()}
     md = {t: MDSettings(temperature_k=t, **{**base, **(overrides or {}).get(f"{t:g}", {})}) for t in temps}
     for m in md.values():
         m.validate()

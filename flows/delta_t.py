@@ -43,7 +43,7 @@ def run_delta_t(structure: str | Path, settings: DeltaTSettings, out: str | Path
     runs = [MDSettings(temperature_k=t, equilibration_ps=s.equilibration_ps, production_ps=s.production_ps,
                        timestep_fs=s.timestep_fs, sample_every_fs=s.sample_every_fs, seed=s.seed,
                        # same seed, same anneal: both temperatures start from the same annealed minimum
-                       anneal_temperature_k=s.anneal_temperature_k, anneal_ps=s.anneal_ps)
+                       anneal_temperature_k=s.anneal_temperature_k, anneal_ps=s.anneal_ps, **s.md_speed())
             for t in (t0_k, t0_k + delta_t_k)]
     for m in runs:
         m.validate()

@@ -82,7 +82,7 @@ def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path
         raise NclatticeError(f"--sparse-modes must lie between 7 and {3 * len(atoms) - 2}, got {sparse_modes}.")
     md = MDSettings(temperature_k, equilibration_ps=s.equilibration_ps, production_ps=s.production_ps,
                     timestep_fs=s.timestep_fs, sample_every_fs=s.sample_every_fs, production_ensemble="nve",
-                    store_velocities=True, seed=s.seed, max_temperature_deviation=0.5)
+                    store_velocities=True, seed=s.seed, max_temperature_deviation=0.5, **s.md_speed())
     md.validate()
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")

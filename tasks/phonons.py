@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +42,10 @@ from scipy.optimize import curve_fit
 
 from ..errors import NclatticeError
 from ..potentials import PotentialSet
-from ..runtime import started, worker_slots
 from ..structio import lammps_ready, species_order, write_structure
-from .lammps_env import load_lammps, worker_environment
-from .md import _failure_cause, system_commands
+from .lammps_env import load_lammps
+from .lammps_launch import WorkerTimeout, failure_cause, minimize_commands, run_worker
+from .md import system_commands
 from .msd import kabsch
 
 THZ_PER_SQRT_EV_A2_AMU = 15.6333  # sqrt(eV / (Å² amu)) / 2π in THz
@@ -89,9 +87,8 @@ class LammpsSession:
 
     def minimize(self, fmax_ev_per_angstrom: float = 1e-5, max_iterations: int = 20000) -> dict:
         """Conjugate-gradient minimisation to a maximum force component; returns the record."""
-        self.lmp.command("min_style cg")
-        self.lmp.command("min_modify dmax 0.05 line quadratic")
-        self.lmp.command(f"minimize 0.0 {fmax_ev_per_angstrom} {max_iterations} {10 * max_iterations}")
+        for command in minimize_commands(fmax_ev_per_angstrom, max_iterations):
+            self.lmp.command(command)
         forces = self.forces()
         fmax = float(np.abs(forces).max())
         return {"max_force_ev_per_angstrom": fmax, "converged": fmax <= fmax_ev_per_angstrom * 1.0001,
@@ -168,16 +165,12 @@ def minimize_and_hessian(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angs
                 "step_angstrom": step_angstrom, "sparse": sparse, "sparse_tolerance": sparse_tolerance,
                 "atoms": None, "log": str(work / "log.lammps")}
         (work / "spec.json").write_text(json.dumps(spec, indent=1))
-        cmd = [sys.executable, "-m", "nclattice.tasks.lammps_static_worker", str(work / "spec.json")]
-        # one worker slot, its own process group (killed with the caller), as the MD workers
-        with worker_slots(1), started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
-                                      errors="replace", env=worker_environment(1), cwd=work) as proc:
-            try:
-                _, stderr = proc.communicate(timeout=timeout_s)
-            except subprocess.TimeoutExpired as exc:
-                raise NclatticeError(f"minimisation + Hessian did not finish within {timeout_s} s.") from exc
-        if proc.returncode != 0 or not (work / "static.json").exists():
-            cause = _failure_cause(work, stderr, proc.returncode)
+        try:  # one worker slot, its own process group (killed with the caller), as the MD workers
+            rc, output = run_worker("lammps_static_worker", work / "spec.json", timeout_s=timeout_s)
+        except WorkerTimeout:
+            raise NclatticeError(f"minimisation + Hessian did not finish within {timeout_s} s.") from None
+        if rc != 0 or not (work / "static.json").exists():
+            cause = failure_cause(work, output, rc)
             raise NclatticeError(f"minimisation + Hessian failed: {cause}")
         info = json.loads((work / "static.json").read_text())
         positions = np.load(work / "minimized.npy") - shift
