@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Create or reuse the virtual environment at .venv (pinned by constraints.txt), then
 #   scripts/dev.sh demo [--out DIR]   run the demonstration (the README's main job)
-#   scripts/dev.sh test [PYTEST ARGS] run the test suite with pytest (installs CP2K first where
-#                                     it can, so the tests marked cp2k run rather than skip)
+#   scripts/dev.sh test [PYTEST ARGS] run the test suite with pytest (installs CP2K and Slurm first
+#                                     where it can, and starts a single-node Slurm on loopback for
+#                                     the run, so the tests marked cp2k and slurm run, not skip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,12 +45,37 @@ ensure_cp2k() {
   fi
 }
 
+# Slurm (the tests marked slurm): Debian's slurm-wlm where we may install it, then a single-node
+# cluster on loopback (scripts/slurm-local.sh) for the duration of the tests
+ensure_slurm() {
+  if ! command -v slurmctld >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
+      echo "installing Slurm (Debian package slurm-wlm, about 30-90 s) ..." >&2
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm >/dev/null \
+        || { echo "warning: apt-get install slurm-wlm failed; the tests marked slurm will be skipped" >&2; return 0; }
+    else
+      echo "note: Slurm is not installed; tests marked slurm will be skipped (see docs/cluster.md)" >&2
+      return 0
+    fi
+  fi
+  [ "$(id -u)" = 0 ] || { echo "note: the local Slurm needs root; tests marked slurm will be skipped" >&2; return 0; }
+  if [ -z "${SLURM_CONF:-}" ] && bash scripts/slurm-local.sh start >/dev/null; then
+    trap 'bash scripts/slurm-local.sh stop' EXIT
+    export SLURM_CONF="$PWD/.nclattice/slurm/slurm.conf"
+  fi
+}
+
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
 export PREFECT_HOME="${PREFECT_HOME:-$PWD/.prefect}"
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   demo) exec .venv/bin/nclattice demo "$@" ;;
-  test) ensure_cp2k; exec .venv/bin/python -m pytest "$@" ;;
+  test)
+    ensure_cp2k
+    if [ "${1:-}" = --version ]; then exec .venv/bin/python -m pytest "$@"; fi
+    ensure_slurm
+    .venv/bin/python -m pytest "$@" ;;  # not exec: the EXIT trap stops the local Slurm
   *) echo "usage: scripts/dev.sh demo|test [args]" >&2; exit 2 ;;
 esac
