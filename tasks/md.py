@@ -141,14 +141,18 @@ def system_commands(type_order: list[str], masses: dict[str, float], potential: 
     boundary = lammps_boundary(potential, axes, n_atoms, free_boundary)
     read = f"read_data {lammps_word(str(data_file))}"
     cmds = ["units metal", "atom_style atomic", f"boundary {boundary}", "atom_modify map array sort 0 0.0", read]
-    if potential.charged:  # charges as a per-atom property: the data file stays in atomic format
-        cmds.append("fix charges all property/atom q ghost yes")
-    for i, el in enumerate(type_order, start=1):
-        cmds.append(f"mass {i} {masses[el]}")
-        if potential.charged:
-            cmds.append(f"set type {i} charge {potential.charges()[el]}")
-    return cmds + potential.lammps_commands(type_order, periodic=axes, n_atoms=n_atoms,
-                                            span_angstrom=box_diagonal)
+    cmds += [f"mass {i} {masses[el]}" for i, el in enumerate(type_order, start=1)]
+    return cmds + charge_commands(potential, type_order) + potential.lammps_commands(
+        type_order, periodic=axes, n_atoms=n_atoms, span_angstrom=box_diagonal)
+
+
+def charge_commands(potential: PotentialSet, type_order: list[str]) -> list[str]:
+    """Charges of a charged set as a per-atom property (the atoms stay atom_style atomic), by type;
+    after the atoms exist, before the pair style. Nothing for an uncharged set."""
+    if not potential.charged:
+        return []
+    return ["fix charges all property/atom q ghost yes",
+            *(f"set type {i} charge {potential.charges()[el]}" for i, el in enumerate(type_order, start=1))]
 
 
 def data_file_extent(data_file: str | Path) -> tuple[int | None, float | None]:
