@@ -43,74 +43,11 @@ from scipy.optimize import curve_fit
 from ..errors import NclatticeError
 from ..potentials import PotentialSet
 from ..structio import lammps_ready, species_order, write_structure
-from .lammps_env import load_lammps
-from .lammps_launch import WorkerTimeout, failure_cause, minimize_commands, run_worker
+from .lammps_launch import WorkerTimeout, failure_cause, run_worker
 from .md import system_commands
 from .msd import kabsch
 
 THZ_PER_SQRT_EV_A2_AMU = 15.6333  # sqrt(eV / (Å² amu)) / 2π in THz
-
-
-class LammpsSession:
-    """One in-process LAMMPS instance holding a structure: minimise, and forces at positions."""
-
-    def __init__(self, atoms: Atoms, potential: PotentialSet, log_file: str = "none"):
-        import tempfile
-
-        from ..structio import write_structure
-
-        self.atoms = atoms
-        self.order = species_order(atoms)
-        self.periodic = bool(np.all(atoms.pbc))
-        boxed = atoms if self.periodic else lammps_ready(atoms)  # what write_structure writes, as in MD
-        self.shift = boxed.positions[0] - atoms.positions[0]
-        self._tmp = tempfile.TemporaryDirectory(prefix="nclattice-phon-")
-        data = f"{self._tmp.name}/structure.data"
-        write_structure(boxed, data)
-        self.lmp = load_lammps()(cmdargs=["-log", log_file, "-screen", "none", "-nocite"])
-        masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
-        pbc = tuple(bool(x) for x in atoms.pbc)  # chains/sheets: periodic axes stay periodic
-        for c in system_commands(self.order, masses, potential, data, pbc, free_boundary="m"):
-            self.lmp.command(c)
-        self.n = len(atoms)
-
-    def positions(self) -> np.ndarray:
-        x = np.ctypeslib.as_array(self.lmp.gather_atoms("x", 1, 3)).reshape(self.n, 3)
-        return x - self.shift
-
-    def forces(self, positions: np.ndarray | None = None) -> np.ndarray:
-        if positions is not None:
-            flat = np.ascontiguousarray((positions + self.shift).ravel())
-            self.lmp.scatter_atoms("x", 1, 3, np.ctypeslib.as_ctypes(flat))
-        self.lmp.command("run 0 pre yes post no")
-        return np.ctypeslib.as_array(self.lmp.gather_atoms("f", 1, 3)).reshape(self.n, 3).copy()
-
-    def minimize(self, fmax_ev_per_angstrom: float = 1e-5, max_iterations: int = 20000) -> dict:
-        """Conjugate-gradient minimisation to a maximum force component; returns the record."""
-        for command in minimize_commands(fmax_ev_per_angstrom, max_iterations):
-            self.lmp.command(command)
-        forces = self.forces()
-        fmax = float(np.abs(forces).max())
-        return {"max_force_ev_per_angstrom": fmax, "converged": fmax <= fmax_ev_per_angstrom * 1.0001,
-                "energy_ev": float(self.lmp.get_thermo("pe")), "algorithm": "LAMMPS min_style cg"}
-
-    def close(self) -> None:
-        self.lmp.close()
-        self._tmp.cleanup()
-
-
-def hessian(session: LammpsSession, step_angstrom: float = 0.005) -> np.ndarray:
-    """Symmetrised Hessian (eV/Å²) by central differences at the session's current positions."""
-    x0 = session.positions()
-    n3 = 3 * session.n
-    h = np.empty((n3, n3))
-    for k in range(n3):
-        xp, xm = x0.copy(), x0.copy()
-        xp.flat[k] += step_angstrom
-        xm.flat[k] -= step_angstrom
-        h[k] = -(session.forces(xp) - session.forces(xm)).ravel() / (2 * step_angstrom)
-    session.forces(x0)
-    return 0.5 * (h + h.T)
 
 
 # ---------------------------------------------------------------- isolated worker: minimise + Hessian

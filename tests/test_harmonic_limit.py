@@ -15,7 +15,7 @@ from nclattice.structures.spheres import build_cdse
 from nclattice.tasks.drift import DriftError, apply_drift_policy
 from nclattice.tasks.md import MDSettings, run_nvt
 from nclattice.tasks.msd import group_masks, msd_from_frames
-from nclattice.tasks.phonons import LammpsSession, harmonic_msd, hessian, normal_modes
+from nclattice.tasks.phonons import harmonic_msd, minimize_and_hessian, normal_modes
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +31,11 @@ def sw():
 def _harmonic(atoms, potential, positions, temperature_k):
     crystal = atoms.copy()
     crystal.positions = positions
-    session = LammpsSession(crystal, potential)
-    try:
-        record = session.minimize(1e-6)  # already at the minimum: only tightens the tolerance
-        x = session.positions()
-        modes = normal_modes(hessian(session), crystal.get_masses(), x)
-    finally:
-        session.close()
+    static = minimize_and_hessian(crystal, potential, fmax_ev_per_angstrom=1e-6)  # only tightens the tolerance
+    record, x = static.minimization, static.positions_angstrom
+    modes = normal_modes(static.hessian_ev_a2, crystal.get_masses(), x)
     assert record["converged"] and len(modes.imaginary_modes) == 0
-    # the MD's sites are this minimum (compared centred: the session's frame is offset)
+    # the MD's sites are this minimum (compared centred)
     assert np.abs((x - x.mean(0)) - (positions - positions.mean(0))).max() < 0.02
     return harmonic_msd(modes, crystal.get_masses(), temperature_k)
 

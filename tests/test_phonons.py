@@ -19,12 +19,10 @@ from nclattice.structio import write_structure
 from nclattice.structures import build_cdse, build_cdse_cds
 from nclattice.tasks.lammps_calc import lammps_calculator
 from nclattice.tasks.phonons import (
-    LammpsSession,
     damped_oscillator,
     density_of_states,
     fit_lifetime,
     gle_lifetime,
-    hessian,
     minimize_and_hessian,
     normal_modes,
     normal_modes_sparse,
@@ -46,12 +44,8 @@ def test_lifetime_of_an_analytic_damped_oscillator(tau_ps):
 @pytest.fixture(scope="module")
 def minimized_modes():
     nc = build_cdse_cds(1.5, 1)
-    session = LammpsSession(nc, SW)
-    record = session.minimize(1e-6)
-    h = hessian(session)
-    x = session.positions()
-    session.close()
-    return nc, record, normal_modes(h, nc.get_masses(), x)
+    static = minimize_and_hessian(nc, SW, fmax_ev_per_angstrom=1e-6)
+    return nc, static.minimization, normal_modes(static.hessian_ev_a2, nc.get_masses(), static.positions_angstrom)
 
 
 def test_free_nanocrystal_has_exactly_six_zero_modes(minimized_modes):
@@ -111,10 +105,8 @@ def test_core_dos_matches_bulk_phonopy_dos_band_positions():
     grid = np.arange(0.0, 10.0, 0.02)
     f_bulk, g_bulk = _bulk_cdse_dos(grid)
     nc = build_cdse(2.5)
-    session = LammpsSession(nc, SW)
-    session.minimize(1e-5)
-    modes = normal_modes(hessian(session), nc.get_masses(), session.positions())
-    session.close()
+    static = minimize_and_hessian(nc, SW, fmax_ev_per_angstrom=1e-5)
+    modes = normal_modes(static.hessian_ev_a2, nc.get_masses(), static.positions_angstrom)
     vib = np.setdiff1d(np.arange(len(modes.frequencies_thz)), modes.rigid_body_modes)
     _, g_nc = density_of_states(modes.frequencies_thz[vib], sigma_thz=0.1, grid_thz=f_bulk)
     # the bulk acoustic-optical gap (DOS below 2 % of its maximum) separates the two bands
