@@ -7,7 +7,9 @@ Run on an idle machine (>= 2 free cores; the numbers mean nothing under load):
 Systems: the 8 ML CdSe/CdS nanocrystal of the MSD calibration (3 nm core, 10,901 atoms, Zhou et al.
 Stillinger-Weber: short range) and the 6 nm PbSe dot (Schapotschnikow et al., Buckingham + Coulomb:
 long range). Each configuration runs the same MD through the project's own launch path
-(tasks/lammps_launch.py: mpiexec.gforker over shared memory, or srun inside a Slurm job), with no
+(tasks/lammps_launch.py: mpiexec.gforker over shared memory, or srun inside a Slurm job; for
+comparison also MPICH's hydra mpiexec, which the project does not use because it listens on
+0.0.0.0), with no
 minimisation and no equilibration, twice: ``--production-ps`` and twice that. The difference of the
 two walls is the cost of the extra MD steps alone (start-up, data file and neighbour set-up cancel);
 the script prints ns/day-like throughput as atom-steps per second and the speed-up over 1 rank.
@@ -16,11 +18,14 @@ the script prints ns/day-like throughput as atom-steps per second and the speed-
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 from nclattice.flows.settings import BuildSettings
 from nclattice.potentials import default_for
 from nclattice.structures import build
+from nclattice.tasks import lammps_launch
 from nclattice.tasks.md import MDSettings, run_nvt
 
 # as `nclattice build cdse-cds --core-diameter 3 --preset msd` and `nclattice build pbse --diameter 6`
@@ -28,10 +33,25 @@ SYSTEMS = {
     "sw": ("CdSe/CdS 3 nm core + 8 ML (Zhou SW)", {"kind": "cdse-cds", "core-diameter": 3, "preset": "msd"}),
     "pbse": ("PbSe 6 nm (Buckingham + Coulomb)", {"kind": "pbse", "diameter": 6}),
 }
-CONFIGS = {"1 rank": {}, "2 MPI ranks": {"mpi_ranks": 2}, "2 OpenMP threads": {"threads": 2}}
+CONFIGS = {"1 rank": {}, "2 MPI ranks": {"mpi_ranks": 2}, "2 ranks, hydra": {"mpi_ranks": 2, "hydra": True},
+           "2 OpenMP threads": {"threads": 2}}
 
 
-def steps_per_s(atoms, pot, production_ps: float, timestep_fs: float, **speed) -> float:
+def hydra_launcher(ranks: int, threads: int = 1) -> list[str]:
+    """For comparison only: MPICH's default launcher (hydra), which keeps a port open on 0.0.0.0."""
+    return [str(Path(sys.prefix) / "bin" / "mpiexec"), "-n", str(ranks)] if ranks > 1 else []
+
+
+def steps_per_s(atoms, pot, production_ps: float, timestep_fs: float, hydra: bool = False, **speed) -> float:
+    original = lammps_launch.mpi_launcher
+    lammps_launch.mpi_launcher = hydra_launcher if hydra else original
+    try:
+        return _steps_per_s(atoms, pot, production_ps, timestep_fs, **speed)
+    finally:
+        lammps_launch.mpi_launcher = original
+
+
+def _steps_per_s(atoms, pot, production_ps: float, timestep_fs: float, **speed) -> float:
     walls = []
     for ps in (production_ps, 2 * production_ps):
         settings = MDSettings(300, equilibration_ps=0, production_ps=ps, timestep_fs=timestep_fs,
@@ -41,7 +61,9 @@ def steps_per_s(atoms, pot, production_ps: float, timestep_fs: float, **speed) -
         run_nvt(atoms, pot, settings)
         walls.append(time.perf_counter() - t0)
     extra_steps = production_ps * 1000 / timestep_fs
-    return extra_steps / max(walls[1] - walls[0], 1e-9)
+    if walls[1] <= walls[0]:  # too few steps to see past the noise: run longer
+        return float("nan")
+    return extra_steps / (walls[1] - walls[0])
 
 
 def main() -> None:
@@ -60,7 +82,7 @@ def main() -> None:
         base = None
         for name, speed in CONFIGS.items():
             rate = steps_per_s(atoms, pot, args.production_ps, timestep, **speed)
-            base = base or rate
+            base = base if base is not None else rate
             print(f"  {name:18s} {rate:8.2f} steps/s  {rate * len(atoms):10.3g} atom-steps/s  "
                   f"speed-up {rate / base:5.2f}x", flush=True)
 
