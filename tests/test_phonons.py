@@ -65,12 +65,27 @@ def test_free_nanocrystal_has_exactly_six_zero_modes(minimized_modes):
     assert np.allclose(total, 1.0)
 
 
-def test_worker_hessian_matches_in_process_and_sparse_lanczos_finds_the_lowest_modes(minimized_modes):
+def test_worker_hessian_matches_ase_forces_and_sparse_lanczos_finds_the_lowest_modes(minimized_modes):
     nc, _, modes = minimized_modes
     dense = minimize_and_hessian(nc, SW, 1e-6)  # isolated worker process
     assert dense.minimization["converged"] and dense.worker_max_rss_mb > 0
     assert np.allclose(normal_modes(dense.hessian_ev_a2, nc.get_masses(), dense.positions_angstrom).frequencies_thz,
                        modes.frequencies_thz, atol=1e-6)
+    # a second route to the same rows: central differences of the forces of ASE's LAMMPS calculator
+    probe = nc.copy()
+    probe.positions = dense.positions_angstrom
+    probe.center(vacuum=10.0)
+    probe.calc = lammps_calculator(probe, SW)
+    x0, step = probe.positions.copy(), 0.005
+    for k in (0, 3 * len(nc) // 2, 3 * len(nc) - 1):
+        forces = []
+        for sign in (1, -1):
+            x = x0.copy()
+            x.flat[k] += sign * step
+            probe.positions = x
+            forces.append(probe.get_forces().ravel())
+        row = -(forces[0] - forces[1]) / (2 * step)
+        assert np.abs(row - dense.hessian_ev_a2[k]).max() < 1e-3 * np.abs(row).max(), k
     sparse = minimize_and_hessian(nc, SW, 1e-6, sparse=True)
     h = sparse.hessian_ev_a2
     assert h.nnz < 0.1 * h.shape[0] ** 2 and np.abs(h.toarray() - dense.hessian_ev_a2).max() < 1e-8
