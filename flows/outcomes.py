@@ -121,6 +121,17 @@ class UedOutcome(Outcome):
         return f"Δ<u²> at the last delay {self.delta_msd_angstrom2[-1]:.2e} Å²{fluence} ({len(self.delays_ps)} delays)"
 
 
+class UedImagesOutcome(Outcome):
+    file: ClassVar[str] = "images.json"
+    delays_ps: list[float]
+    n_frames: int
+    rejected: list[dict[str, Any]] = []
+
+    def headline(self) -> str:
+        return (f"{self.n_frames} frames integrated into {len(self.delays_ps)} delays, "
+                f"{len(self.rejected)} rejected")
+
+
 class AugerOutcome(Outcome):
     file: ClassVar[str] = "auger.json"
     time_constant_ps: float
