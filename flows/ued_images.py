@@ -131,22 +131,28 @@ def images(source: Path, out: Path, s: UedImagesSettings, show_progress: bool = 
             raise NclatticeError(f"fewer than two rings of '{s.structure}' fall inside Q = {q_range[0]:.3g}.."
                                  f"{q_range[1]:.3g} Å⁻¹; widen --q-range or check the geometry.")
     run = _pass(src, s, geometry, mask, dark, q_range, bins, "integrating", show_progress)
-    check = after = None
+    check = after = check_failed = None
     if rings is not None:
         q_rings = np.array([r.q_inv_angstrom for r in rings])
         labels = [r.label for r in rings]
-        check = check_geometry(run["mean_image"], mask, geometry, q_rings, labels, s.geometry_tolerance)
+        try:
+            check = check_geometry(run["mean_image"], mask, geometry, q_rings, labels, s.geometry_tolerance)
+        except NclatticeError as exc:
+            if s.refine_geometry:
+                raise
+            check_failed = str(exc)
         if s.refine_geometry:
             geometry = check.refined
             run = _pass(src, s, geometry, mask, dark, q_range, bins, "integrating (refined geometry)", show_progress)
             after = check_geometry(run["mean_image"], mask, geometry, q_rings, labels, s.geometry_tolerance)
-    return _write(Path(source), Path(out), s, src, geometry, probe, mask, dark is not None, n_dark, q_range, run,
-                  check, after)
+    payload = _write(Path(source), Path(out), s, src, geometry, probe, mask, dark is not None, n_dark, q_range, run,
+                     check, after, check_failed)
+    return payload
 
 
 def _write(source: Path, out: Path, s: UedImagesSettings, src: fr.FrameSource, geometry: im.Geometry, probe: Probe,
            mask, has_dark: bool, n_dark: int, q_range, run: dict, check: GeometryCheck | None,
-           after: GeometryCheck | None) -> dict[str, Any]:
+           after: GeometryCheck | None, check_failed: str | None = None) -> dict[str, Any]:
     avg: im.DelayAverage = run["average"]
     integ: im.RadialIntegrator = run["integrator"]
     existed = {name: (out / name).exists() for name in (*OUTPUTS, "images.json")}
@@ -181,6 +187,7 @@ def _write(source: Path, out: Path, s: UedImagesSettings, src: fr.FrameSource, g
         "q_range_inv_angstrom": list(q_range), "bins": int(integ.q_inv_angstrom.size),
         "geometry": geometry.describe(), "probe": probe.describe(),
         "geometry_check": None if check is None else check.to_dict(),
+        "geometry_check_skipped": check_failed,
         "geometry_check_after_refinement": None if after is None else after.to_dict(),
         "integration": {"engine": "pyFAI CSR matrix (pixel splitting '" + s.pixel_splitting + "'), one sparse "
                                   "matrix-vector product per frame; solid angle corrected; no polarisation "

@@ -99,6 +99,50 @@ def _profiles(image: np.ndarray, valid: np.ndarray, cx: float, cy: float, r_max:
         return (np.arange(nbin) + 0.5) * BIN_PX, sums / counts, counts, sums.sum(0) / counts.sum(0)
 
 
+def _highpass(y: np.ndarray, width_bins: int = 20) -> np.ndarray:
+    """y minus its running mean (NaN-aware): the rings without the smooth background."""
+    ok = np.isfinite(y)
+    kernel = np.ones(width_bins)
+    num = np.convolve(np.where(ok, y, 0.0), kernel, "same")
+    den = np.convolve(ok.astype(float), kernel, "same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, y - num / den, np.nan)
+
+
+def _coarse_centre(image, valid, geometry: Geometry, r_max: float, iterations: int = 4) -> Geometry:
+    """Centre from the radial shift of each sector's profile against the azimuthal average (no ring model):
+    robust when the given centre is off by more than a ring width."""
+    g = geometry
+    max_shift = int(10 / BIN_PX)
+    for _ in range(iterations):
+        _radius, sector_prof, _counts, mean_prof = _profiles(image, valid, g.center_x_px, g.center_y_px, r_max)
+        ref = _highpass(mean_prof)
+        phis, shifts = [], []
+        for k in range(SECTORS):
+            y = _highpass(sector_prof[k])
+            best, score = 0, []
+            for m in range(-max_shift, max_shift + 1):
+                a, b = (y[m:], ref[:ref.size - m]) if m >= 0 else (y[:m], ref[-m:])
+                ok = np.isfinite(a) & np.isfinite(b)
+                score.append(np.sum(a[ok] * b[ok]) / max(ok.sum(), 1) if ok.sum() > 20 else -np.inf)
+            score = np.array(score)
+            best = int(np.argmax(score))
+            if not np.isfinite(score[best]) or best in (0, score.size - 1):
+                continue
+            c0, c1, c2 = score[best - 1:best + 2]
+            frac = 0.5 * (c0 - c2) / (c0 - 2 * c1 + c2) if (c0 - 2 * c1 + c2) != 0 else 0.0
+            shifts.append((best - max_shift + frac) * BIN_PX)
+            phis.append((k + 0.5) * 2 * np.pi / SECTORS)
+        if len(shifts) < 6:
+            return g
+        a = np.column_stack([np.cos(phis), np.sin(phis)])
+        (dx, dy), *_ = np.linalg.lstsq(a, np.array(shifts), rcond=None)
+        g = g.moved(g.center_x_px + dx, g.center_y_px + dy, g.distance_mm)
+        if np.hypot(dx, dy) < 0.25:
+            break
+    return g
+
+
 def _windows(radii: np.ndarray, half_max: float) -> np.ndarray:
     """Half-width of the search window of each ring: half the gap to its neighbours, at most ``half_max``."""
     gaps = np.diff(radii)
@@ -170,7 +214,9 @@ def check_geometry(image: np.ndarray, mask: np.ndarray | None, geometry: Geometr
     """Fit the beam centre and distance to the structure's rings in the mean image (see the module docstring)."""
     valid = np.isfinite(image) if mask is None else np.isfinite(image) & ~mask
     q_rings = np.asarray(q_rings, float)
-    g = geometry
+    ys, xs = np.nonzero(valid)
+    r_max = float(np.hypot(xs + 0.5 - geometry.center_x_px, ys + 0.5 - geometry.center_y_px).max()) + 20
+    g = _coarse_centre(image, valid, geometry, r_max)
     first = None
     for _ in range(max_iter):
         fit = _one_pass(image, valid, g, q_rings, labels)
