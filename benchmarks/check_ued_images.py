@@ -60,6 +60,7 @@ def main() -> int:
     ap.add_argument("--scans", type=int, default=3)
     ap.add_argument("--delays", type=int, default=25)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--seed", type=int, default=0, help="added to the noise seeds (another realisation)")
     args = ap.parse_args()
     work = args.out or Path(tempfile.mkdtemp(prefix="ued_images_check_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,7 @@ def main() -> int:
     t0 = time.perf_counter()
 
     mev = sf.scene_for(atoms, sf.mev_geometry(shape), shape, delays, Probe("electron", 3000.0),
-                       fwhm_inv_angstrom=0.08, seed=11, bad_frames={7: "streak"})
+                       fwhm_inv_angstrom=0.08, seed=11 + 100 * args.seed, bad_frames={7: "streak"})
     sf.write_tiff_folder(mev, work / "mev" / "frames", args.scans)
     mev.geometry.write_poni(work / "mev" / "mev.poni", shape)
     sf.write_mask(mev, work / "mev" / "mask.tif")
@@ -84,8 +85,8 @@ def main() -> int:
     rows = [verdict(work / "mev_out", mev, f"MeV TIFF {args.scans}x{args.delays} {args.size}²")]
 
     kev_geo = sf.kev_geometry(shape)
-    kev = sf.scene_for(atoms, kev_geo, shape, delays, Probe("electron", 90.0), fwhm_inv_angstrom=0.08, seed=12,
-                       rod_angle_deg=200.0)
+    kev = sf.scene_for(atoms, kev_geo, shape, delays, Probe("electron", 90.0), fwhm_inv_angstrom=0.08,
+                       seed=12 + 100 * args.seed, rod_angle_deg=200.0)
     sf.write_hdf5_stack(kev, work / "kev.h5", args.scans)
     sf.write_mask(kev, work / "kev_mask.tif")
     sf.write_dark(kev, work / "kev_dark.tif")

@@ -161,7 +161,6 @@ def _write(source: Path, out: Path, s: UedImagesSettings, src: fr.FrameSource, g
         written.append(_write_h5(out / "profiles.h5", integ.q_inv_angstrom, avg))
         written.append(write_text_atomic(out / "frames.csv", _frames_csv(src, run)))
         with atomic_path(out / "geometry.poni") as tmp:
-            tmp.unlink()
             geometry.write_poni(tmp, src.shape)
         written.append(out / "geometry.poni")
         analysis = None

@@ -54,18 +54,18 @@ class FrameSource:
         return len(self.infos)
 
     def frames(self, indices: list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """(index, frame as float64) one at a time, in file order (or only ``indices``)."""
+        """(index, frame in the detector's own number type) one at a time, in file order (or only ``indices``)."""
         order = range(len(self.infos)) if indices is None else indices
         if self.h5 is None:
             for i in order:
-                yield i, self._check(i, read_image(self.files[i]))
+                yield i, self._check(i, read_image(self.files[i], native=True))
             return
         import h5py
 
         with h5py.File(self.h5, "r") as h:
             stack = h[self.dataset]
             for i in order:
-                yield i, self._check(i, np.asarray(stack[i], float))
+                yield i, self._check(i, np.asarray(stack[i]))
 
     def _check(self, i: int, frame: np.ndarray) -> np.ndarray:
         if frame.shape != self.shape:
@@ -80,8 +80,8 @@ class FrameSource:
 
 
 # ---------------------------------------------------------------- single images (frames, masks, darks)
-def read_image(path: Path) -> np.ndarray:
-    """One 2D image from TIFF, NPY or EDF (any other format fabio reads), as float64."""
+def read_image(path: Path, native: bool = False) -> np.ndarray:
+    """One 2D image from TIFF, NPY or EDF (any other format fabio reads), as float64 (or as stored)."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:
@@ -101,7 +101,7 @@ def read_image(path: Path) -> np.ndarray:
     arr = np.asarray(arr)
     if arr.ndim != 2:
         raise NclatticeError(f"'{path}' holds an array of shape {arr.shape}; one 2D image is needed.")
-    return arr.astype(float)
+    return arr if native else arr.astype(float)
 
 
 def image_shape(path: Path) -> tuple[int, ...]:

@@ -45,6 +45,7 @@ class Scene:
     rod_width_px: float = 6.0
     rod_angle_deg: float = 60.0                 # direction of the rod from the centre (0 = +x, 90 = +y)
     dark_pedestal: float = 100.0
+    fixed_pattern: float = 5.0                  # rms of the dark's pixel-to-pixel pattern
     read_noise: float = 3.0
     seed: int = 0
     bad_frames: dict = field(default_factory=dict)  # frame index -> "dropout" | "streak"
@@ -95,7 +96,7 @@ def beam_stop(scene: Scene, margin_px: float = 0.0) -> np.ndarray:
 def dark_frame(scene: Scene) -> np.ndarray:
     """The noise-free dark: pedestal plus a fixed pattern (seeded)."""
     rng = np.random.default_rng([scene.seed, 1])
-    return scene.dark_pedestal + 5.0 * rng.standard_normal(scene.shape)
+    return scene.dark_pedestal + scene.fixed_pattern * rng.standard_normal(scene.shape)
 
 
 def clean_frames(scene: Scene, oversample: int = 2) -> Iterator[np.ndarray]:
@@ -143,7 +144,7 @@ def write_tiff_folder(scene: Scene, folder: Path, scans: int, compress: bool = T
     for s, k, img in render(scene, scans):
         path = Path(folder) / f"scan_{s + 1:02d}" / delay_name(float(scene.delays_ps[k]))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tifffile.imwrite(path, img, compression="zlib" if compress else None)
+        tifffile.imwrite(path, img, compression="zlib" if compress else None, predictor=compress)
         files.append(path)
     return files
 
