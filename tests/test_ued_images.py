@@ -214,3 +214,30 @@ def test_plain_help_does_not_import_pyfai():
             "print('pyFAI' in sys.modules, 'fabio' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip().endswith("False False")
+
+
+def test_campaign_item(tiff_series, crystal, tmp_path):
+    """`run: ued-images` in a campaign: validated by the settings model, keyed on the frames' contents."""
+    import shutil
+
+    from nclattice.flows.campaign import item_key, item_settings, load_campaign
+    from nclattice.flows.images_settings import UedImagesSettings
+    from nclattice.flows.registry import capability
+
+    root, _ = tiff_series
+    shutil.copytree(root, tmp_path / "data")
+    shutil.copy(crystal, tmp_path / "pbse.extxyz")
+    spec = tmp_path / "c.yaml"
+    spec.write_text("name: frames\nstructures:\n  pbse: {file: pbse.extxyz}\nanalyses:\n  - run: ued-images\n"
+                    "    name: images\n    args: [data/frames]\n    with: {delay-pattern: 'delay_{delay}ps.tif', "
+                    "poni: data/mev.poni, mask: data/mask.tif, reject-threshold: 0}\n")
+    c = load_campaign(spec)
+    it = c.items[0]
+    key = item_key(c, it, {})
+    first = sorted((tmp_path / "data" / "frames").rglob("*.tif"))[0]
+    tifffile.imwrite(first, tifffile.imread(first) + 1)
+    assert item_key(c, it, {}) != key
+    settings = UedImagesSettings.parse(item_settings(c, it, tmp_path / "out"))
+    r = capability("ued-images").run(settings, tmp_path / "out", data=[str(tmp_path / "data" / "frames")])
+    assert r["n_frames"] == 21 and r["n_rejected"] == 0
+    assert capability("ued-images").load(tmp_path / "out").headline().startswith("21 frames integrated into 7 delays")
