@@ -114,6 +114,25 @@ def test_rejection_and_errors_from_the_scatter():
     assert np.median(ratio) == pytest.approx(1.0, abs=0.1)
 
 
+
+def test_q_window_normalisation_and_dark_folder(tmp_path):
+    """Frames scaled by known factors come back to one scale; a dark folder is the mean of its frames."""
+    from nclattice.tasks.frames import read_dark
+
+    g = kev_geometry()
+    scene = sf.Scene(g, SHAPE, (prof.Ring("a", (1, 1, 1), 8, 2.0, 1.0),), np.array([-1.0]), seed=3)
+    clean = next(sf.clean_frames(scene))
+    q_range = im.default_q_range(g, SHAPE, None)
+    integ = im.build_integrator(g, SHAPE, None, q_range, 80)
+    scale = np.array([0.8, 1.0, 1.3])
+    profiles = np.array([integ.profile(clean * k) for k in scale])
+    factors = im.normalization_factors(profiles, integ, "q-window", (1.0, 3.0))
+    assert factors * scale == pytest.approx(np.full(3, (factors * scale)[0]), rel=1e-9)
+    for k in range(2):
+        tifffile.imwrite(tmp_path / f"d{k}.tif", np.full(SHAPE, 10.0 + 4 * k, np.float32))
+    dark, n = read_dark(tmp_path, SHAPE)
+    assert n == 2 and np.allclose(dark, 12.0)
+
 def test_tiff_folder_end_to_end(tiff_series, crystal, tmp_path, capsys):
     """PONI, mask, dark, --structure: the streak frame is listed, Δ⟨u²⟩ follows the truth with calibrated errors."""
     root, scene = tiff_series
