@@ -260,3 +260,22 @@ def test_campaign_item(tiff_series, crystal, tmp_path):
     r = capability("ued-images").run(settings, tmp_path / "out", data=[str(tmp_path / "data" / "frames")])
     assert r["n_frames"] == 21 and r["n_rejected"] == 0
     assert capability("ued-images").load(tmp_path / "out").headline().startswith("21 frames integrated into 7 delays")
+
+
+def test_index_csv_without_structure(tiff_series, tmp_path):
+    """Delays and scans from an index CSV (files relative to it); no structure: profiles only."""
+    root, _ = tiff_series
+    files = sorted((root / "frames").rglob("*.tif"))
+    lines = ["file,delay_ps,scan,monitor"]
+    for k, f in enumerate(files):
+        lines.append(f"{f.relative_to(root).as_posix()},{float(f.stem.split('_')[1].removesuffix('ps')):g},"
+                     f"{f.parent.name},{1 + 0.01 * k}")
+    (root / "index.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    rc = cli(["ued", "images", str(root / "frames"), "--index", str(root / "index.csv"), "--poni",
+              str(root / "mev.poni"), "--mask", str(root / "mask.tif"), "--normalize", "monitor", "--out", str(out)])
+    assert rc == 0
+    r = read_json(out / "images.json")
+    assert r["delays_ps"] == pytest.approx(DELAYS.tolist()) and r["n_frames"] == 21
+    assert r["geometry_check"] is None and not (out / "ued.json").exists()
+    assert r["normalization"]["factor_range"][1] / r["normalization"]["factor_range"][0] == pytest.approx(1.2)
