@@ -315,8 +315,9 @@ class PhononOutcome(Outcome):
     def figures(self) -> dict[str, str]:
         return {"dos.png": "Phonon density of states (modes/THz) against frequency (THz), total and projected on "
                            "elements and regions.",
-                "lifetimes.png": "Phonon lifetime (ps) of each mode against its frequency (THz); open symbols "
-                                 "are lower bounds."}
+                "lifetimes.png": "Phonon lifetime (ps, log scale) of each mode against its frequency (THz): "
+                                 "resolved lifetimes, lower bounds (longer than a third of the correlation "
+                                 "window) and the damped-oscillator cross-check."}
 
 
 class SpinOutcome(Outcome):
@@ -351,8 +352,9 @@ class SpinOutcome(Outcome):
         return out
 
     def figures(self) -> dict[str, str]:
-        return {"displacement.png": "Triplet − singlet displacement of each atom (Å) against its distance from the "
-                                    "centre (Å), by element."}
+        return {"displacement.png": "Triplet − singlet displacement along x, u_x, per element: top, coloured on "
+                                    "the atoms' x-y positions (Å; colour scale u_x in Å); bottom, u_x (mÅ) against "
+                                    "x (Å) with the linear strain fit (ppm)."}
 
 
 class DiffractionOutcome(Outcome):

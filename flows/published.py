@@ -70,6 +70,12 @@ class Published:
         found = VERDICT.match(self.note)
         return found.group(1) if found else ""
 
+    @property
+    def reason(self) -> str:
+        """The note after its verdict: why it agrees or differs."""
+        rest = self.note[len(self.verdict):].lstrip(" ;:,.")
+        return rest[:1].upper() + rest[1:]
+
 
 def published_for(
     analysis: str, settings: Any, elements: Iterable[str] | None = None, atoms: int | None = None
@@ -202,7 +208,7 @@ ROWS: list[Published] = [
         "200 ps would need τ_AR ≈ 1.3 ns, twice the measured biexciton lifetime. The paper's equations (its "
         "Supplementary Section F) are not in the main text; counting the photon's excess energy as "
         "prompt heat would shorten the rise, not lengthen it",
-        match=Match("kinetics-auger", "rise_time_63_ps", {"mean_excitons": 21, "tau_auger_ps": 625}),
+        match=Match("kinetics-auger", "time_constant", {"mean_excitons": 21, "tau_auger_ps": 625}),
     ),
     Published(
         "trapping-340nm-3.5ps",
@@ -221,7 +227,7 @@ ROWS: list[Published] = [
         "340 nm: pure Auger model over hot-hole trapping, ΔT amplitude",
         "≈ 4×",
         "trapping-340nm-6ps",
-        note="the paper's upper τ_trap; same model and caveats as the row above",
+        note="differs in size, same direction, as the row above: the paper's upper τ_trap, same model and caveats",
         match=Match("kinetics-trapping", "suppression", {"mean_excitons": 100, "tau_auger_ps": 625, "tau_trap_ps": 6}),
     ),
     Published(

@@ -157,6 +157,8 @@ def _markdown(out: Path, name: str, spec: str, result: dict, found: list[Section
     for s in found:
         pub = "; ".join(f"{row.published} ({row.verdict or 'see note'})" for row, _ in s.published)
         md.append(f"| [{s.name}](#{s.name}) | {s.analysis} | {_key(s)} | {pub} |".replace("\n", " "))
+    if any(s.published for s in found):
+        md += ["", f"*{VERDICT_SOURCE}*"]
     for s in found:
         md += ["", f"## {s.name}", "", f"*{s.analysis}" + (f" on {s.structure}" if s.structure else "")
                + f", {s.status}*", ""]
@@ -186,6 +188,11 @@ def _provenance(s: Section) -> list[tuple[str, str]]:
                                                           else "")))
     rows.append(("files", s.folder + "/"))
     return rows
+
+
+VERDICT_SOURCE = ("Published values as the papers give them; the agreement in words is the verdict of nclattice's "
+                  "reproduction of that quantity at the paper's size and protocol (docs/reproduction.md), which "
+                  "this item's structure and settings may not match.")
 
 
 # ----------------------------------------------------------------------------- HTML
@@ -220,10 +227,13 @@ a { color: var(--accent); text-decoration: none; }
 .verdict.partly-agrees { color: var(--part); }
 .verdict.differs { color: var(--fail-line); }
 .note { color: var(--muted); font-size: .85rem; }
+a.warned { color: var(--part); font-size: .8rem; font-weight: 600; }
 section.item { border-top: 2px solid var(--line); padding-top: 1.2rem; margin-top: 1.6rem; }
 .what { font-size: 1rem; margin: .3rem 0 .6rem; }
 table.numbers { width: auto; min-width: 60%; }
-.published th:first-child { width: 14%; }
+table.published { table-layout: fixed; }
+.published th:nth-child(1) { width: 15%; } .published th:nth-child(2) { width: 18%; }
+.published th:nth-child(3) { width: 15%; } .published th:nth-child(4) { width: 17%; }
 figure { margin: 1rem 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; display: block; }
 figcaption { color: var(--muted); font-size: .88rem; margin-top: .3rem; }
@@ -253,8 +263,8 @@ def _e(text: Any) -> str:
 
 
 def _verdict(row: Published) -> str:
-    word = row.verdict or "compare"
-    return f'<span class="verdict {word.replace(" ", "-")}">{_e(word)}</span>'
+    word = row.verdict
+    return f'<span class="verdict {word.replace(" ", "-")}">{_e(word)}</span>' if word else ""
 
 
 def _data_uri(png: Path) -> str:
@@ -292,9 +302,15 @@ def _summary(found: list[Section]) -> str:
             pub = "<br>".join(f"{_e(row.published)} {_verdict(row)}" for row, _ in s.published)
             key = f'<td><span class="note">{_e(k.label)}</span><br><span class="num">{_e(k)}</span></td><td>{pub}</td>'
         on = f" on {_e(s.structure)}" if s.structure else ""
+        n_warnings = 0 if s.failed else len(s.outcome.warnings())
+        warned = (f'<br><a class="warned" href="#{_e(s.name)}">{n_warnings} warning{"s" * (n_warnings > 1)}</a>'
+                  if n_warnings else "")
         parts.append(f'<tr><td><a href="#{_e(s.name)}">{_e(s.name)}</a></td><td>{_e(s.analysis)}{on}</td>{key}'
-                     f'<td><span class="status {_e(s.status)}">{_e(s.status)}</span></td></tr>')
-    parts.append("</table></section>")
+                     f'<td><span class="status {_e(s.status)}">{_e(s.status)}</span>{warned}</td></tr>')
+    parts.append("</table>")
+    if any(s.published for s in found):
+        parts.append(f'<p class="note">{_e(VERDICT_SOURCE)}</p>')
+    parts.append("</section>")
     return "\n".join(parts)
 
 
@@ -320,9 +336,10 @@ def _section(out: Path, s: Section, index: int) -> str:
         parts.append('<table class="published"><tr><th>paper</th><th>quantity</th><th>published</th><th>ours</th>'
                      "<th>agreement (docs/reproduction.md)</th></tr>"
                      + "".join(f"<tr><td>{_e(row.paper)}</td><td>{_e(row.quantity)}</td><td>{_e(row.published)}"
-                               f'</td><td class="num">{_e(ours)}</td><td>{_verdict(row)} '
-                               f'<span class="note">{_e(row.note)}</span></td></tr>' for row, ours in s.published)
-                     + "</table>")
+                               f'</td><td><span class="note">{_e(ours.label)}</span><br>{_e(ours)}</td>'
+                               f'<td>{_verdict(row)} <span class="note">{_e(row.reason)}</span></td></tr>'
+                               for row, ours in s.published)
+                     + f'</table><p class="note">{_e(VERDICT_SOURCE)}</p>')
     for i, (png, caption) in enumerate(_figures(out, s), start=1):
         rel = png.relative_to(out).as_posix()
         parts.append(f'<figure><img src="{_data_uri(png)}" alt="{_e(caption)}">'

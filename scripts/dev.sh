@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Create or reuse the virtual environment at .venv (pinned by constraints.txt), then
 #   scripts/dev.sh demo [--out DIR]   run the demonstration (the README's main job)
-#   scripts/dev.sh test [PYTEST ARGS] run the test suite with pytest (installs CP2K first where
-#                                     it can, so the tests marked cp2k run rather than skip)
+#   scripts/dev.sh test [PYTEST ARGS] run the test suite with pytest (installs CP2K and Chromium
+#                                     first where it can, so the tests marked cp2k and browser run
+#                                     rather than skip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,12 +45,28 @@ ensure_cp2k() {
   fi
 }
 
+# Chromium (headless) checks the campaign report in a browser: the Debian package where we may install it
+ensure_chromium() {
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
+    echo "installing Chromium (Debian package chromium, about 30-90 s) ..." >&2
+    if DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; then
+      return 0
+    fi
+    echo "warning: apt-get install chromium failed; the tests marked browser will be skipped" >&2
+  else
+    echo "note: chromium is not installed; the report's browser test will be skipped (install it with" \
+      "'sudo apt-get install chromium' on Debian/Ubuntu)" >&2
+  fi
+}
+
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
 export PREFECT_HOME="${PREFECT_HOME:-$PWD/.prefect}"
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   demo) exec .venv/bin/nclattice demo "$@" ;;
-  test) ensure_cp2k; exec .venv/bin/python -m pytest "$@" ;;
+  test) ensure_cp2k; ensure_chromium; exec .venv/bin/python -m pytest "$@" ;;
   *) echo "usage: scripts/dev.sh demo|test [args]" >&2; exit 2 ;;
 esac

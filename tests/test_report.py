@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -38,14 +39,42 @@ def test_one_sentence_keeps_the_first_sentence_of_an_error():
     assert len(one_sentence("word " * 200)) <= 240
 
 
-def test_every_published_row_is_one_verdict_and_matches_a_known_number():
-    """Each row has a unique id; every row a campaign item can match names a number its outcome defines."""
-    assert len({row.id for row in ROWS}) == len(ROWS)
+def test_published_rows_have_unique_ids_and_a_verdict_in_words():
+    rows = {row.id: row for row in ROWS}
+    assert len(rows) == len(ROWS)
+    assert rows["occupation"].verdict == "agrees" and rows["auger-510nm-rise"].verdict == "differs"
+    assert rows["phonons-4ml"].verdict == "partly agrees" and rows["random-hole-surface"].verdict == "signs agree"
+    assert rows["phonons-4ml"].reason.startswith("Reduced protocol")
     for row in ROWS:
-        if row.run is not None:
-            assert row.verdict or row.note, row.id
         if row.match is not None:
             capability(row.match.analysis)  # a real analysis name
+
+
+REPRODUCTION = Path(__file__).resolve().parents[1] / "docs" / "reproduction"
+ANALYSIS_OF_FILE = {"calibration.json": "calibrate", "delta_t.json": "delta-t", "phonons.json": "phonons",
+                    "spin.json": "spin-relax", "peak_shifts.json": "polaron-diffraction",
+                    "auger.json": "kinetics-auger", "trapping.json": "kinetics-trapping",
+                    "occupation.json": "kinetics-occupation",
+                    "state_filling.json": "kinetics-state-filling"}
+
+
+def test_outcomes_of_the_committed_reproduction_results_say_what_they_computed():
+    """Every committed reproduction result: one sentence, a key number, a caption for each of its figures,
+    and the warnings that matter (atoms off their sites; the PbSe potential flagged too stiff)."""
+    seen = set()
+    for folder in sorted(p for p in REPRODUCTION.iterdir() if p.is_dir()):
+        analysis = next(a for f, a in ANALYSIS_OF_FILE.items() if (folder / f).is_file())
+        outcome = capability(analysis).load(folder)
+        seen.add(analysis)
+        assert outcome.description().endswith(".") and str(outcome.key_number()) not in ("", "n/a"), folder.name
+        assert {png.name for png in folder.glob("*.png")} <= set(outcome.figures()), folder.name
+        assert all(caption.endswith(".") for caption in outcome.figures().values())
+        warnings = " ".join(outcome.warnings())
+        if folder.name in ("calibrate-8ml", "delta-t-8ml"):
+            assert "Atoms left their sites" in warnings and "(all on the surface)" in warnings
+        if folder.name.startswith("pbse-"):
+            assert "schapotschnikow2010-pbse is flagged 'too stiff'" in warnings
+    assert len(seen) == len(ANALYSIS_OF_FILE)
 
 
 SHORT_CDSE_CDS = """
@@ -105,7 +134,7 @@ def test_shortened_paper_campaign_shows_the_papers_values_and_a_failure_with_its
         row = rows[row_id]
         assert html.escape(row.published) in summary and row.verdict, row_id
         assert f'class="verdict {row.verdict.replace(" ", "-")}"' in page
-        assert html.escape(row.note[:60]) in page and row.published in md
+        assert html.escape(row.reason[:60]) in page and row.published in md
     c = load_campaign(spec)
     auger = capability("kinetics-auger").load(out / "items" / c.items[0].name)
     # ours: the outcome's numbers with unit and uncertainty, in the same row
@@ -177,6 +206,7 @@ def test_demo_report_in_headless_chromium(demo_run, tmp_path):
     try:
         for domain in ("Page", "Runtime", "Log", "Network"):
             browser.call(f"{domain}.enable")
+        browser.call("Emulation.setDeviceMetricsOverride", width=1280, height=1600, deviceScaleFactor=1, mobile=False)
         browser.call("Page.navigate", url=report.as_uri())
         browser.wait_for("Page.loadEventFired")
         figures = browser.evaluate(FIGURES_JS)
@@ -187,7 +217,10 @@ def test_demo_report_in_headless_chromium(demo_run, tmp_path):
         browser.close()
     import base64
 
-    artefact = tmp_path / "report_top.png"
+    # the artefact: under NCLATTICE_ARTEFACTS where set (CI keeps it), else in pytest's temporary folder
+    folder = Path(os.environ.get("NCLATTICE_ARTEFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    artefact = folder / "report_top.png"
     artefact.write_bytes(base64.b64decode(shot["data"]))
     print(f"screenshot of the top of the demo report: {artefact}")
     errors = [e for e in browser.events
