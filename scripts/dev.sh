@@ -24,41 +24,31 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# CP2K (the DFT backend of spin-relax): the Debian package where we may install it, else one hint
-have_cp2k() {
-  command -v cp2k >/dev/null || command -v cp2k.psmp >/dev/null || command -v cp2k.ssmp >/dev/null \
-    || command -v cp2k.popt >/dev/null
+# A program some tests need: the Debian package where we may install it, else one hint.
+#   ensure_program PACKAGE MARKER HINT COMMAND...   (installed when one of the COMMANDs is on PATH)
+ensure_program() {
+  local package=$1 marker=$2 hint=$3 c
+  shift 3
+  for c in "$@"; do command -v "$c" >/dev/null && return 0; done
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
+    echo "installing $package (Debian package $package) ..." >&2
+    if DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null; then
+      return 0
+    fi
+    echo "warning: apt-get install $package failed; the tests marked $marker will be skipped" >&2
+  else
+    echo "note: $package is not installed; tests marked $marker will be skipped (install it with $hint)" >&2
+  fi
 }
+# CP2K: the DFT backend of spin-relax
 ensure_cp2k() {
-  have_cp2k && return 0
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
-    echo "installing CP2K (Debian package cp2k, about 15-60 s) ..." >&2
-    if DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
-        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cp2k >/dev/null; then
-      return 0
-    fi
-    echo "warning: apt-get install cp2k failed; the tests marked cp2k will be skipped" >&2
-  else
-    echo "note: cp2k is not installed; tests marked cp2k will be skipped (install it with" \
-      "'sudo apt-get install cp2k' on Debian/Ubuntu, 'conda install -c conda-forge cp2k'" \
-      "or see https://www.cp2k.org/download)" >&2
-  fi
+  ensure_program cp2k cp2k "'sudo apt-get install cp2k' on Debian/Ubuntu, 'conda install -c conda-forge cp2k' \
+or see https://www.cp2k.org/download" cp2k cp2k.psmp cp2k.ssmp cp2k.popt
 }
-
-# Chromium (headless) checks the campaign report in a browser: the Debian package where we may install it
+# Chromium (headless): the campaign report checked in a browser
 ensure_chromium() {
-  command -v chromium >/dev/null || command -v chromium-browser >/dev/null && return 0
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
-    echo "installing Chromium (Debian package chromium, about 30-90 s) ..." >&2
-    if DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
-        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; then
-      return 0
-    fi
-    echo "warning: apt-get install chromium failed; the tests marked browser will be skipped" >&2
-  else
-    echo "note: chromium is not installed; the report's browser test will be skipped (install it with" \
-      "'sudo apt-get install chromium' on Debian/Ubuntu)" >&2
-  fi
+  ensure_program chromium browser "'sudo apt-get install chromium' on Debian/Ubuntu" chromium chromium-browser
 }
 
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1

@@ -15,47 +15,29 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
 def pytest_collection_modifyitems(config, items):
-    _skip_without_browser(items)
-    _skip_without_cp2k(items)
-
-
-def _skip_without_browser(items):
-    """Tests marked ``browser`` skip where Chromium is missing, in one line; with
-    NCLATTICE_REQUIRE_BROWSER=1 (set by .ci/run where it can install Chromium) they fail instead."""
+    """Tests marked ``cp2k`` or ``browser`` skip where their program is missing, with the way to install it;
+    with NCLATTICE_REQUIRE_CP2K=1 / NCLATTICE_REQUIRE_BROWSER=1 (set by .ci/run where it can install them)
+    they fail instead."""
     import shutil
-
-    import pytest
-
-    if shutil.which("chromium") or shutil.which("chromium-browser") or not any("browser" in i.keywords for i in items):
-        return
-    if os.environ.get("NCLATTICE_REQUIRE_BROWSER") == "1":
-        raise pytest.UsageError("NCLATTICE_REQUIRE_BROWSER=1 but chromium is not on PATH; install it "
-                                "(apt-get install chromium) so the report is checked in a browser.")
-    marker = pytest.mark.skip(reason="chromium is not installed here (apt-get install chromium, or bash "
-                                     "scripts/dev.sh test as root on Debian)")
-    for item in items:
-        if "browser" in item.keywords:
-            item.add_marker(marker)
-
-
-def _skip_without_cp2k(items):
-    """Tests marked ``cp2k`` skip where the cp2k program is missing, with the way to install it;
-    with NCLATTICE_REQUIRE_CP2K=1 (set by .ci/run where it can install CP2K) they fail instead."""
-    import pytest
 
     from nclattice.tasks.cp2k_backend import find_cp2k
 
-    if find_cp2k() is not None:
+    _needs(items, "cp2k", lambda: find_cp2k() is not None, "NCLATTICE_REQUIRE_CP2K", "the cp2k program", "cp2k")
+    _needs(items, "browser", lambda: bool(shutil.which("chromium") or shutil.which("chromium-browser")),
+           "NCLATTICE_REQUIRE_BROWSER", "chromium (headless)", "chromium")
+
+
+def _needs(items, marker: str, present, variable: str, program: str, package: str) -> None:
+    if not any(marker in item.keywords for item in items) or present():
         return
-    wanted = any("cp2k" in item.keywords for item in items)
-    if wanted and os.environ.get("NCLATTICE_REQUIRE_CP2K") == "1":
-        raise pytest.UsageError("NCLATTICE_REQUIRE_CP2K=1 but the cp2k program is not on PATH; "
-                                "install it (apt-get install cp2k) so the cp2k tests run.")
-    marker = pytest.mark.skip(reason="the cp2k program is not installed here (apt-get install "
-                                     "cp2k, or bash scripts/dev.sh test as root on Debian)")
+    if os.environ.get(variable) == "1":
+        raise pytest.UsageError(f"{variable}=1 but {program} is not on PATH; install it (apt-get install "
+                                f"{package}) so the tests marked {marker} run.")
+    skip = pytest.mark.skip(reason=f"{program} is not installed here (apt-get install {package}, or bash "
+                                   "scripts/dev.sh test as root on Debian)")
     for item in items:
-        if "cp2k" in item.keywords:
-            item.add_marker(marker)
+        if marker in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
