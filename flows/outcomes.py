@@ -117,8 +117,8 @@ class Outcome(BaseModel):
         status = (potential.get("validation") or {}).get("status", "")
         if status in FLAGGED_POTENTIALS:
             summary = (potential.get("validation") or {}).get("summary", "")
-            return [f"The potential {potential.get('name')} is flagged '{status}'" + (f": {summary}" if summary else
-                                                                                    ".")]
+            return [f"The potential {potential.get('name')} is flagged '{status}'"
+                    + (f": {summary.rstrip('.')}." if summary else ".")]
         return []
 
     def figures(self) -> dict[str, str]:
@@ -182,10 +182,11 @@ def _drift_warnings(protocol: Any) -> list[str]:
     return [f"Atoms left their sites during the MD: {per}{where}; their jumps are included in the result."]
 
 
-def _fit_warning(what: str, value: float | None, stderr: float | None, limit: float = 0.1) -> list[str]:
-    """A fitted time constant whose relative error exceeds ``limit`` barely converged."""
+def _fit_warning(what: str, value: float | None, stderr: float | None, limit: float = 0.5) -> list[str]:
+    """A fitted time constant whose standard error exceeds ``limit`` of its value: the fit barely converged."""
     if value and stderr is not None and abs(stderr / value) > limit:
-        return [f"The fit of {what} is poorly determined (±{100 * abs(stderr / value):.0f} %)."]
+        return [f"The fit of {what} barely converged: its standard error is {100 * abs(stderr / value):.0f} % of "
+                "the value."]
     return []
 
 
@@ -396,7 +397,8 @@ class DiffractionOutcome(Outcome):
                                     "reciprocal space (q in Å⁻¹).",
                 "powder.png": "Powder pattern: F(Q) = Q[S(Q) − 1] (Å⁻¹) against Q (Å⁻¹), and G(r) (Å⁻²) against "
                               "r (Å).",
-                "intensity.png": "Diffracted intensity I(q) around each peak (q in Å⁻¹)."}
+                "intensity_slices.png": "Diffracted intensity I(q) in slices through reciprocal space (q in "
+                                        "Å⁻¹)."}
 
 
 class UedOutcome(Outcome):
@@ -436,8 +438,18 @@ class UedOutcome(Outcome):
         msd_err = self._record("delta_msd_stderr") or []
         out.append(Number("delta_msd_last", f"Δ⟨u²⟩ at the last delay{fluence}", self.delta_msd_angstrom2[-1], "Å²",
                           msd_err[-1] if len(msd_err) == len(self.delta_msd_angstrom2) else None))
+        rise = self._rise_fit()
+        if rise:
+            out.append(Number("rise_time", "rise time τ (single exponential)", rise["time_constants_ps"][0], "ps",
+                              rise["time_constants_stderr_ps"][0]))
         out.append(Number("delays", "delays", len(self.delays_ps)))
         return out
+
+    def _rise_fit(self) -> dict[str, Any] | None:
+        """The single-exponential fit of ΔT(t) (or of Δ⟨u²⟩(t) without a calibration)."""
+        fits = self._record("fits_delta_t") or self._record("fits") or {}
+        single = fits.get("single") or fits.get("delta_msd_single")
+        return single if single and single.get("time_constants_ps") else None
 
     def warnings(self) -> list[str]:
         synthetic = self.synthetic_data()
@@ -445,6 +457,10 @@ class UedOutcome(Outcome):
         if synthetic:
             out.append(f"{', '.join(synthetic)}: SYNTHETIC example data (a forward model plus noise), not a "
                        "measurement.")
+        rise = self._rise_fit()
+        if rise:
+            out += _fit_warning("the rise time", rise["time_constants_ps"][0], rise["time_constants_stderr_ps"][0],
+                                limit=0.5)
         return out
 
     def figures(self) -> dict[str, str]:
@@ -454,7 +470,7 @@ class UedOutcome(Outcome):
                 "delta_t.png": (f"Lattice ΔT (K) against delay (ps){fluence}, with the single-exponential fit."
                                 if self.delta_t_k else f"Δ⟨u²⟩ (Å²) against delay (ps){fluence}."),
                 "ring_fit.png": "Fitted diffraction rings: I(Q) against Q (Å⁻¹).",
-                "strain.png": "Ring position change (strain) against delay (ps)."}
+                "strain.png": "Relative ring position change (lattice strain) against delay (ps)."}
 
 
 class AugerOutcome(Outcome):
@@ -597,8 +613,8 @@ class DecompositionOutcome(Outcome):
                        self.disorder_b[-1], "", self.disorder_b_stderr[-1])]
 
     def figures(self) -> dict[str, str]:
-        return {"decomposition.png": "Profile change ΔI(Q) and ΔG(r) at selected delays with the heating and "
-                                     "disorder components (Q in Å⁻¹, r in Å).",
+        return {"decomposition_fits.png": "Profile change ΔI(Q) and ΔG(r) at selected delays with the heating "
+                                          "and disorder components (Q in Å⁻¹, r in Å).",
                 "decomposition_time.png": "Heating and disorder amplitudes against delay (ps)."}
 
 

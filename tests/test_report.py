@@ -77,6 +77,23 @@ def test_outcomes_of_the_committed_reproduction_results_say_what_they_computed()
     assert len(seen) == len(ANALYSIS_OF_FILE)
 
 
+def test_warnings_for_a_barely_converged_fit_and_a_provisional_potential():
+    from nclattice.flows.outcomes import AugerOutcome, CalibrationOutcome
+
+    auger = AugerOutcome.model_validate({"time_constant_ps": 10.0, "time_constant_stderr_ps": 6.0,
+                                         "final_excitons_mean": 1.0})
+    assert auger.warnings() == ["The fit of the heating curve barely converged: its standard error is 60 % of the "
+                                "value."]
+    assert str(auger.key_number()) == "10.0 ± 6.0 ps"  # two significant digits of the error
+    fit = {"slope_angstrom2_per_k": 1e-4, "slope_stderr": 1e-6, "r2": 0.999}
+    calibration = CalibrationOutcome.model_validate({
+        "temperatures_k": [100, 200, 300], "fit": {"diffraction_weighted": fit},
+        "provenance": {"potential": {"name": "pascazio2022-cspbbr3",
+                                     "validation": {"status": "provisional", "summary": "not checked in bulk"}}}})
+    assert calibration.warnings() == ["The potential pascazio2022-cspbbr3 is flagged 'provisional': not checked in "
+                                      "bulk."]
+
+
 SHORT_CDSE_CDS = """
 name: paper-cdse-cds-short
 analyses:
