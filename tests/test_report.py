@@ -19,7 +19,7 @@ from nclattice.errors import NclatticeError
 from nclattice.flows.campaign import load_campaign
 from nclattice.flows.campaign_run import _call, _entry, _prepare, run_item
 from nclattice.flows.outcomes import format_value
-from nclattice.flows.published import ROWS
+from nclattice.flows.published import ROWS, published_for
 from nclattice.flows.registry import capability
 from nclattice.flows.report import one_sentence, write_report
 
@@ -252,8 +252,18 @@ def test_demo_report_in_headless_chromium(demo_run, tmp_path):
     assert len(figures) == len(pngs) > 0
     assert all(f["done"] and f["w"] > 0 and f["h"] > 0 and f["shown"] > 0 for f in figures), figures
     assert all(f["src"].startswith("data:image/png") and f["alt"] for f in figures)
-    # the summary holds every item's key number, as its outcome writes it
+    # the summary holds every item's key number, as its outcome writes it, and the published values of the
+    # papers' quantities the demo computes (calibration, ΔG(r), phonons, spin, random hole, Auger, occupation)
     for item in demo_run["index"]["items"]:
         outcome = capability(item["analysis"]).load(out / item["result"])
         assert item["name"] in summary and str(outcome.key_number()) in summary, item["name"]
+    c = load_campaign(demo_run["index"]["spec"])
+    published = []
+    for it in c.items:
+        atoms = c.atoms.get(it.structure)
+        outcome = capability(it.analysis).load(out / "items" / it.name)
+        rows = published_for(it.analysis, it.settings, set(atoms.get_chemical_symbols()) if atoms else None,
+                             len(atoms) if atoms else None)
+        published += [row for row in rows if outcome.number(row.match.number) is not None]  # demo: no ΔT
+    assert len(published) >= 7 and all(row.published in summary for row in published), published
     assert artefact.stat().st_size > 10_000
