@@ -132,6 +132,13 @@ class Outcome(BaseModel):
             record["validation"] = self._record("potential_validation")
         return record
 
+    def code_version(self) -> str:
+        """'nclattice 0.1.0 (git 92b54648a2ef)' from the provenance record; "" where there is none."""
+        prov = self._record("provenance") or {}
+        if not prov:
+            return ""
+        return f"nclattice {prov.get('nclattice', '?')} (git {str(prov.get('git_commit', '?'))[:12]})"
+
     def provenance_items(self) -> list[tuple[str, str]]:
         """(label, text) pairs: structure, potential, model, versions, commit, when it was made."""
         prov = self._record("provenance") or {}

@@ -138,11 +138,7 @@ def _key(s: Section) -> str:
 
 
 def _versions(found: list[Section]) -> str:
-    for s in found:
-        prov = s.outcome._record("provenance") if s.outcome is not None else None
-        if prov:
-            return f"nclattice {prov.get('nclattice', '?')} (git {str(prov.get('git_commit', '?'))[:12]})"
-    return ""
+    return next((v for s in found if s.outcome is not None and (v := s.outcome.code_version())), "")
 
 
 # ----------------------------------------------------------------------------- Markdown
