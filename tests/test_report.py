@@ -216,7 +216,7 @@ FIGURES_JS = """[...document.images].map(i => ({src: i.src.slice(0, 30), alt: i.
 
 
 @pytest.mark.browser
-def test_demo_report_in_headless_chromium(demo_run, tmp_path):
+def test_demo_report_in_headless_chromium(demo_run, tmp_path, capsys):
     out = demo_run["out"]
     report = out / "report.html"
     browser = DevTools(_chromium(), tmp_path / "profile")
@@ -239,7 +239,8 @@ def test_demo_report_in_headless_chromium(demo_run, tmp_path):
     folder.mkdir(parents=True, exist_ok=True)
     artefact = folder / "report_top.png"
     artefact.write_bytes(base64.b64decode(shot["data"]))
-    print(f"screenshot of the top of the demo report: {artefact}")
+    with capsys.disabled():  # shown in the test output even when it passes
+        print(f"\nscreenshot of the top of the demo report: {artefact}")
     errors = [e for e in browser.events
               if (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))
               or e.get("method") == "Runtime.exceptionThrown"
