@@ -15,12 +15,20 @@ from typing import Any
 from ..errors import NclatticeError
 from ..provenance import provenance, structure_fingerprint
 from ..results import save_figure, write_json
-from ..tasks.calibration import DEFAULT_KEY, build_calibration, plot_calibration, plot_calibration_comparison
+from ..structio import read_structure
+from ..tasks.calibration import (
+    DEFAULT_KEY,
+    build_calibration,
+    force_field_spread,
+    plot_calibration,
+    plot_calibration_comparison,
+    plot_force_fields,
+)
 from ..tasks.drift import apply_drift_policy
 from ..tasks.md import MDSettings, cpu_count
 from ..tasks.msd import lattice_directions, msd_from_frames, summarize
 from ..tasks.octahedra import octahedra_check
-from .common import load_inputs
+from .common import load_inputs, load_potential_sets
 from .mdruns import cached_md
 from .outcomes import SCHEMA_VERSION
 from .settings import CalibrationSettings
@@ -36,7 +44,10 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     ``overrides`` maps a temperature (as text) to MDSettings fields for that run only.
     ``settings.drift``: 'flag' warns when atoms leave their sites during production (they stay in
     the fit and are listed in calibration.json); 'fail' drops that temperature as failed.
+    ``settings.potentials``: one calibration per force field (run_force_field_calibrations).
     """
+    if settings.potentials:
+        return run_force_field_calibrations(structure, settings, out, results, overrides)
     s = settings
     atoms, pot = load_inputs(structure, s.potential)
     temps = list(s.temperatures_k)
@@ -77,6 +88,39 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     save_figure(plot_calibration(calibration), out_dir / "calibration.png")
     write_json(out_dir / "calibration.json", calibration)  # last: its presence marks a complete result
     return calibration
+
+
+def run_force_field_calibrations(structure: str | Path, settings: CalibrationSettings, out: str | Path,
+                                 results: str | Path | None = None,
+                                 overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One calibration per force field of ``settings.potentials`` (OUT/potentials/<set>/, MD runs
+    cached in one shared folder), then OUT/calibration.json: the first set's calibration (the
+    default set for 'all') with ``force_field_spread`` (tasks.calibration.force_field_spread) and
+    ``potentials`` (each set's slope file, validation and failures) added, OUT/calibration.png and
+    OUT/calibration_force_fields.png (⟨u²⟩(T) of every set)."""
+    out_dir = Path(out)
+    results_root = Path(results) if results else out_dir / "runs"
+    sets = load_potential_sets(set(read_structure(structure).get_chemical_symbols()), list(settings.potentials or []))
+    calibrations: dict[str, dict[str, Any]] = {}
+    t0 = time.perf_counter()
+    for i, (spec, pot) in enumerate(sets, start=1):
+        print(f"--- force field {i}/{len(sets)}: {pot.name} ---", flush=True)
+        one = settings.model_copy(update={"potentials": None, "potential": spec})
+        calibrations[pot.name] = run_calibration(structure, one, out_dir / "potentials" / pot.name,
+                                                 results_root, overrides)
+    spread = force_field_spread(calibrations)
+    first = calibrations[sets[0][1].name]
+    failed = [{**f, "potential": name} for name, c in calibrations.items() for f in c["failed"]]
+    combined = {**first, "force_field_spread": spread, "wall_s": time.perf_counter() - t0, "failed": failed,
+                "settings": {**settings.canonical(), "overrides": overrides or {}},
+                "potentials": {name: {"calibration": f"potentials/{name}/calibration.json",
+                                      "potential_validation": c["potential_validation"], "failed": c["failed"],
+                                      "potential": c["provenance"].get("potential")}
+                               for name, c in calibrations.items()}}
+    save_figure(plot_calibration(first), out_dir / "calibration.png")
+    save_figure(plot_force_fields(calibrations), out_dir / "calibration_force_fields.png")
+    write_json(out_dir / "calibration.json", combined)  # last: its presence marks a complete result
+    return combined
 
 
 def _collect(runs: dict, summaries: dict, failed: list, protocol: dict, s: CalibrationSettings, atoms) -> None:

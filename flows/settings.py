@@ -176,12 +176,34 @@ class CalibrationSettings(AnnealOptions, MDOptions):
     drift: Literal["flag", "fail"] = opt("flag", "atoms leaving their sites (> 0.5 Å between production quarters): "
                                          "flag = warn and list them in calibration.json, fail = drop that temperature")
     no_minimize: bool = opt(False, "start MD from the structure as given instead of its energy minimum")
+    potentials: list[str] | None = opt(None, "several force fields: 'all' (every shipped set covering the "
+                                       "structure's elements) or a comma list of names or YAML files; one "
+                                       "calibration per set, and the spread of their slopes (sample standard "
+                                       "deviation) as the force-field systematic error")
 
     @model_validator(mode="after")
     def _anneal_needs_minimisation(self) -> Self:
         if self.anneal_temperature_k and self.no_minimize:
             raise ValueError("--anneal-k needs the minimisation that follows it; drop --no-minimize")
+        if self.potentials is not None and self.potential is not None:
+            raise ValueError("give either --potential (one set) or --potentials (several), not both")
         return self
+
+    @field_validator("potentials", mode="before")
+    @classmethod
+    def _parse_potentials(cls, v: Any) -> Any:
+        return [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
+
+    @field_validator("potentials")
+    @classmethod
+    def _check_potentials(cls, v: list[str] | None) -> list[str] | None:
+        if v is None or v == ["all"]:
+            return v
+        if "all" in v:
+            raise ValueError(f"'all' stands alone; give 'all' or a comma list of sets, got {','.join(v)}")
+        if len(v) < 2 or len(set(v)) != len(v):
+            raise ValueError(f"a force-field spread needs at least 2 different sets, got {','.join(v) or 'none'}")
+        return v
 
     @field_validator("temperatures_k", mode="before")
     @classmethod
