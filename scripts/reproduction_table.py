@@ -75,6 +75,11 @@ LONG_RUNS: dict[str, tuple[str, str]] = {
     "pbse-6nm-chain": ("nclattice build pbse --diameter 6 --attached chain -o pbse6nm_chain.extxyz && nclattice "
                        f"calibrate pbse6nm_chain.extxyz {PBSE_PROTOCOL} --out docs/reproduction/pbse-6nm-chain "
                        "--results runs-pbse-6nm-chain", "calibration.json"),
+    **{f"phonons-cdse2nm-{short}": (
+        "nclattice build cdse --diameter 2 -o cdse2nm.extxyz && nclattice phonons cdse2nm.extxyz --potential "
+        f"{name} --temperature 300 --equilibration-ps 10 --md-ps 40 --window-ps 20 --out "
+        f"docs/reproduction/phonons-cdse2nm-{short} --results runs-phonons-cdse2nm", "phonons.json")
+       for short, name in (("sw", "zhou2013-sw"), ("bop", "zhou2014-cdtese-bop"), ("lj", "cosseddu2017-cdse-lj"))},
     "spin-cp2k-cs4pbbr6": ("nclattice spin-relax examples/cs4pbbr6.extxyz --backend cp2k "
                            "--out docs/reproduction/spin-cp2k-cs4pbbr6", "spin.json"),
     "spin-xtb-cs20pb8br36": ("nclattice build cspbbr3 --cells 2 --vacancies none --charge-balance trim -o "
@@ -238,6 +243,18 @@ SPIN_NOTE = ("differs by an order of magnitude, by size and method: in these sma
              "11-atom cluster the two differ 2× and in the sign of the Cs move). The cubes are made neutral by "
              "Cs vacancies, like the paper's")
 
+CDSE_FF_PROTOCOL = ("CdSe core only, 2 nm (Cd71Se70), as cut and minimised (no anneal), 10 ps Langevin then 40 ps "
+                    "NVE at 1 fs, 20 ps correlation window, all 423 modes; the same protocol with three force "
+                    "fields, to test whether the lifetime gap of the row above is the potential")
+CDSE_FORCE_FIELD_ROWS = [
+    ("sw", "Zhou 2013 Stillinger-Weber",
+     f"{CDSE_FF_PROTOCOL}. SW_NOTE"),
+    ("bop", "Zhou 2014 Cd-Te-Se bond-order potential",
+     "BOP_NOTE"),
+    ("lj", "Cosseddu-Infante 2017 LJ + Coulomb (±0.9768 e)",
+     "LJ_NOTE"),
+]
+
 ROWS = [
     Row(GUZELTURK, "⟨u²⟩(T) of the 8 ML CdSe/CdS NC linear over 150-500 K", "linear (slope b)", "calibrate-8ml",
         _calibration,
@@ -274,6 +291,9 @@ ROWS = [
              "tested: the potential (Zhou 2013 Stillinger-Weber here, the paper's CdSe/CdS pair potential there) "
              "and its anharmonicity. 115 surface atoms (no anneal before the minimisation) left their sites "
              "during the MD"),
+    *[Row(GUZELTURK, f"phonon lifetimes of a 2 nm CdSe core (141 atoms) at 300 K, {label}",
+          "mostly < 1 ps (4 ML CdSe/CdS NC)", f"phonons-cdse2nm-{short}", _phonons, note=note)
+      for short, label, note in CDSE_FORCE_FIELD_ROWS],
     Row(GUZELTURK, "Auger heating rise time, ⟨N⟩ = 21, τ_AR = 625 ps", "≈ 200 ps", "auger-510nm", _auger,
         note="differs 2×, not a bug: nclattice implements the paper's stated model (Auger events at "
              "N(N−1)/2τ_AR with τ_AR the biexciton lifetime, one exciton's energy to the lattice per event, "
