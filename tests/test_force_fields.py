@@ -139,3 +139,21 @@ def test_bad_force_field_choices_say_what_to_do(dot, capsys):
     assert main(["calibrate", cdse, "--potentials", "zhou2013-sw", "--out", str(out)]) == 2
     assert "at least 2 different sets" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_every_shipped_set_has_a_validation_row_matching_its_yaml():
+    """docs/potentials.md has a row per shipped set, and the ratios a set's YAML quotes are those of
+    docs/potentials.json (written by scripts/validate_potentials.py)."""
+    from pathlib import Path
+
+    from nclattice.potentials import available
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    table = (docs / "potentials.md").read_text(encoding="utf-8")
+    numbers = json.loads((docs / "potentials.json").read_text(encoding="utf-8"))
+    for name in available():
+        assert f"| {name} |" in table, name
+        quoted = load(name).validation
+        for key in ("a_ratio", "bulk_modulus_ratio"):
+            if key in quoted:
+                assert quoted[key] == pytest.approx(numbers[name][key], abs=0.006), (name, key)
