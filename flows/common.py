@@ -29,6 +29,7 @@ def load_potential_sets(symbols: list[str] | set[str], names: list[str],
                         quiet: bool = False) -> list[tuple[str, PotentialSet]]:
     """(name as given, set) for each of ``names`` (['all']: every shipped set covering ``symbols``,
     the default first, with one printed line per shipped set left out and why); each must cover."""
+    skipped: dict[str, str] = {}
     if names == ["all"]:
         sets, skipped = covering(symbols)
         for name, reason in ({} if quiet else skipped).items():
@@ -40,6 +41,10 @@ def load_potential_sets(symbols: list[str] | set[str], names: list[str],
         pot.check_covers(symbols)
     if len(chosen) < 2:
         only = chosen[0][1].name if chosen else "none"
-        raise NclatticeError(f"only one shipped set covers {', '.join(sorted(set(symbols)))} ({only}); a force-field "
-                             "spread needs two: add a YAML parameter file with --potentials NAME,FILE.yaml.")
+        wanted = set(symbols)  # name the sets that lack only a minority of the elements (e.g. S of a shell)
+        near = [f"{name} has {reason}" for name, reason in skipped.items()
+                if 2 * len(wanted - set(load(name).elements)) < len(wanted)]
+        raise NclatticeError(f"only one shipped set covers {', '.join(sorted(set(symbols)))} ({only})"
+                             + (f"; {'; '.join(near)}" if near else "") + ". A force-field spread needs two: add a "
+                             "YAML parameter file with --potentials NAME,FILE.yaml.")
     return chosen
