@@ -250,7 +250,10 @@ CDSE_FORCE_FIELD_ROWS = [
     ("sw", "Zhou 2013 Stillinger-Weber",
      f"differs, as the 4 ML row: {CDSE_FF_PROTOCOL}. With this set the core alone gives 3-4 ps too, so the long "
      "lifetimes come with the set, not with the shell or the size. 11 surface atoms (largest 0.74 Å) left their "
-     "sites during the MD"),
+     "sites during the MD. Started instead from each set's annealed minimum (20 ps Langevin at 300 K, then "
+     "minimised, as calibrate --anneal-k does; phonons has no anneal option yet), the medians are SW 5.25 ps "
+     "(7 % < 1 ps, 4 atoms off their sites), BOP 1.09 ps (46 %, 21 atoms), LJ + Coulomb 0.20 ps (88 %, 58 "
+     "atoms): the same ordering and the same ≈ 5× between SW and BOP"),
     ("bop", "Zhou 2014 Cd-Te-Se bond-order potential",
      "agrees in size (most modes below 1 ps), same protocol: a set that keeps bulk wurtzite a, c and B within "
      "4 % (docs/potentials.md) gives lifetimes 5× shorter than Stillinger-Weber, so the gap of the 4 ML row is "
