@@ -309,7 +309,8 @@ def rings_from_cell(cell: UnitCell, probe, q_min: float, q_max: float, resolutio
 
     Reciprocal points come from pymatgen's lattice enumeration; reflections with the same |G|
     (to 1e-6) form a family; families closer than ``resolution_inv_angstrom`` merge into one
-    ring, which keeps each family's position and share (its profile is the sum of theirs). Rings weaker than ``min_relative_intensity`` of the strongest are dropped (extinct).
+    ring, which keeps each family's position and share (its profile is the sum of theirs). Rings
+    weaker than ``min_relative_intensity`` of the strongest are dropped (extinct).
     """
     from pymatgen.core import Lattice
 
