@@ -64,7 +64,7 @@ def _inputs_record(path: Path, structure: Path, beam: Probe, data: prof.Profiles
 def profiles(path: Path, structure: Path, out: Path, calibration: Path | None = None,
              calibration_key: str = "diffraction_weighted", probe: str = "electron",
              energy_kev: float | None = None, q_min: float | None = None, q_max: float | None = None,
-             resolution_inv_angstrom: float = 0.1, min_ring_intensity: float = 0.02,
+             resolution_inv_angstrom: float = 0.1, min_ring_intensity: float = 0.002,
              fwhm_guess_inv_angstrom: float = 0.15, knot_spacing_fwhm: float = prof.KNOT_SPACING_FWHM,
              q2_max_fit: float = ued.Q2_DISORDER_THRESHOLD, z_threshold: float = 3.0,
              plot_delays: Sequence[float] | None = None, figures: bool = True) -> dict[str, Any]:

@@ -376,10 +376,11 @@ def wavelet_baseline(intensity: np.ndarray, max_iter: int = 200, level: int | No
 
 def pseudo_voigt(q: np.ndarray, centre: np.ndarray, fwhm: float, eta: float) -> np.ndarray:
     """Unit-area pseudo-Voigt profiles, (n_peaks, n_q): η Lorentzian + (1 − η) Gaussian, one FWHM."""
-    x = (np.asarray(q)[None, :] - np.asarray(centre)[:, None]) / fwhm
-    gauss = np.sqrt(FOUR_LN2 / np.pi) / fwhm * np.exp(-FOUR_LN2 * x**2)
-    lorentz = 2.0 / (np.pi * fwhm) / (1.0 + 4.0 * x**2)
-    return eta * lorentz + (1.0 - eta) * gauss
+    x2 = ((np.asarray(q)[None, :] - np.asarray(centre)[:, None]) / fwhm) ** 2
+    out = (1.0 - eta) * np.sqrt(FOUR_LN2 / np.pi) / fwhm * np.exp(-FOUR_LN2 * x2)
+    if eta:
+        out += eta * 2.0 / (np.pi * fwhm) / (1.0 + 4.0 * x2)
+    return out
 
 
 def scherrer_fwhm_inv_angstrom(diameter_nm: float, shape_factor: float = 0.9) -> float:
@@ -412,17 +413,22 @@ def _as_rings(rings) -> list[Ring]:
     return [Ring(f"Q{j + 1}", (0, 0, 0), 1, float(qr), 1.0) for j, qr in enumerate(np.asarray(rings, float))]
 
 
-def ring_profiles(q: np.ndarray, rings, strain: float, fwhm: float, eta: float) -> np.ndarray:
-    """Unit-area profile of every ring, (n_rings, n_q): its families' pseudo-Voigts weighted by their shares,
-    at Q_family/(1 + ε)."""
-    rings = _as_rings(rings)
-    parts = [r.member_arrays() for r in rings]
+def _members(rings) -> tuple[np.ndarray, np.ndarray]:
+    """All families' positions and the (n_rings, n_families) matrix of their shares in each ring."""
+    parts = [r.member_arrays() for r in _as_rings(rings)]
     centres = np.concatenate([p[0] for p in parts])
-    shares = np.zeros((len(rings), centres.size))
+    shares = np.zeros((len(parts), centres.size))
     start = 0
     for j, (qm, wm) in enumerate(parts):
         shares[j, start:start + qm.size] = wm
         start += qm.size
+    return centres, shares
+
+
+def ring_profiles(q: np.ndarray, rings, strain: float, fwhm: float, eta: float) -> np.ndarray:
+    """Unit-area profile of every ring, (n_rings, n_q): its families' pseudo-Voigts weighted by their shares,
+    at Q_family/(1 + ε)."""
+    centres, shares = _members(rings)
     return shares @ pseudo_voigt(q, centres / (1.0 + strain), fwhm, eta)
 
 
@@ -454,60 +460,91 @@ def fit_rings(q: np.ndarray, signal: np.ndarray, error: np.ndarray, rings, fwhm_
 
     P_j is ring j's unit-area profile (:func:`ring_profiles`), B_k the rows of ``background``
     (e.g. :func:`background_basis`; None = no background). Areas and background coefficients
-    enter linearly and are solved exactly for each trial (ε, w[, η]) (variable projection), so
-    only the strain, the shared FWHM and, unless ``eta`` is given, the Lorentzian fraction are
-    searched. The covariance of the areas is (JᵀWJ)⁻¹ of the full model (areas, background,
-    ε and w) with the given point errors; η, when fitted, is held in it, since a fixed η is
-    shared by the profiles that are compared with this one.
+    enter linearly and are solved exactly for each trial strain ε, shared FWHM w and, unless
+    ``eta`` is given, Lorentzian fraction η, which Gauss–Newton steps search (from the best width
+    on a coarse grid when η is free, else from ``fwhm_guess``). The covariance of the areas is
+    (JᵀWJ)⁻¹ of the full model (areas, background, ε and w) with the given point errors; η, when
+    fitted, is held in it, since a fixed η is shared by the profiles compared with this one.
     """
-    from scipy.optimize import least_squares
-
     q, signal, weight = np.asarray(q, float), np.asarray(signal, float), 1.0 / np.asarray(error, float)
-    rings = _as_rings(rings)
+    centres, shares = _members(rings)
     basis = np.zeros((0, q.size)) if background is None else np.asarray(background, float)
-    n = len(rings)
+    n = shares.shape[0]
 
     def unpack(p):
-        return p[0], abs(p[1]), (p[2] if eta is None else eta)
+        return p[0], p[1], (p[2] if eta is None else eta)
+
+    def rings_at(p):
+        eps, w, e = unpack(p)
+        out = shares @ pseudo_voigt(q, centres / (1.0 + eps), w, e)
+        out[out.max(axis=1) < 1e-6 * out.max()] = 0.0  # a ring far outside the Q range: no profile here
+        return out
 
     def design(p):
-        return np.vstack([ring_profiles(q, rings, *unpack(p)), basis])
+        return np.vstack([rings_at(p), basis])
 
-    def linear(p):
-        x = design(p)
-        xw = x * weight
-        try:  # normal equations: a few ms where an SVD takes ten
-            return x, np.linalg.solve(xw @ xw.T, xw @ (signal * weight))
+    def solve(xw, target):
+        """Least squares of target by the rows of xw: scaled normal equations (a few ms where an SVD takes ten)."""
+        norm = np.sqrt(np.einsum("ij,ij->i", xw, xw))
+        live = norm > 0  # rings without a profile here get coefficient 0
+        xs = xw[live] / norm[live, None]
+        out = np.zeros(xw.shape[0])
+        try:
+            out[live] = np.linalg.solve(xs @ xs.T, xs @ target) / norm[live]
         except np.linalg.LinAlgError:
-            return x, np.linalg.lstsq(xw.T, signal * weight, rcond=None)[0]
+            out[live] = np.linalg.lstsq(xs.T, target, rcond=None)[0] / norm[live]
+        return out
 
-    def resid(p):
-        x, coef = linear(p)
-        return (coef @ x - signal) * weight
+    def jacobian(p, shape_only: bool = True):
+        """Weighted design rows and ∂model/∂ε, ∂model/∂w (and ∂/∂η unless ``shape_only``) at the exact linear
+        coefficients; the coefficients; the design."""
+        x = design(p)
+        coef = solve(x * weight, signal * weight)
+        derivs = []
+        for k in range(2 if shape_only else p.size):
+            h = (1e-5, 1e-4 * abs(p[1]), 1e-4)[k]
+            up, down = p.copy(), p.copy()
+            up[k] += h
+            down[k] -= h
+            derivs.append(coef[:n] @ (rings_at(up) - rings_at(down)) / (2 * h))
+        return np.vstack([x, derivs]) * weight, coef, x
 
-    p0 = [strain_guess, fwhm_guess] + ([0.3] if eta is None else [])
+    def cost(p):
+        x = design(p)
+        return float(np.sum(((solve(x * weight, signal * weight) @ x - signal) * weight) ** 2))
+
+    p = np.array([strain_guess, fwhm_guess] + ([0.3] if eta is None else []), float)
     if eta is None:  # the first fit of a series: start from the best width on a coarse logarithmic grid
         grid = fwhm_guess * np.geomspace(0.1, 3.0, 25)
-        p0[1] = grid[np.argmin([np.sum(resid(np.array([strain_guess, w, 0.3])) ** 2) for w in grid])]
-        lo, hi = [strain_guess - 0.05, 0.05 * fwhm_guess, 0.0], [strain_guess + 0.05, 5.0 * fwhm_guess, 1.0]
-        sol = least_squares(resid, np.array(p0, float), bounds=(lo, hi), method="trf",
-                            x_scale=np.array([1e-3, 0.1 * p0[1], 0.1]))
-    else:  # later profiles start at the reference's shape: MINPACK, a few steps
-        sol = least_squares(resid, np.array(p0, float), method="lm", x_scale=np.array([1e-3, 0.1 * fwhm_guess]))
-    x, coef = linear(sol.x)
-    derivs = []
-    for k, h in ((0, 1e-5), (1, 1e-4 * sol.x[1])):  # ∂model/∂ε, ∂model/∂w with the linear coefficients held
-        up, down = sol.x.copy(), sol.x.copy()
-        up[k] += h
-        down[k] -= h
-        derivs.append(coef @ (design(up) - design(down)) / (2 * h))
-    jac = np.vstack([x, derivs]) * weight
+        p[1] = grid[np.argmin([cost(np.array([strain_guess, w, 0.3])) for w in grid])]
+    # Gauss–Newton on all parameters (areas and background solved exactly at every step), η kept in [0, 1]
+    # and steps halved while they do not lower χ²
+    chi2 = cost(p)
+    for _ in range(50):
+        jac, coef, x = jacobian(p, shape_only=eta is not None)
+        step = solve(jac, (signal - coef @ x) * weight)[n + basis.shape[0]:]
+        for _ in range(10):
+            trial = p + step
+            trial[1] = max(trial[1], 0.2 * p[1])  # the width shrinks at most 5× a step and stays positive
+            if eta is None:
+                trial[2] = np.clip(trial[2], 0.0, 1.0)
+            new = cost(trial)
+            if new <= chi2 * (1 + 1e-12):
+                break
+            step = step / 2
+        converged = (abs(trial[0] - p[0]) < 1e-7 and abs(trial[1] - p[1]) < 1e-6 * abs(p[1])
+                     and (eta is not None or abs(trial[2] - p[2]) < 1e-5))
+        if new <= chi2 * (1 + 1e-12):
+            p, chi2 = trial, new
+        if converged or new > chi2 * (1 + 1e-12):
+            break
+    jac, coef, x = jacobian(p)  # the covariance holds η: a fixed η is shared by the profiles compared with this one
     info = jac @ jac.T
     scale = 1.0 / np.sqrt(np.where(np.diag(info) > 0, np.diag(info), 1.0))  # columns differ by many decades
     cov = scale[:, None] * np.linalg.pinv(scale[:, None] * info * scale[None, :], hermitian=True) * scale[None, :]
-    r = resid(sol.x)
+    r = (coef @ x - signal) * weight
     dof = max(q.size - jac.shape[0] - (eta is None), 1)
-    eps, w, e = unpack(sol.x)
+    eps, w, e = unpack(p)
     return RingFit(coef[:n], cov[:n, :n], float(eps), float(np.sqrt(cov[-2, -2])), float(w), float(e),
                    float(r @ r / dof), coef[n:] @ basis, coef @ x)
 
