@@ -151,13 +151,14 @@ def ring_truth(delays: np.ndarray = DELAYS_510) -> np.ndarray:
     return RING_PLATEAU_MSD_ANGSTROM2 * energy[:-1] / energy[-1]
 
 
-def ring_profiles(atoms, sigma_q_inv_angstrom: float, seed: int, delays: np.ndarray = DELAYS_510) -> prof.Profiles:
+def ring_profiles(atoms, sigma_q_inv_angstrom: float, seed: int, delays: np.ndarray = DELAYS_510,
+                  q: np.ndarray = RING_Q) -> prof.Profiles:
     """Profiles of every ring family of the crystal's cell (no merging, down to 1e-3 of the strongest)."""
     from nclattice.tasks.scattering import Probe
 
     rings = prof.rings_from_cell(prof.cell_from_atoms(atoms), Probe("electron", 3700.0), 0.5, 8.5, 1e-4, 1e-3)
-    return prof.synthesize_profiles(RING_Q, rings, delays, ring_truth(delays), sigma_q_inv_angstrom,
-                                    ring_background(RING_Q), seed, base_msd_angstrom2=RING_BASE_MSD_ANGSTROM2)
+    return prof.synthesize_profiles(q, rings, delays, ring_truth(delays), sigma_q_inv_angstrom,
+                                    ring_background(q), seed, base_msd_angstrom2=RING_BASE_MSD_ANGSTROM2)
 
 
 def synthetic_calibration() -> dict:
