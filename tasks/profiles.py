@@ -613,8 +613,8 @@ def extract_rings(q: np.ndarray, intensity: np.ndarray, error: np.ndarray, i0: n
     ref_rings = _scaled(rings, ref.strain)
     fits = tuple(fit_rings(q, intensity[i], error[i], ref_rings, ref.fwhm_inv_angstrom, eta=ref.eta, background=basis)
                  for i in range(len(delays_ps)))
-    n_ref = 0 if reference_delays is None else int(np.sum(reference_delays))
-    shared = np.zeros(len(delays_ps)) if reference_delays is None else np.asarray(reference_delays, float) / n_ref
+    shared = np.zeros(len(delays_ps)) if reference_delays is None else (
+        np.asarray(reference_delays, float) / max(int(np.sum(reference_delays)), 1))
     q_ref = np.array([r.q_inv_angstrom for r in ref_rings])
     edge = ref.fwhm_inv_angstrom  # rings near or beyond the ends are fitted (their tails are in the data)
     keep = (ref.areas > 3 * ref.areas_stderr) & (q_ref > q[0] + edge) & (q_ref < q[-1] - edge)
@@ -623,9 +623,9 @@ def extract_rings(q: np.ndarray, intensity: np.ndarray, error: np.ndarray, i0: n
         ratios[i], covs[i] = ratio_covariance(f.areas[keep], f.covariance[np.ix_(keep, keep)], ref.areas[keep],
                                               ref.covariance[np.ix_(keep, keep)], share)
     # −ln(I/I0) of a ring known to worse than MAX_RATIO_ERROR is skewed (bias ~ σ²/2) and carries no weight
-    sharp = np.median(np.sqrt(np.diagonal(covs, axis1=1, axis2=2)), axis=0) < MAX_RATIO_ERROR
-    ratios, covs = ratios[:, sharp], covs[:, sharp][:, :, sharp]
-    keep[np.flatnonzero(keep)[~sharp]] = False
+    certain = np.median(np.sqrt(np.diagonal(covs, axis1=1, axis2=2)), axis=0) < MAX_RATIO_ERROR
+    ratios, covs = ratios[:, certain], covs[:, certain][:, :, certain]
+    keep[np.flatnonzero(keep)[~certain]] = False
     if keep.sum() < 2:
         raise NclatticeError("fewer than two rings are resolved (area > 3 standard errors in I0 and I/I0 known to "
                              f"{MAX_RATIO_ERROR:.0%} at a typical delay); check the structure, the Q range and the "
