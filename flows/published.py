@@ -63,6 +63,11 @@ class Published:
     note: str = ""  # the reproduction's verdict and why
     command: str = ""  # for rows without a run: the command that will produce the number
     match: Match | None = None
+    material: str = ""  # what was computed, where it is not the paper's crystals (MATERIAL)
+
+    @property
+    def material_name(self) -> str:
+        return self.material or MATERIAL[self.paper]
 
     @property
     def verdict(self) -> str:
@@ -88,6 +93,7 @@ GUZELTURK = "Guzelturk et al., Nat. Commun. 12, 1860 (2021)"
 YUE = "Yue et al., J. Phys. Chem. Lett. 15, 7667 (2024)"
 SHEN = "Shen et al., CsPbBr3 exciton polaron (preprint)"
 VONK = "Vonk et al., Nat. Commun. 16 (2025)"
+MATERIAL = {GUZELTURK: "CdSe/CdS", YUE: "PbSe", SHEN: "CsPbBr3", VONK: "InP/ZnSe/ZnS"}  # each paper's crystals
 
 TRAP_NOTE = (
     "differs in size, same direction. The paper's 4× is the pure Auger model over the measured ΔT, which "
@@ -309,6 +315,7 @@ ROWS: list[Published] = [
         "vacuum, DZVP-MOLOPT-SR-GTH, GTH-PBE, UKS, fmax 0.05 eV/Å. The wall time includes a stop and "
         "resume from the checkpoints",
         match=Match("spin-relax", "relaxation_energy", {"backend": "cp2k"}, elements=CSPBBR3, atoms=11),
+        material="Cs4PbBr6 cluster (for CsPbBr3)",
     ),
     Published(
         "spin-xtb-cs4pbbr6",
@@ -320,6 +327,7 @@ ROWS: list[Published] = [
         "and keeps the octahedron symmetric (all six Br in by 0.05 Å, the Cs out by 0.65 Å): the two "
         "methods disagree on the sign of the Cs and axial Br displacements",
         match=Match("spin-relax", "relaxation_energy", {"backend": "xtb"}, elements=CSPBBR3, atoms=11),
+        material="Cs4PbBr6 cluster (for CsPbBr3)",
     ),
     Published(
         "spin-xtb-cs20pb8br36",

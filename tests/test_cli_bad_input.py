@@ -106,7 +106,7 @@ CASES = [
     (["ued", "profiles", "MISSING", "--structure", "NC"], "does not exist"),
     (["ued", "profiles", PROFILES, "--structure", "MISSING"], "does not exist"),
     (["ued", "profiles", PROFILES, "--structure", "NC", "--q-range", "5,1"], "--q-range"),
-    (["ued", "profiles", PROFILES, "--structure", "NC", "--baseline-terms", "-1"], "--baseline-terms"),
+    (["ued", "profiles", PROFILES, "--structure", "NC", "--knot-spacing", "0.5"], "--knot-spacing"),
     (["ued", "decompose", PROFILES, "--structure", "NC", "--r-range", "5,1"], "--r-range"),
     (["ued", "decompose", PROFILES, "--structure", "NC", "--disorder-rms", "0"], "--disorder-rms"),
     (["ued", "decompose", PROFILES, "--structure", "NC", "--heat-model", "md"], "invalid choice"),
