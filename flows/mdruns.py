@@ -91,13 +91,13 @@ def minimised_start(atoms: Atoms, potential: PotentialSet, options: AnnealOption
     ``minimise`` is off: the structure as given)."""
     if not minimise:
         return atoms, None
-    minimised, record, directory, _ = cached_minimised(atoms, potential, anneal_protocol(options, seed),
+    minimised, record, _, _ = cached_minimised(atoms, potential, anneal_protocol(options, seed),
                                                        results_root)
     keep = ("anneal_temperature_k", "anneal_ps", "anneal_timestep_fs", "anneal_damping_ps", "anneal_thermostat",
             "anneal_seed", "minimisation", "minimisation_fmax_ev_per_angstrom", "energy_ev",
-            "minimisation_converged", "minimisation_max_force_ev_per_angstrom", "minimization", "key")
-    return minimised, {"file": MINIMISED_FILE, **{k: record[k] for k in keep if k in record},
-                       "cache": str(directory)}
+            "minimisation_converged", "minimisation_max_force_ev_per_angstrom", "minimization",
+            "key")  # the cache folder is <results>/minimised/<key>/
+    return minimised, {"file": MINIMISED_FILE, **{k: record[k] for k in keep if k in record}}
 
 
 def write_minimised(out_dir: str | Path, minimised: Atoms, record: dict | None) -> None:

@@ -127,3 +127,17 @@ def test_one_annealed_minimum_is_shared_by_temperatures_and_capabilities(structu
     assert (info["anneal_temperature_k"], info["anneal_ps"], info["anneal_seed"]) == (300, 2, 5)
     assert info["energy_ev"] == pytest.approx(delta["minimised"]["energy_ev"], abs=1e-9)
     assert info["energy_ev"] < delta["minimised"]["minimization"]["energy_initial_ev"]
+
+
+def test_anneal_options_map_to_one_protocol():
+    from nclattice.flows.mdruns import anneal_protocol, md_settings
+
+    default = anneal_protocol(DeltaTSettings(), seed=7)
+    assert default.anneals and (default.temperature_k, default.duration_ps, default.seed) == (300, 20, 7)
+    for off in ({"no-anneal": True}, {"anneal-k": 0}):
+        assert not anneal_protocol(DeltaTSettings.parse(off), seed=7).anneals
+    assert CalibrationSettings.parse({"no-minimize": True}).no_minimize  # the default anneal gives way
+    # one mapping of MD options: the thermostat where the capability has one, the start already minimised
+    run = md_settings(CalibrationSettings(thermostat="csvr", timestep_fs=1.5), 250.0)
+    assert (run.thermostat, run.timestep_fs, run.temperature_k, run.minimize_first) == ("csvr", 1.5, 250.0, False)
+    assert md_settings(DeltaTSettings(), 300.0).thermostat == "langevin"
