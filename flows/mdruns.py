@@ -68,7 +68,8 @@ def cached_minimised(atoms: Atoms, potential: PotentialSet, protocol: AnnealProt
         what = f"anneal {protocol.duration_ps:g} ps at {protocol.temperature_k:g} K and minimisation" \
             if protocol.anneals else "minimisation"
         _report(f"{what} of the starting structure ({len(atoms)} atoms)")
-        minimised, record = anneal_and_minimise(atoms, potential, protocol, workdir=work, progress=_report)
+        minimised, record = anneal_and_minimise(atoms, potential, protocol, workdir=work,  # its MD step: no line
+                                                progress=lambda line: None if line.startswith("MD ") else _report(line))
         write_structure(minimised, directory / MINIMISED_FILE)
         shutil.move(str(work / "log.lammps"), directory / "log.lammps")
         shutil.rmtree(work, ignore_errors=True)
