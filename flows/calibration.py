@@ -60,7 +60,7 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     calibration = build_calibration(ok_temps, [summaries[t] for t in ok_temps])
     calibration.update({
         "schema_version": SCHEMA_VERSION, "failed": failed, "md_protocol": protocol, "minimised": minimised,
-        "site_drift_summary": site_drift_summary({f"{t:g} K": protocol[f"{t:g}"]["site_drift"]
+        "site_drift_summary": site_drift_summary({f"{t:g}": protocol[f"{t:g}"]["site_drift"]
                                                   for t in sorted(ok_temps)}),
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms),

@@ -67,7 +67,7 @@ def run_delta_t(structure: str | Path, settings: DeltaTSettings, out: str | Path
         # the annealed and minimised start of both runs, and per temperature the atoms that left their sites
         "minimised": minimised,
         "md_protocol": {f"{m.temperature_k:g}": {"site_drift": t.site_drift} for m, t in zip(runs, trajs, strict=True)},
-        "site_drift_summary": site_drift_summary({f"{m.temperature_k:g} K": t.site_drift
+        "site_drift_summary": site_drift_summary({f"{m.temperature_k:g}": t.site_drift
                                                   for m, t in zip(runs, trajs, strict=True)}),
         "q_range_inv_angstrom": [q_min_inv_angstrom, q_max_inv_angstrom], "peaks": peaks,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),

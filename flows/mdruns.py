@@ -28,6 +28,7 @@ from ..structio import read_structure, write_structure
 from ..tasks.anneal import AnnealProtocol, anneal_and_minimise
 from ..tasks.drift import apply_drift_policy
 from ..tasks.md import MDSettings, Trajectory, run_nvt
+from .outcomes import drift_warnings
 from .settings import AnnealOptions, MDOptions
 
 MINIMISED_FILE = "minimised.extxyz"  # the annealed and minimised start, beside each MD-based result
@@ -108,14 +109,12 @@ def write_minimised(out_dir: str | Path, minimised: Atoms, record: dict | None) 
 
 
 def site_drift_summary(drifts: dict[str, dict]) -> str | None:
-    """One sentence when atoms left their sites in production ({label: site_drift}), else None:
-    the first line of a capability's summary."""
-    off = {label: d for label, d in drifts.items() if d.get("n_drifting")}
-    if not off:
-        return None
-    each = ", ".join(f"{d['n_drifting']} at {label}" for label, d in off.items())
-    return (f"WARNING atoms left their sites during production ({each}): their jumps are in ⟨u²⟩ and G(r); "
-            f"anneal longer or hotter (--anneal-ps, --anneal-k) or see site_drift in the result")
+    """One sentence when atoms left their sites in production ({temperature in K as text: site_drift}),
+    else None: the first line of a capability's summary, the same sentence as its outcome's warning."""
+    found = drift_warnings({t: {"site_drift": d} for t, d in drifts.items()})
+    return (f"WARNING {found[0]} Anneal longer or hotter (--anneal-ps, --anneal-k) or see site_drift in the result."
+            if found else None)
+
 
 def md_key(atoms: Atoms, potential: PotentialSet, settings: MDSettings) -> str:
     # threads and MPI ranks change speed, not physics: leave them out of the key

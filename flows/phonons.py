@@ -131,7 +131,7 @@ def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path
                 "broadening": "Gaussian"},
         "minimization": record, "timings_s": timings, "minimised": minimised,
         "site_drift": traj.site_drift,
-        "site_drift_summary": site_drift_summary({f"{temperature_k:g} K": traj.site_drift}),
+        "site_drift_summary": site_drift_summary({f"{temperature_k:g}": traj.site_drift}),
         "modes": "all (dense Hessian)" if sparse_modes is None else f"the {sparse_modes} lowest (sparse Hessian, "
                                                                     "shift-invert Lanczos)",
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),

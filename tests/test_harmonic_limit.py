@@ -86,7 +86,7 @@ def test_without_the_anneal_surface_atoms_leave_their_sites_and_the_summary_says
     main(["calibrate", dot, "--no-anneal", "--temperatures", "60,90,120", "--equilibration-ps", "2",
           "--production-ps", "16", "--out", str(out)])
     first = capsys.readouterr().out.split("\n\n")[-1].splitlines()[0]
-    assert first.startswith("WARNING atoms left their sites during production")
+    assert first.startswith("WARNING Atoms left their sites during the MD: ")
     calibration = json.loads((out / "calibration.json").read_text())
     assert calibration["site_drift_summary"] == first
     assert read_structure(out / "minimised.extxyz").info["anneal_temperature_k"] == 0
