@@ -174,6 +174,7 @@ class AnnealOptions(Settings):
     anneal_timestep_fs: FiniteFloat = opt(2.0, "anneal timestep in fs", gt=0, le=10)
     no_anneal: bool = opt(False, "minimise the structure as given, without the anneal before it")
 
+
 class CalibrationSettings(AnnealOptions, MDOptions):
     probe: Literal["electron", "xray"] = opt("electron", "weighting of the diffraction-weighted average")
     temperatures_k: list[float] = opt([150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0],
