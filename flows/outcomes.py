@@ -308,7 +308,7 @@ class PhononOutcome(Outcome):
         return out
 
     def warnings(self) -> list[str]:
-        out = super().warnings()
+        out = super().warnings() + drift_warnings(self._record("md_protocol"))
         imaginary = self._record("imaginary_modes") or []
         if imaginary:
             out.append(f"{len(imaginary)} imaginary mode(s): the minimum is not a true minimum.")

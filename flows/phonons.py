@@ -130,7 +130,7 @@ def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path
         "dos": {"frequency_thz": grid, "total": total, "projected": projected, "sigma_thz": dos_sigma_thz,
                 "broadening": "Gaussian"},
         "minimization": record, "timings_s": timings, "minimised": minimised,
-        "site_drift": traj.site_drift,
+        "md_protocol": {f"{temperature_k:g}": {"site_drift": traj.site_drift}},  # as calibrate and delta-t
         "site_drift_summary": site_drift_summary({f"{temperature_k:g}": traj.site_drift}),
         "modes": "all (dense Hessian)" if sparse_modes is None else f"the {sparse_modes} lowest (sparse Hessian, "
                                                                     "shift-invert Lanczos)",
