@@ -8,10 +8,11 @@ from pathlib import Path
 
 from ..errors import NclatticeError
 from ..flows.settings import CalibrationSettings
-from .options import add_command, execute, settings_from_args
+from .options import add_command, execute, print_site_drift, settings_from_args
 
 DESCRIPTION = ("Run NVT MD of a nanocrystal at several temperatures, fit <u²> = a + bT per element/region and "
-               "for the diffraction-weighted average, and write OUT/calibration.json and OUT/calibration.png. "
+               "for the diffraction-weighted average, and write OUT/calibration.json, OUT/calibration.png and "
+               "OUT/minimised.extxyz (the annealed and minimised structure every temperature starts from). "
                "With --apply, convert a measured Δ<u²> into ΔT ± σ instead.")
 
 
@@ -109,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
     other = _read_compare(args.compare)
     calibration = execute("calibrate", args, settings, structure=args.structure)
     fit = calibration["fit"]["diffraction_weighted"]
-    print(f"\nslope b = {fit['slope_angstrom2_per_k']:.3e} ± {fit['slope_stderr']:.1e} Å²/K "
+    print()
+    print_site_drift(calibration)
+    print(f"slope b = {fit['slope_angstrom2_per_k']:.3e} ± {fit['slope_stderr']:.1e} Å²/K "
           f"(R² = {fit['r2']:.4f}, diffraction-weighted)")
     spread = (calibration.get("force_field_spread") or {}).get("fit", {}).get("diffraction_weighted")
     if spread:
@@ -122,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     validation = calibration.get("potential_validation") or {}
     print(f"potential validation: {validation.get('status')}"
           + (f" ({validation['summary']})" if validation.get("summary") else ""))
-    print(f"written {Path(args.out) / 'calibration.json'} and calibration.png")
+    print(f"written {Path(args.out) / 'calibration.json'}, calibration.png and minimised.extxyz"
+          if calibration.get("minimised") else f"written {Path(args.out) / 'calibration.json'} and calibration.png")
     _compare(calibration, other, Path(args.out))
     return 1 if calibration["failed"] else 0

@@ -25,11 +25,11 @@ from ..tasks.calibration import (
     plot_force_fields,
 )
 from ..tasks.drift import apply_drift_policy
-from ..tasks.md import MDSettings, cpu_count
+from ..tasks.md import cpu_count
 from ..tasks.msd import lattice_directions, msd_from_frames, summarize
 from ..tasks.octahedra import octahedra_check
 from .common import load_inputs, load_potential_sets
-from .mdruns import cached_md
+from .mdruns import cached_md, md_settings, minimised_start, site_drift_summary, write_minimised
 from .outcomes import SCHEMA_VERSION
 from .settings import CalibrationSettings
 
@@ -39,7 +39,8 @@ DEFAULT_TEMPERATURES = [150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0]
 def run_calibration(structure: str | Path, settings: CalibrationSettings, out: str | Path,
                     results: str | Path | None = None,
                     overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Run the temperature series and write ``out/calibration.json`` and ``calibration.png``.
+    """Run the temperature series and write ``out/calibration.json``, ``calibration.png`` and
+    ``minimised.extxyz`` (the annealed and minimised structure every temperature starts from).
 
     ``overrides`` maps a temperature (as text) to MDSettings fields for that run only.
     ``settings.drift``: 'flag' warns when atoms leave their sites during production (they stay in
@@ -53,18 +54,13 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     temps = list(s.temperatures_k)
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
-    base = {"equilibration_ps": s.equilibration_ps, "production_ps": s.production_ps, "timestep_fs": s.timestep_fs,
-            "sample_every_fs": s.sample_every_fs, "thermostat": s.thermostat, "seed": s.seed,
-            "minimize_first": not s.no_minimize, "anneal_temperature_k": s.anneal_temperature_k,
-            "anneal_ps": s.anneal_ps}
-    md = {t: MDSettings(temperature_k=t, **{**base, **(overrides or {}).get(f"{t:g}", {})}) for t in temps}
-    for m in md.values():
-        m.validate()
+    start, minimised = minimised_start(atoms, pot, s, results_root, s.seed, minimise=not s.no_minimize)
+    md = {t: md_settings(s, t, **(overrides or {}).get(f"{t:g}", {})) for t in temps}
     summaries, failed, protocol = {}, [], {}
     t0 = time.perf_counter()
     pool = ThreadPoolExecutor(max_workers=max(1, min(cpu_count(), len(temps))), thread_name_prefix="md")
     with pool:
-        runs = {pool.submit(cached_md, atoms, pot, md[t], results_root): t for t in temps}
+        runs = {pool.submit(cached_md, start, pot, md[t], results_root): t for t in temps}
         _collect(runs, summaries, failed, protocol, s, atoms)
     if len(summaries) < 3:
         raise NclatticeError(
@@ -74,7 +70,9 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     ok_temps = sorted(summaries)
     calibration = build_calibration(ok_temps, [summaries[t] for t in ok_temps])
     calibration.update({
-        "schema_version": SCHEMA_VERSION, "failed": failed, "md_protocol": protocol,
+        "schema_version": SCHEMA_VERSION, "failed": failed, "md_protocol": protocol, "minimised": minimised,
+        "site_drift_summary": site_drift_summary({f"{t:g}": protocol[f"{t:g}"]["site_drift"]
+                                                  for t in sorted(ok_temps)}),
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms),
                       "pbc": [bool(p) for p in atoms.pbc]},
@@ -85,6 +83,7 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
         "provenance": provenance(seed=s.seed, potential=pot.record()),
     })
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_minimised(out_dir, start, minimised)
     save_figure(plot_calibration(calibration), out_dir / "calibration.png")
     write_json(out_dir / "calibration.json", calibration)  # last: its presence marks a complete result
     return calibration
@@ -124,13 +123,13 @@ def run_force_field_calibrations(structure: str | Path, settings: CalibrationSet
 
 
 def _collect(runs: dict, summaries: dict, failed: list, protocol: dict, s: CalibrationSettings, atoms) -> None:
-    """Per finished temperature: the MSD summary (and the minimisation and site-drift record), or
+    """Per finished temperature: the MSD summary (and the site-drift record), or
     the failure with its cause (with ``drift='fail'``, atoms off their sites are a failure)."""
     for done, future in enumerate(as_completed(runs), start=1):
         t = runs[future]
         try:
             traj, _, cached = future.result()
-            protocol[f"{t:g}"] = {"minimization": traj.minimization, "site_drift": traj.site_drift}
+            protocol[f"{t:g}"] = {"site_drift": traj.site_drift}  # the start: calibration.json "minimised"
             if {"Pb", "Br"} <= set(traj.symbols):  # perovskite: are the PbBr6 octahedra kept?
                 protocol[f"{t:g}"]["octahedra"] = octahedra_check(atoms.positions, traj.positions_angstrom,
                                                                   traj.symbols, traj.masses_amu,

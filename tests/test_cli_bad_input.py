@@ -54,6 +54,8 @@ CASES = [
     (["calibrate", "NC", "--timestep-fs", "0"], "--timestep-fs"),
     (["calibrate", "NC", "--sample-every-fs", "1"], "shorter than --timestep-fs"),
     (["calibrate", "NC", "--seed", "0"], "--seed"),
+    (["calibrate", "NC", "--no-minimize", "--anneal-k", "300"], "needs the minimisation"),
+    (["calibrate", "NC", "--anneal-timestep-fs", "0"], "--anneal-timestep-fs"),
     (["calibrate", "MISSING"], "does not exist"),
     (["calibrate", "EMPTY"], "structure file"),
     (["calibrate", "TRUNCATED"], "structure file"),
@@ -69,6 +71,7 @@ CASES = [
     # phonons
     (["phonons", "NC", "--temperature", "-5"], "--temperature"),
     (["phonons", "NC", "--fmax", "-1"], "--fmax"),
+    (["phonons", "NC", "--anneal-k", "-300"], "--anneal-k"),
     (["phonons", "NC", "--dos-sigma", "nan"], "--dos-sigma"),
     (["phonons", "NC", "--md-ps", "10"], "twice the correlation window"),
     (["phonons", "GOLD"], "Au"),
