@@ -205,6 +205,7 @@ ROWS: list[Published] = [
         "mostly < 1 ps (4 ML CdSe/CdS NC)",
         f"phonons-cdse2nm-{short}",
         note=note,
+        material="CdSe (core only)",
     ) for short, label, note in (
         ("sw", "Zhou 2013 Stillinger-Weber",
          "differs, as the 4 ML row: the same protocol with three force fields, to test whether the lifetime gap "
