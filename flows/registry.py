@@ -115,7 +115,12 @@ def preflight(cap: Capability, settings: st.Settings, structure: str | Path | No
 
             symbols = set(read_structure(structure).get_chemical_symbols())
             name = getattr(settings, "potential", None)
-            (load(name) if name else default_for(symbols)).check_covers(symbols)
+            if getattr(settings, "potentials", None):
+                from .common import load_potential_sets
+
+                load_potential_sets(symbols, settings.potentials, quiet=True)
+            else:
+                (load(name) if name else default_for(symbols)).check_covers(symbols)
     if cap.inputs == "data":
         for d in data or []:
             if not (Path(d).is_file() or (cap.name == "ued-images" and Path(d).is_dir())):
