@@ -105,9 +105,9 @@ def walltime_text(seconds: float) -> str:
 def item_resources(settings: Settings, n_atoms: int | None) -> Resources:
     """Cores, memory and walltime one campaign item needs: an estimate from its settings.
 
-    MD items: steps = (anneal + equilibration + production) / timestep per temperature, at the
-    measured one-core speed of the potential times the ranks (near-linear on one node), temperatures
-    spread over the job's cores; memory: the stored frames plus 1 GB. Other items: one core, 2 GB,
+    MD items: steps = (equilibration + production) / timestep per temperature, plus the anneal that
+    starts them all (once), at the measured one-core speed of the potential times the ranks
+    (near-linear on one node); memory: the stored frames plus 1 GB. Other items: one core, 2 GB,
     30 minutes.
     """
     ranks = getattr(settings, "mpi_ranks", 1) * getattr(settings, "omp_threads", 1)
@@ -115,11 +115,11 @@ def item_resources(settings: Settings, n_atoms: int | None) -> Resources:
         return Resources(ranks, 2.0, 1800.0)
     temperatures = len(getattr(settings, "temperatures_k", None) or [0, 0]) if hasattr(
         settings, "temperatures_k") or hasattr(settings, "delta_t_k") else 1
-    ps = (getattr(settings, "anneal_ps", 0.0) if getattr(settings, "anneal_temperature_k", 0.0) else 0.0) \
-        + settings.equilibration_ps + settings.production_ps
-    steps = ps * 1000 / settings.timestep_fs
+    steps = temperatures * (settings.equilibration_ps + settings.production_ps) * 1000 / settings.timestep_fs
+    if getattr(settings, "anneal_temperature_k", 0.0) and not getattr(settings, "no_anneal", False):
+        steps += settings.anneal_ps * 1000 / getattr(settings, "anneal_timestep_fs", settings.timestep_fs)  # once
     speed = ATOM_STEPS_PER_S.get(getattr(settings, "potential", None) or "", SLOWEST_ATOM_STEPS_PER_S)
-    seconds = temperatures * n_atoms * steps / (speed * ranks)
+    seconds = n_atoms * steps / (speed * ranks)
     frames = settings.production_ps * 1000 / settings.sample_every_fs
     memory = 1.0 + n_atoms * frames * BYTES_PER_FRAME_ATOM * min(temperatures, 2) / 1e9
     return Resources(ranks, round(memory, 1), WALLTIME_SAFETY * seconds + 300)

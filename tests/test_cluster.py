@@ -65,7 +65,7 @@ def test_md_estimate_scales_with_atoms_length_and_ranks():
     s = CalibrationSettings.parse({"temperatures": "100,200,300", "production-ps": 20, "equilibration-ps": 10,
                                    "potential": "zhou2013-sw"})
     one = item_resources(s, 10_901)
-    steps = 3 * 30_000 / 2.0  # 3 temperatures x 30 ps / 2 fs
+    steps = 3 * 30_000 / 2.0 + s.anneal_ps * 1000 / s.anneal_timestep_fs  # 3 x 30 ps / 2 fs, one anneal
     assert one.walltime_s == pytest.approx(3 * 10_901 * steps / ATOM_STEPS_PER_S["zhou2013-sw"] + 300)
     four = item_resources(s.model_copy(update={"mpi_ranks": 4}), 10_901)
     assert four.cores == 4 and (four.walltime_s - 300) == pytest.approx((one.walltime_s - 300) / 4)

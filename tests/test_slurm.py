@@ -26,11 +26,11 @@ analyses:
   - run: delta-t
     name: dt-a
     structure: nc
-    with: {{equilibration-ps: 0.2, production-ps: {prod}, seed: 11}}
+    with: {{equilibration-ps: 0.2, production-ps: {prod}, seed: 11, no-anneal: true}}
   - run: delta-t
     name: dt-b
     structure: nc
-    with: {{equilibration-ps: 0.2, production-ps: {prod}, seed: 12}}
+    with: {{equilibration-ps: 0.2, production-ps: {prod}, seed: 12, no-anneal: true}}
 slurm:
   partition: {partition}
   walltime: "00:10:00"
