@@ -113,7 +113,11 @@ def force_field_spread(calibrations: dict[str, dict]) -> dict[str, Any]:
         def counts(moved: dict[str, int]) -> str:
             return ", ".join(f"{c} at {t} K" for t, c in sorted(moved.items(), key=lambda kv: float(kv[0])))
 
-        which = "; ".join(f"{n} ({counts(m)} atoms)" for n, m in off.items())
+        def of(name: str) -> str:
+            atoms = (calibrations[name].get("structure") or {}).get("atoms")
+            return f" of {atoms}" if atoms else ""
+
+        which = "; ".join(f"{n} ({counts(m)}{of(n)} atoms)" for n, m in off.items())
         warning = (f"atoms left their sites in the calibration of {which}: those slopes include the jumps, not only "
                    "vibrations, and widen the force-field spread"
                    + (f"; the spread over the sets that kept their sites ({', '.join(kept)}) is given beside it."
