@@ -192,6 +192,7 @@ def spin_record(run: PolaronRun | None, analysis: dict[str, Any], backend: Backe
         "schema_version": SCHEMA_VERSION,
         "backend": backend.name if backend is not None else "imported",
         "backend_settings": backend.settings() if backend is not None else None,
+        "singlet_state": getattr(backend, "singlet", None),
         **{k: v for k, v in zip(("energy_singlet_ev", "energy_triplet_vertical_ev",
                                  "energy_triplet_relaxed_ev"), e, strict=True)},
         **derived,
@@ -219,6 +220,10 @@ def spin_record(run: PolaronRun | None, analysis: dict[str, Any], backend: Backe
                     "triplet_start_energy_ev": start,
                     "triplet_start_matches_vertical": bool(abs(start - run.vertical.energy_ev) < 1e-3)},
             "log": {"singlet": run.singlet.log, "triplet": run.triplet.log},
+            # <S^2> as the engine reports it (CP2K; 0 for the restricted closed shell)
+            "s_squared": {"singlet": run.singlet.scf.get("s_squared"),
+                          "triplet_vertical": run.vertical.scf.get("s_squared"),
+                          "triplet": run.triplet.scf.get("s_squared")},
         })
     record["provenance"] = provenance(blas=prefer_openblas() or "bundled with tblite",
                                       reference="Shen et al., CsPbBr3 exciton polaron, supplement S4 / Table S2")
@@ -393,7 +398,7 @@ def backend_for(s: SpinRelaxSettings, out: Path):
     from ..tasks.cp2k_backend import parse_backend_options
 
     options = {"mpi_ranks": s.cp2k_ranks, "command": s.cp2k_command, "data_dir": s.cp2k_data_dir,
-               "workdir": str(Path(out) / "cp2k_work")}
+               "workdir": str(Path(out) / "cp2k_work"), "singlet": s.singlet}
     if s.vacuum_angstrom is not None:
         options["vacuum_angstrom"] = s.vacuum_angstrom
     options.update(parse_backend_options(s.cp2k_option))
