@@ -38,6 +38,7 @@ from ..errors import NclatticeError
 from ..provenance import file_sha256, input_key, provenance, structure_fingerprint
 from ..results import read_json, save_arrays, save_figure, write_json
 from ..structio import read_structure, write_structure
+from ..tasks.alignment import displacement_field
 from ..tasks.spin import (
     Backend,
     RelaxCheckpoint,
@@ -45,7 +46,6 @@ from ..tasks.spin import (
     SinglePoint,
     as_backend,
     check_spin_parity,
-    displacement_field,
     make_backend,
     plot_displacement,
     polaron_energetics,

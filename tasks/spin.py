@@ -15,7 +15,7 @@ electronic temperature did not), records the step at which it did, and otherwise
 Analysis follows the supplement of Shen et al. (supplement S4): relaxation energy
 E_T(S0 geometry) - E_T(relaxed) (56 meV mean over 5 models for Cs200Pb125Br450 with
 CP2K/PBE), Stokes shift = 2 x that, adiabatic gap E_T(relaxed) - E_S(relaxed) (2.479 eV),
-displacement field u = r(S=1) - r(S=0) after removing rigid-body motion, and per species
+displacement field u = r(S=1) - r(S=0) after removing rigid-body motion (tasks/alignment.py), and per species
 the slope of each component of u against each coordinate (Table S2 layout).
 """
 
@@ -397,32 +397,6 @@ def polaron_energetics(energy_singlet_ev: float, energy_triplet_vertical_ev: flo
         "adiabatic_gap_ev": energy_triplet_relaxed_ev - energy_singlet_ev,
         "vertical_gap_ev": energy_triplet_vertical_ev - energy_singlet_ev,
     }
-
-
-def kabsch_align(reference: np.ndarray, moving: np.ndarray,
-                 weights: np.ndarray | None = None) -> np.ndarray:
-    """``moving`` rotated and translated onto ``reference`` (weighted least squares, no mirror)."""
-    w = np.ones(len(reference)) if weights is None else np.asarray(weights, float)
-    w = w / w.sum()
-    c_ref, c_mov = w @ reference, w @ moving
-    a, b = moving - c_mov, reference - c_ref
-    u, _, vt = np.linalg.svd((a * w[:, None]).T @ b)
-    d = np.sign(np.linalg.det(u @ vt))
-    rotation = u @ np.diag([1.0, 1.0, d]) @ vt  # row-vector convention: a @ rotation ~ b
-    return a @ rotation + c_ref
-
-
-def displacement_field(singlet: Atoms, triplet: Atoms) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates (Å, singlet frame, relative to its centre of mass) and u = r_T - r_S (Å)
-    after removing the rigid translation and rotation (mass-weighted, Eckart-like frame)."""
-    if len(singlet) != len(triplet) or singlet.get_chemical_symbols() != triplet.get_chemical_symbols():
-        raise NclatticeError("the singlet and triplet structures must hold the same atoms in the "
-                             "same order; write both from one relaxation sequence.")
-    masses = singlet.get_masses()
-    ref = singlet.positions
-    aligned = kabsch_align(ref, triplet.positions, masses)
-    centre = masses @ ref / masses.sum()
-    return ref - centre, aligned - ref
 
 
 def _slope_and_stderr(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

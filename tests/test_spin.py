@@ -21,6 +21,7 @@ from scipy.spatial.transform import Rotation
 from nclattice.errors import NclatticeError
 from nclattice.flows.polaron import PolaronSettings, analyze_pair, run_polaron
 from nclattice.structures.labels import net_formal_charge
+from nclattice.tasks.alignment import displacement_field
 from nclattice.tasks.cp2k_backend import (
     NOT_CONVERGED,
     RISING_OUTER_LOOPS,
@@ -40,7 +41,6 @@ from nclattice.tasks.spin import (
     SCFNotConverged,
     XtbBackend,
     as_backend,
-    displacement_field,
     max_force,
     polaron_energetics,
     radial_profile,
@@ -377,14 +377,20 @@ def test_vacuum_to_try_after_density_reached_the_walls():
 
 
 def test_written_pair_feeds_the_diffraction_dft_model(polaron, tmp_path):
-    """Same file format as the diffraction issue reads: two extxyz files, same atom order."""
-    models = pytest.importorskip("nclattice.tasks.models",
-                                 reason="the diffraction models module is not in this checkout")
-    from nclattice.structio import read_structure, write_structure
+    """Same file format as the diffraction dft model reads: two extxyz files, same atom order;
+    its excitation is the spin-relax displacement field."""
+    import dataclasses
+
+    from nclattice.flows import diffraction
+    from nclattice.structio import write_structure
 
     write_structure(polaron.singlet.atoms, tmp_path / "singlet.extxyz")
     write_structure(polaron.triplet.atoms, tmp_path / "triplet.extxyz")
-    s, t = read_structure(tmp_path / "singlet.extxyz"), read_structure(tmp_path / "triplet.extxyz")
+    s, t = diffraction.relaxed_pair(tmp_path)
     assert s.info["multiplicity"] == 1 and t.info["multiplicity"] == 3
-    u_dft_model = models.displacement_from_relaxations(s, t)
-    np.testing.assert_allclose(u_dft_model, displacement_field(s, t)[1], atol=1e-9)
+    settings = dataclasses.replace(diffraction.PolaronSettings(), model="dft")
+    positions, _, u_dft_model = next(diffraction.polaron_members(settings, np.random.default_rng(0), (s, t)))
+    np.testing.assert_allclose(positions, s.positions)
+    # the same field as from the in-memory pair, to the precision of the extxyz files
+    np.testing.assert_allclose(u_dft_model, displacement_field(polaron.singlet.atoms, polaron.triplet.atoms)[1],
+                               atol=1e-7)
