@@ -1,8 +1,31 @@
 """CP2K backend: ASE's CP2K calculator (cp2k shell mode) with the polaron paper's settings.
 
-Physics as in Shen et al. (Methods and supplement S4): unrestricted Kohn-Sham with MULTIPLICITY
-1 or 3, PBE, DZVP-MOLOPT-SR-GTH basis, GTH-PBE pseudopotentials, the nanocrystal as an isolated
-cluster. The paper gives no grids or SCF scheme; the defaults below scale with the system so that
+Physics as in Shen et al. (Methods and supplement S4): PBE, DZVP-MOLOPT-SR-GTH basis, GTH-PBE
+pseudopotentials, the nanocrystal as an isolated cluster, the triplet by unrestricted Kohn-Sham
+(MULTIPLICITY 3). The singlet (``singlet``):
+
+* "closed-shell" (default): restricted Kohn-Sham, alpha = beta by construction. UKS with
+  MULTIPLICITY 1 from the atomic guess starts with identical alpha and beta densities, and
+  whether (and where) the SCF breaks spin symmetry is then decided by rounding, which differs
+  between CPUs and FFT/BLAS code paths: on one machine O2's singlet went to the broken-symmetry
+  state, on another its OT SCF climbed for 1,000 steps. RKS is one state everywhere.
+* "broken-symmetry": UKS, MULTIPLICITY 1, from a defined spin-broken guess
+  (:func:`broken_symmetry_sides`, :func:`broken_symmetry_input`): the atoms are split by the
+  plane through their centroid normal to the longest principal axis, and the atomic guess puts
+  one alpha electron on one half and one beta electron on the other (CP2K's per-kind
+  MAGNETIZATION), i.e. the triplet's two unpaired electrons with one spin flipped. O2:
+  <S^2> = 1.003, 0.40 eV above the triplet, 1.3 eV below the closed shell (PBE, 1.21 Å).
+
+CP2K prints <S^2> after each unrestricted SCF; :class:`CheckedCP2K` keeps it (0 for RKS).
+
+SCF attempts (``max_attempts`` 2, see :meth:`Cp2kBackend.describe_attempt`): OT as below;
+after an unconverged SCF, a fresh start by standard diagonalisation with Broyden mixing and
+Fermi-Dirac smearing (300 K, ``added_mos`` empty orbitals; unrestricted runs keep their
+multiplicity through FIXED_MAGNETIC_MOMENT). Smearing may give a degenerate HOMO fractional
+occupations, so spin.json records which attempt produced each number. An OT run whose outer-loop
+energy rises over three consecutive outer loops (:func:`energy_rising`; variational SCF energies
+only go down) is stopped at once by a thread that reads the output file, instead of running out
+its 1,000 steps. The paper gives no grids or SCF scheme; the defaults below scale with the system so that
 small clusters finish in minutes on one core (O2, both spin states relaxed: a few minutes):
 
 * box: a cube of side (largest extent of the atoms) + 2 x ``vacuum_angstrom``, atoms centred;
@@ -29,10 +52,11 @@ small clusters finish in minutes on one core (O2, both spin states relaxed: a fe
 * SCF: orbital transformation with the conjugate-gradient minimiser and the FULL_ALL
   preconditioner (fewest steps for clusters up to a few hundred atoms; FULL_SINGLE_INVERSE is
   cheaper per step for very large ones), EPS_SCF 1e-5 (CP2K's default), outer loop up to
-  20 x 50 steps. Measured on the closed-shell O2 singlet (two degenerate pi* orbitals): DIIS
+  20 x 50 steps. Measured on the UKS O2 singlet (two degenerate pi* orbitals): DIIS
   stalled at a gradient of 4e-5 and 0.016 eV above the minimum after 50 steps, CG converged
-  in 85. The wavefunction of the previous geometry is the guess of the next (one cp2k shell
-  per stage).
+  in 85; the RKS closed-shell O2 singlet at 1.21 Å takes CG 123 steps (DIIS 66, same energy
+  to 0.01 meV), the broken-symmetry one 45. The wavefunction of the previous geometry is the
+  guess of the next (one cp2k shell per stage).
 * one OpenMP thread and one MPI rank unless ``omp_threads`` / ``mpi_ranks`` say otherwise.
 
 Every setting is a field of :class:`Cp2kBackend` (on the command line ``--cp2k-option
