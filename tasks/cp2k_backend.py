@@ -380,11 +380,24 @@ class CheckedCP2K(_NclatticeInput, CP2K):
     """ASE's CP2K calculator that fails, instead of warning, when an SCF did not converge, its
     energy rose over outer loops (the shell is stopped then) or the density reached the walls
     of the wavelet solver's box. ``s_squared`` is <S^2> as CP2K reported it for the last
-    evaluation (0 for a restricted closed shell, where CP2K prints none)."""
+    evaluation (0 for a restricted closed shell, where CP2K prints none). CP2K buffers the
+    lines after its SCF (the S**2 line among them) until later output or the shell's exit, so
+    :meth:`close` reads them once more (measured: a single point's S**2 line appeared only when
+    the shell exited; "SCF run (NOT) converged" is written at once)."""
 
     output_path: Path | None = None  # the .out file as seen from here (the shell runs elsewhere)
     s_squared: float | None = None
     restricted: bool = False
+    _first_offset: int | None = None
+
+    def close(self):
+        super().close()
+        out = self.output_path or Path(self.label + ".out")
+        if self._first_offset is not None and not self.restricted and out.exists():
+            with open(out, errors="replace") as fh:
+                fh.seek(self._first_offset)
+                found = reported_s_squared(fh.read())
+            self.s_squared = found if found is not None else self.s_squared
 
     def _stop_shell(self) -> None:
         child = getattr(getattr(self, "_shell", None), "_child", None)
@@ -394,6 +407,8 @@ class CheckedCP2K(_NclatticeInput, CP2K):
     def calculate(self, atoms=None, properties=None, system_changes=None):
         out = self.output_path or Path(self.label + ".out")
         start = out.stat().st_size if out.exists() else 0
+        if self._first_offset is None:
+            self._first_offset = start
         args = (atoms, properties) if system_changes is None else (atoms, properties, system_changes)
         box = (atoms if atoms is not None else self.atoms).copy()
         watch = _OutputWatch(out, start, self._stop_shell)

@@ -89,6 +89,7 @@ def check_triplet(data, out):
     assert max(data["max_force_ev_per_angstrom"].values()) <= 0.05
     # UKS triplet: two unpaired electrons, <S^2> = 2 plus a little spin contamination
     assert 2.0 <= data["s_squared"]["triplet"] < 2.05
+    assert 2.0 <= data["s_squared"]["triplet_vertical"] < 2.05  # output read after each evaluation
     outputs = "".join(p.read_text(errors="replace") for p in (out / "cp2k_work").glob("*.out"))
     assert "SCF run converged" in outputs and NOT_CONVERGED not in outputs
     assert EDGE_DENSITY not in cp2k_messages(outputs)  # the 3.5 Å default holds O2's density
