@@ -14,6 +14,7 @@ from typing import Any, Literal
 from ..errors import NclatticeError
 from . import outcomes as oc
 from . import settings as st
+from .images_settings import UedImagesSettings
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
                oc.UedOutcome),
     Capability("ued-decompose", st.UedDecomposeSettings, "ued_profiles:run_ued_decompose", "data", False,
                oc.DecompositionOutcome),
+    Capability("ued-images", UedImagesSettings, "ued_images:run_ued_images", "data", False, oc.UedImagesOutcome),
     Capability("kinetics-auger", st.AugerSettings, "kinetics:run_auger", "none", False, oc.AugerOutcome),
     Capability("kinetics-trapping", st.TrappingSettings, "kinetics:run_trapping", "none", False,
                oc.TrappingOutcome),
@@ -113,10 +115,15 @@ def preflight(cap: Capability, settings: st.Settings, structure: str | Path | No
 
             symbols = set(read_structure(structure).get_chemical_symbols())
             name = getattr(settings, "potential", None)
-            (load(name) if name else default_for(symbols)).check_covers(symbols)
+            if getattr(settings, "potentials", None):
+                from .common import load_potential_sets
+
+                load_potential_sets(symbols, settings.potentials, quiet=True)
+            else:
+                (load(name) if name else default_for(symbols)).check_covers(symbols)
     if cap.inputs == "data":
         for d in data or []:
-            if not Path(d).is_file():
+            if not (Path(d).is_file() or (cap.name == "ued-images" and Path(d).is_dir())):
                 raise NclatticeError(f"data file '{d}' does not exist.")
     if cap.name == "ued":
         from .ued import load_series
