@@ -4,7 +4,9 @@
 #   scripts/dev.sh test [PYTEST ARGS] run the test suite with pytest (installs CP2K, Chromium and
 #                                     Slurm first where it can, and starts a single-node Slurm on
 #                                     loopback for the run, so the tests marked cp2k, browser and
-#                                     slurm run rather than skip)
+#                                     slurm run rather than skip), in NCLATTICE_TEST_WORKERS (default 2)
+#                                     processes (pytest-xdist), one test file per process at a
+#                                     time (-n 0: one process)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,6 +77,7 @@ case "$cmd" in
     ensure_chromium
     if [ "${1:-}" = --version ]; then exec .venv/bin/python -m pytest "$@"; fi
     ensure_slurm
-    .venv/bin/python -m pytest "$@" ;;  # not exec: the EXIT trap stops the local Slurm
+    # not exec: the EXIT trap stops the local Slurm
+    .venv/bin/python -m pytest -n "${NCLATTICE_TEST_WORKERS:-2}" --dist loadfile "$@" ;;
   *) echo "usage: scripts/dev.sh demo|test [args]" >&2; exit 2 ;;
 esac

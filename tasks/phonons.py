@@ -43,9 +43,9 @@ from scipy.optimize import curve_fit
 from ..errors import NclatticeError
 from ..potentials import PotentialSet
 from ..structio import lammps_ready, species_order, write_structure
+from .alignment import kabsch
 from .lammps_launch import WorkerTimeout, failure_cause, run_worker
 from .md import system_commands
-from .msd import kabsch
 
 THZ_PER_SQRT_EV_A2_AMU = 15.6333  # sqrt(eV / (Å² amu)) / 2π in THz
 
