@@ -98,7 +98,8 @@ def test_two_ranks_run_under_srun_inside_a_slurm_job(nc, sw):
     one = run_nvt(nc, sw, MDSettings(300, **{**MD, "production_ps": 0.2}))
     done = subprocess.run(["salloc", "-n", "2", "--mem=1G", "--time=5", sys.executable, "-c", SRUN_SCRIPT,
                            json.dumps({**MD, "production_ps": 0.2})], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, (done.returncode, done.stdout[-1000:], done.stderr[-2000:])
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["launcher"] == "srun"
-    assert abs(result["energy"] - one.minimization["energy_final_ev"]) / len(nc) < 1e-7
+    assert abs(result["energy"] - one.minimization["energy_final_ev"]) / len(nc) < 1e-7, \
+        (result, one.minimization["energy_final_ev"])
