@@ -20,10 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from nclattice.potentials import coulomb_route, load, registry
-from nclattice.structio import lammps_ready, species_order, write_structure
 from nclattice.structures.rocksalt import build_pbse
-from nclattice.tasks.lammps_env import load_lammps
-from nclattice.tasks.md import system_commands
+from nclattice.tasks.phonons import static_lammps
 
 COULOMB_EV_ANGSTROM = 14.399645
 CHARGES_ONLY = """name: charges-only
@@ -47,19 +45,10 @@ def exact_numpy(positions: np.ndarray, charges: np.ndarray) -> np.ndarray:
 
 
 def lammps_route(atoms, pot, work: Path, evaluations: int) -> tuple[np.ndarray, float]:
-    data = str(work / "s.data")
-    write_structure(lammps_ready(atoms), data)
-    masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
-    lmp = load_lammps()(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
-    for command in system_commands(species_order(atoms), masses, pot, data, False, free_boundary="m"):
-        lmp.command(command)
-    lmp.command("run 0")
-    forces = np.ctypeslib.as_array(lmp.gather_atoms("f", 1, 3)).reshape(len(atoms), 3).copy()
-    t0 = time.perf_counter()
-    lmp.command(f"run {evaluations}")  # atoms do not move (no integrator): one force call per step
-    seconds = (time.perf_counter() - t0) / evaluations
-    lmp.close()
-    return forces, seconds
+    """Forces of the unminimised dot and the seconds of one force evaluation (mean of
+    ``evaluations``), from the static LAMMPS worker."""
+    result = static_lammps(atoms, pot, minimize=False, evaluations=evaluations, workdir=work / "static")
+    return result.forces_ev_per_angstrom, result.timings_s["per_evaluation"]
 
 
 def main() -> None:

@@ -1,12 +1,15 @@
 """Worker process for static LAMMPS work: ``python -m nclattice.tasks.lammps_static_worker spec.json``.
 
-Minimises a structure (conjugate gradients) and builds its Hessian by central differences of
-the forces, in its own process so that a LAMMPS crash fails this step alone. The spec (JSON)
-holds the LAMMPS commands that set the system up, the minimisation settings, the
-finite-difference step, which atoms to displace and where to write. Outputs beside the spec:
-``minimized.npy`` (positions in the data file's frame), ``hessian.npy`` (dense, rows of the
-displaced coordinates) or ``hessian.npz`` (sparse CSR: data, indices, indptr, shape), and
-``static.json`` (minimisation record, timings, LAMMPS version); or ``failure.txt`` with the cause.
+Minimises a structure (conjugate gradients; optionally the periodic box too, ``fix box/relax``),
+and optionally builds its Hessian by central differences of the forces, in its own process so
+that a LAMMPS crash fails this step alone. The spec (JSON) holds the LAMMPS commands that set the
+system up, the minimisation settings, the box relaxation (``relax_box``: null, "iso" or "aniso"),
+whether to build the Hessian, the finite-difference step, which atoms to displace, how many force
+evaluations to time (``evaluations``) and where to write. Outputs beside the spec:
+``minimized.npy`` (positions in the data file's frame), ``forces.npy`` (forces there),
+``hessian.npy`` (dense, rows of the displaced coordinates) or ``hessian.npz`` (sparse CSR: data,
+indices, indptr, shape), and ``static.json`` (minimisation record, energy, box, timings, LAMMPS
+version); or ``failure.txt`` with the cause.
 
 Sparse rows keep the entries above ``sparse_tolerance`` times the largest |H|: a displaced atom
 changes the forces only on atoms within the potential's cut-off (3-body terms included), so
@@ -46,13 +49,53 @@ def _forces(lmp, n: int, flat_positions: np.ndarray | None = None) -> np.ndarray
     return np.ctypeslib.as_array(lmp.gather_atoms("f", 1, 3)).reshape(3 * n).copy()
 
 
+def _box(lmp) -> tuple[list[float], list[list[float]]]:
+    """(origin, cell rows) of the LAMMPS box."""
+    lo, hi, xy, yz, xz, _, _ = lmp.extract_box()
+    return list(lo), [[hi[0] - lo[0], 0.0, 0.0], [xy, hi[1] - lo[1], 0.0], [xz, yz, hi[2] - lo[2]]]
+
+
 def _minimize(lmp, n: int, spec: dict) -> dict:
+    """CG on the positions; with ``relax_box`` also the box lengths until the diagonal pressure is
+    below ``pressure_tolerance_gpa``: positions minimised at fixed box, then each axis scaled by a
+    secant step on its own pressure component, repeated. (``fix box/relax`` inside the minimiser
+    stops with 'linesearch alpha is zero' for PPPM Coulomb sets, whose k-space grid is set up once
+    per minimisation, so the box is moved here between minimisations.)"""
     fmax = spec["fmax_ev_per_angstrom"]
-    for command in minimize_commands(fmax, spec["max_iterations"]):
-        lmp.command(command)
+    mode = spec.get("relax_box")
+    record = {"algorithm": "LAMMPS min_style cg" + (f", box lengths by secant steps ({mode})" if mode else "")}
+    tolerance = spec.get("pressure_tolerance_gpa", 1e-4)
+    log_length, pressure, stiffness = None, None, np.full(3, 100.0)  # GPa per unit log-strain, a first guess
+    cycles = 0
+    while cycles < (100 if mode else 1):
+        cycles += 1
+        for command in minimize_commands(fmax, spec["max_iterations"]):
+            lmp.command(command)
+        if not mode:
+            break
+        now_length = np.log(np.diagonal(_box(lmp)[1]))
+        now = np.array([lmp.get_thermo(f"p{c}{c}") for c in "xyz"]) * 1e-4  # bar -> GPa
+        if mode == "iso":
+            now = np.full(3, now.mean())
+        if np.abs(now).max() <= tolerance:
+            break
+        if pressure is not None:  # secant: dP/dln L per axis, kept if physical (pressure falls as L grows)
+            moved = now_length - log_length
+            slope = -(now - pressure) / np.where(np.abs(moved) > 1e-12, moved, np.inf)
+            stiffness = np.where(slope > 1.0, slope, stiffness)
+        log_length, pressure = now_length, now
+        step = np.clip(now / stiffness, -0.02, 0.02)  # compressed (P > 0): expand
+        scales = [float(x) for x in np.exp(step)]
+        lmp.command(f"change_box all x scale {scales[0]!r} y scale {scales[1]!r} z scale {scales[2]!r} remap")
     worst = float(np.abs(_forces(lmp, n)).max())
-    return {"max_force_ev_per_angstrom": worst, "converged": worst <= fmax * 1.0001,
-            "energy_ev": float(lmp.get_thermo("pe")), "algorithm": "LAMMPS min_style cg"}
+    converged = worst <= fmax * 1.0001
+    if mode:
+        diagonal = [float(lmp.get_thermo(f"p{c}{c}")) * 1e-4 for c in "xyz"]
+        record.update({"pressure_diagonal_gpa": diagonal, "box_cycles": cycles})
+        converged = converged and max(map(abs, diagonal)) <= tolerance * (1.0001 if mode == "aniso" else 3)
+    record.update({"max_force_ev_per_angstrom": worst, "converged": converged,
+                   "energy_ev": float(lmp.get_thermo("pe"))})
+    return record
 
 
 def _hessian_rows(lmp, n: int, x0: np.ndarray, coords: np.ndarray, step: float, progress_every: int):
@@ -75,6 +118,27 @@ def _run(lmp, spec: dict, work: Path) -> None:
     t1 = time.perf_counter()
     x0 = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3)).reshape(3 * n).copy()
     np.save(work / "minimized.npy", x0.reshape(n, 3))
+    np.save(work / "forces.npy", _forces(lmp, n).reshape(n, 3))
+    energy = float(lmp.get_thermo("pe"))
+    origin, cell = _box(lmp)
+    timings = {"minimize": t1 - t0}
+    if spec.get("evaluations"):  # the atoms do not move (no integrator): one force call per step
+        t = time.perf_counter()
+        lmp.command(f"run {int(spec['evaluations'])} pre no post no")
+        timings["per_evaluation"] = (time.perf_counter() - t) / int(spec["evaluations"])
+    if spec.get("hessian", True):
+        timings["hessian"] = _write_hessian(lmp, n, x0, spec, work)
+    version = str(lmp.version())
+    lmp.close()
+    (work / "static.json").write_text(json.dumps({
+        "minimization": record, "energy_ev": energy, "box_origin_angstrom": origin, "cell_angstrom": cell,
+        "lammps_version": version, "timings_s": timings,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def _write_hessian(lmp, n: int, x0: np.ndarray, spec: dict, work: Path) -> float:
+    """hessian.npy or hessian.npz of the displaced atoms' coordinates; returns its seconds."""
+    t1 = time.perf_counter()
     atoms = np.asarray(spec.get("atoms") or range(n), dtype=np.int64)
     coords = (3 * atoms[:, None] + np.arange(3)).ravel()
     every = max(1, len(coords) // 20)
@@ -99,12 +163,7 @@ def _run(lmp, spec: dict, work: Path) -> None:
         np.save(work / "hessian.part.npy", h)
         (work / "hessian.part.npy").replace(work / "hessian.npy")
     _forces(lmp, n, x0)
-    version = str(lmp.version())
-    lmp.close()
-    (work / "static.json").write_text(json.dumps({
-        "minimization": record, "lammps_version": version,
-        "timings_s": {"minimize": t1 - t0, "hessian": time.perf_counter() - t1},
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    return time.perf_counter() - t1
 
 
 if __name__ == "__main__":

@@ -56,11 +56,14 @@ THZ_PER_SQRT_EV_A2_AMU = 15.6333  # sqrt(eV / (Å² amu)) / 2π in THz
 @dataclass
 class StaticResult:
     positions_angstrom: np.ndarray  # minimised, in the input's frame
-    hessian_ev_a2: np.ndarray | sp.csr_matrix  # symmetrised, (3N, 3N)
+    hessian_ev_a2: np.ndarray | sp.csr_matrix | None  # symmetrised, (3N, 3N); None when not asked for
     minimization: dict
     timings_s: dict
     worker_max_rss_mb: float
     lammps_version: str
+    energy_ev: float = float("nan")  # at the returned positions
+    forces_ev_per_angstrom: np.ndarray | None = None  # (N, 3) at the returned positions
+    cell_angstrom: np.ndarray | None = None  # rows; the relaxed box of a periodic structure
 
 
 def dense_hessian_fits(n_atoms: int, memory_bytes: float | None = None) -> bool:
@@ -83,9 +86,25 @@ def minimize_and_hessian(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angs
     """CG minimisation and the central-difference Hessian in the isolated LAMMPS worker
     (``tasks/lammps_static_worker.py``): a LAMMPS crash fails this call with its cause, not
     the caller. ``sparse`` keeps each row's entries above ``sparse_tolerance`` x max|H| (CSR)."""
+    return static_lammps(atoms, potential, fmax_ev_per_angstrom, minimize=minimize, hessian=True,
+                         step_angstrom=step_angstrom, sparse=sparse, sparse_tolerance=sparse_tolerance,
+                         workdir=workdir, timeout_s=timeout_s)
+
+
+def static_lammps(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angstrom: float = 1e-5, *,
+                  minimize: bool = True, relax_box: str | None = None, hessian: bool = False,
+                  step_angstrom: float = 0.005, sparse: bool = False, sparse_tolerance: float = 1e-9,
+                  evaluations: int = 0, workdir: str | Path | None = None,
+                  timeout_s: float | None = None) -> StaticResult:
+    """Static LAMMPS work in the isolated worker: CG minimisation (``relax_box`` "iso" or "aniso":
+    the periodic box too, at zero pressure), energy and forces at the result, optionally the
+    central-difference Hessian and the time of ``evaluations`` force calls (``timings_s``
+    'per_evaluation'). A LAMMPS crash fails this call with its cause, not the caller."""
     potential.check_covers(atoms.get_chemical_symbols())
     order = species_order(atoms)
     pbc = tuple(bool(x) for x in atoms.pbc)  # chains/sheets: periodic axes stay periodic
+    if relax_box and not all(pbc):
+        raise NclatticeError("relaxing the box needs a structure periodic along x, y and z.")
     boxed = atoms if all(pbc) else lammps_ready(atoms)  # what write_structure writes, as in MD
     shift = boxed.positions[0] - atoms.positions[0]
     masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
@@ -98,28 +117,36 @@ def minimize_and_hessian(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angs
         write_structure(boxed, data)
         spec = {"commands": system_commands(order, {k: float(v) for k, v in masses.items()}, potential, str(data),
                                             pbc, free_boundary="m"),
-                "minimize": minimize, "fmax_ev_per_angstrom": fmax_ev_per_angstrom, "max_iterations": 20000,
-                "step_angstrom": step_angstrom, "sparse": sparse, "sparse_tolerance": sparse_tolerance,
-                "atoms": None, "log": str(work / "log.lammps")}
+                "minimize": minimize, "relax_box": relax_box, "fmax_ev_per_angstrom": fmax_ev_per_angstrom,
+                "max_iterations": 20000, "hessian": hessian, "step_angstrom": step_angstrom, "sparse": sparse,
+                "sparse_tolerance": sparse_tolerance, "evaluations": evaluations, "atoms": None,
+                "log": str(work / "log.lammps")}
         (work / "spec.json").write_text(json.dumps(spec, indent=1))
+        what = "minimisation + Hessian" if hessian else "static LAMMPS run"
         try:  # one worker slot, its own process group (killed with the caller), as the MD workers
             rc, output = run_worker("lammps_static_worker", work / "spec.json", timeout_s=timeout_s)
         except WorkerTimeout:
-            raise NclatticeError(f"minimisation + Hessian did not finish within {timeout_s} s.") from None
+            raise NclatticeError(f"{what} did not finish within {timeout_s} s.") from None
         if rc != 0 or not (work / "static.json").exists():
             cause = failure_cause(work, output, rc)
-            raise NclatticeError(f"minimisation + Hessian failed: {cause}")
+            raise NclatticeError(f"{what} failed: {cause}")
         info = json.loads((work / "static.json").read_text())
         positions = np.load(work / "minimized.npy") - shift
-        if sparse:
+        forces = np.load(work / "forces.npy")
+        h = None
+        if hessian and sparse:
             with np.load(work / "hessian.npz") as d:
                 h = sp.csr_matrix((d["data"], d["indices"], d["indptr"]), shape=tuple(d["shape"]))
             h = ((h + h.T) * 0.5).tocsr()
-        else:
+        elif hessian:
             h = np.load(work / "hessian.npy")
             h = 0.5 * (h + h.T)
+    cell = None
+    if all(pbc):  # the box as LAMMPS left it, positions from its origin
+        cell = np.array(info["cell_angstrom"])
+        positions = positions - np.array(info["box_origin_angstrom"])
     return StaticResult(positions, h, info["minimization"], info["timings_s"], info["max_rss_mb"],
-                        info["lammps_version"])
+                        info["lammps_version"], info["energy_ev"], forces, cell)
 
 
 def rigid_axes(pbc: tuple[bool, bool, bool] | None) -> list[int]:

@@ -21,15 +21,14 @@ import numpy as np
 from ase import Atoms
 from ase.build import bulk
 from ase.eos import EquationOfState
-from ase.filters import FrechetCellFilter
-from ase.optimize import BFGS
 from ase.units import GPa
 
+from ..errors import NclatticeError
 from ..potentials import PotentialSet
 from .debye import msd_1d_angstrom2
-from .lammps_calc import lammps_calculator
 from .md import MDSettings, run_nvt
 from .msd import msd_from_frames
+from .phonons import static_lammps
 
 
 @dataclass(frozen=True)
@@ -59,24 +58,29 @@ def bulk_cell(ref: BulkReference, a: float, c: float | None = None) -> Atoms:
     return bulk(ref.formula, ref.lattice, a=a, cubic=True)
 
 
-def relax_bulk(atoms: Atoms, potential: PotentialSet, fmax: float = 1e-4) -> Atoms:
-    """Cell and positions relaxed with the set (BFGS on the Frechet cell filter)."""
+def relax_bulk(atoms: Atoms, potential: PotentialSet, fmax: float = 1e-5) -> Atoms:
+    """Cell (each axis independently, zero pressure) and positions relaxed with the set, in the
+    static LAMMPS worker (conjugate gradients with ``fix box/relax aniso``)."""
+    result = static_lammps(atoms, potential, fmax, relax_box="aniso")
+    if not result.minimization["converged"]:
+        worst_gpa = max(map(abs, result.minimization["pressure_diagonal_gpa"]))
+        raise NclatticeError(f"the bulk cell did not relax with this set (largest force "
+                             f"{result.minimization['max_force_ev_per_angstrom']:.2g} eV/Å, pressure "
+                             f"{worst_gpa:.2g} GPa); check the set's parameters.")
     relaxed = atoms.copy()
-    relaxed.calc = lammps_calculator(relaxed, potential)
-    BFGS(FrechetCellFilter(relaxed), logfile=None).run(fmax=fmax, steps=500)
+    relaxed.set_cell(result.cell_angstrom)
+    relaxed.positions = result.positions_angstrom
     return relaxed
 
 
 def bulk_modulus_gpa(atoms: Atoms, potential: PotentialSet, strain: float = 0.03, points: int = 7) -> float:
-    """B from a Birch-Murnaghan fit of E(V); positions relaxed at every volume."""
+    """B from a Birch-Murnaghan fit of E(V); positions relaxed at every volume (static LAMMPS worker)."""
     volumes, energies = [], []
     for s in np.linspace(1 - strain, 1 + strain, points):
         scaled = atoms.copy()
         scaled.set_cell(atoms.cell * s ** (1 / 3), scale_atoms=True)
-        scaled.calc = lammps_calculator(scaled, potential)
-        BFGS(scaled, logfile=None).run(fmax=1e-4, steps=300)
         volumes.append(scaled.get_volume())
-        energies.append(scaled.get_potential_energy())
+        energies.append(static_lammps(scaled, potential, 1e-5).energy_ev)
     _, _, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
     return float(b / GPa)
 

@@ -5,11 +5,10 @@ import pytest
 from ase import Atoms
 
 from nclattice.potentials import coulomb_route, load, registry
-from nclattice.structio import lammps_ready, species_order, write_structure
 from nclattice.structures.rocksalt import build_pbse
-from nclattice.tasks.lammps_env import load_lammps
-from nclattice.tasks.md import MDSettings, run_nvt, system_commands
+from nclattice.tasks.md import MDSettings, run_nvt
 from nclattice.tasks.msd import remove_rigid_body_motion
+from nclattice.tasks.phonons import static_lammps
 
 COULOMB_EV_ANGSTROM = 14.399645
 CHARGES_ONLY = """
@@ -24,17 +23,8 @@ cutoff_angstrom: 8
 
 
 def _lammps_forces(atoms: Atoms, pot, tmp_path) -> np.ndarray:
-    data = str(tmp_path / "s.data")
-    write_structure(lammps_ready(atoms), data)
-    masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
-    lmp = load_lammps()(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
-    try:
-        for command in system_commands(species_order(atoms), masses, pot, data, False, free_boundary="m"):
-            lmp.command(command)
-        lmp.command("run 0")
-        return np.ctypeslib.as_array(lmp.gather_atoms("f", 1, 3)).reshape(len(atoms), 3).copy()
-    finally:
-        lmp.close()
+    """Forces of the unminimised structure from the static LAMMPS worker (the project's one launch)."""
+    return static_lammps(atoms, pot, minimize=False, workdir=tmp_path / "static").forces_ev_per_angstrom
 
 
 def _exact_forces(atoms: Atoms, charges: np.ndarray) -> np.ndarray:
