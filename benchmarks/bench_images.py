@@ -5,7 +5,8 @@
 Measured side by side on the same frames (in memory, so reading is not timed; a second line
 times reading compressed TIFFs from disk):
 - nclattice: pyFAI's CSR matrix of the geometry, one sparse matrix–vector product per frame
-  (tasks/images.py), for pixel splitting 'no' and 'bbox' (the default);
+  (tasks/images.py), for pixel splitting 'no' and 'bbox'; the matrix is kept pixel-major (CSC),
+  and the same product with the bin-major CSR layout is timed beside it;
 - reference: pyFAI's own ``integrate1d`` per frame (CSR, 'bbox', the usual way to call it);
 - reference: pyFAI's ``integrate1d`` with the histogram engine (no pixel splitting).
 Prints frames/s and the ratio to pyFAI's ``integrate1d``. The issue's target: ≥ 100 frames/s.
@@ -56,11 +57,15 @@ def main() -> None:
     mask = sf.beam_stop(scene, 2.0)
     q_range = im.default_q_range(g, shape, mask)
     bins = im.default_bins(g, q_range)
-    print(f"{args.size}×{args.size} frames, {bins} Q bins, {len(frames)} frames per timing")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print(f"{args.size}×{args.size} frames, {bins} Q bins, {len(frames)} frames per timing; "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     results = {}
     for split in ("no", "bbox"):
         integ = im.build_integrator(g, shape, mask, q_range, bins, split)
-        results[f"nclattice CSR product ({split})"] = rate(integ.profile, frames)
+        results[f"nclattice product, pixel-major CSC ({split})"] = rate(integ.profile, frames)
+        csr = integ.matrix.tocsr()
+        results[f"  same matrix bin-major CSR ({split})"] = rate(lambda f, m=csr: m @ f.ravel(), frames)
     ai = g.integrator(shape)
     m8 = mask.astype(np.int8)
     for label, method in (("pyFAI integrate1d (bbox, csr)", ("bbox", "csr", "cython")),

@@ -191,7 +191,9 @@ def _write(source: Path, out: Path, s: UedImagesSettings, src: fr.FrameSource, g
         "integration": {"engine": "pyFAI CSR matrix (pixel splitting '" + s.pixel_splitting + "'), one sparse "
                                   "matrix-vector product per frame; solid angle corrected; no polarisation "
                                   "correction", "seconds": run["seconds"],
-                        "frames_per_second": len(src) / max(run["seconds"], 1e-9)},
+                        "frames_per_second": len(src) / max(run["seconds"], 1e-9),
+                        "pixel_splitting": s.pixel_splitting,
+                        "adjacent_bin_correlation": integ.adjacent_bin_correlation()},
         "normalization": {"mode": s.normalize, "q_window_inv_angstrom": s.norm_q_range_inv_angstrom,
                           "factor_range": [float(run["factors"].min()), float(run["factors"].max())]},
         "rejection": {"threshold": s.reject_threshold, "score_limit": run["limit"],

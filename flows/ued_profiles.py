@@ -71,7 +71,8 @@ def profiles(path: Path, structure: Path, out: Path, calibration: Path | None = 
     """Rings of the structure fitted in every profile → peaks.csv → the `ued analyze` analysis.
 
     Writes OUT/peaks.csv, OUT/ring_covariance.npz (the covariance of I/I0 per delay, which the
-    Debye–Waller fit uses), OUT/ued.json (the keys of `ued analyze` plus rings and lattice strain),
+    Debye–Waller fit uses, and the covariance of Δ⟨u²⟩ between delays through the shared I0),
+    OUT/ued.json (the keys of `ued analyze` plus rings and lattice strain),
     OUT/ring_fit.png, OUT/dw_vs_q2.png, OUT/delta_t.png, OUT/strain.png (figures unless ``figures`` is False).
     """
     data, beam, atoms, error, i0, i0_err = _inputs(path, structure, probe, energy_kev)
@@ -118,7 +119,10 @@ def profiles(path: Path, structure: Path, out: Path, calibration: Path | None = 
     out = Path(out)
     write_text_atomic(out / "peaks.csv", ued.series_to_csv([series], f"ring intensities fitted from {path}"))
     save_arrays(out / "ring_covariance.npz", delays_ps=data.delays_ps, peaks=np.array(series.peaks),
-                q_inv_angstrom=series.q_inv_angstrom, covariance=rs.covariance)
+                q_inv_angstrom=series.q_inv_angstrom, covariance=rs.covariance,
+                reference_relative_covariance=rs.reference_relative_covariance,
+                delta_msd_covariance=ued.delay_covariance(series, ued.analyze_series(series, q2_max_fit, z_threshold),
+                                                          rs.reference_relative_covariance))
     if figures:
         save_figure(_plot_ring_fit(q[sel], i0[sel], data, sel, rs), out / "ring_fit.png")
         save_figure(ued_flow._plot_dw(series, result, plot_delays, q2_max_fit), out / "dw_vs_q2.png")
