@@ -279,3 +279,33 @@ def test_index_csv_without_structure(tiff_series, tmp_path):
     assert r["delays_ps"] == pytest.approx(DELAYS.tolist()) and r["n_frames"] == 21
     assert r["geometry_check"] is None and not (out / "ued.json").exists()
     assert r["normalization"]["factor_range"][1] / r["normalization"]["factor_range"][0] == pytest.approx(1.2)
+
+
+def test_delays_share_the_reference_error():
+    """Every −ln(I/I0) holds the same +ln I0: with equal relative errors σ at each delay and σ0 in I0,
+    two delays' Δ⟨u²⟩ correlate by σ0²/(σ² + σ0²) (analytic), and Monte-Carlo draws agree."""
+    from nclattice.tasks import ued
+
+    q = np.array([1.5, 2.0, 2.5, 3.0, 3.5])
+    truth = np.exp(-q**2 * 0.006 / 3)
+    sigma, sigma0, n_draws = 0.02, 0.01, 1500
+    rng = np.random.default_rng(3)
+    cov_one = np.diag((truth * np.hypot(sigma, sigma0)) ** 2)
+    msd = np.empty((n_draws, 2))
+    for k in range(n_draws):
+        ln_i0 = rng.normal(0, sigma0, q.size)
+        ratios = truth * np.exp(rng.normal(0, sigma, (2, q.size)) - ln_i0)
+        series = ued.UedSeries(np.array([1.0, 2.0]), tuple("abcde"), q, ratios, np.sqrt(np.diag(cov_one)) + 0 * ratios,
+                               covariance=np.array([cov_one, cov_one]))
+        dw = ued.analyze_series(series, q2_max_fit=20.0)
+        msd[k] = dw.column("delta_msd_angstrom2")
+    cov = ued.delay_covariance(series, dw, np.eye(q.size) * sigma0**2)
+    rho = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
+    assert rho == pytest.approx(sigma0**2 / (sigma**2 + sigma0**2), abs=0.02)
+    assert np.corrcoef(msd.T)[0, 1] == pytest.approx(rho, abs=0.08)          # 1500 draws: ±0.025 (1σ)
+    assert np.sqrt(cov[0, 0]) == pytest.approx(msd[:, 0].std(), rel=0.1)
+    white = np.array([ued.whitened_residuals(m - 0.006, cov) for m in msd])
+    assert np.cov(white.T) == pytest.approx(np.eye(2), abs=0.12)
+    _, err = ued.correlated_mean(msd[0], cov)
+    assert err**2 == pytest.approx((cov[0, 0] * cov[1, 1] - cov[0, 1] ** 2) / (cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]))
+    assert err**2 > (cov[0, 0] ** -1 + cov[1, 1] ** -1) ** -1  # more than if the two were independent
