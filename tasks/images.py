@@ -162,7 +162,7 @@ def default_bins(geometry: Geometry, q_range: tuple[float, float]) -> int:
 
 
 def build_integrator(geometry: Geometry, shape: tuple[int, int], mask: np.ndarray | None,
-                     q_range: tuple[float, float], bins: int, split: str = "bbox") -> RadialIntegrator:
+                     q_range: tuple[float, float], bins: int, split: str = "no") -> RadialIntegrator:
     """Let pyFAI build the CSR integrator of this geometry, mask and binning, and keep its matrix."""
     import scipy.sparse as sp
 
