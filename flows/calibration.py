@@ -116,6 +116,9 @@ def run_force_field_calibrations(structure: str | Path, settings: CalibrationSet
                                       "potential_validation": c["potential_validation"], "failed": c["failed"],
                                       "potential": c["provenance"].get("potential")}
                                for name, c in calibrations.items()}}
+    if spread["warning"]:  # the summary's first line names every set whose atoms left their sites
+        combined["site_drift_summary"] = " ".join(filter(None, [first.get("site_drift_summary"),
+                                                                f"WARNING force-field spread: {spread['warning']}"]))
     save_figure(plot_calibration(first), out_dir / "calibration.png")
     save_figure(plot_force_fields(calibrations), out_dir / "calibration_force_fields.png")
     write_json(out_dir / "calibration.json", combined)  # last: its presence marks a complete result
