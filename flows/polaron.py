@@ -16,8 +16,8 @@ then run the same flow on the cluster, one node per model, e.g. in a Slurm job::
 
     nclattice spin-relax tetra.extxyz --backend cp2k --cp2k-ranks 128 --out tetra_polaron
 
-or, for the five vacancy models side by side, ``polaron_models_flow(cells=5, backend="cp2k",
-backend_settings={"mpi_ranks": 128})`` through a Prefect deployment whose work pool runs on the
+or, for the five vacancy models side by side, ``nclattice.flows.deployments.polaron_models_flow(cells=5,
+backend="cp2k", backend_settings={"mpi_ranks": 128})`` through a Prefect deployment whose work pool runs on the
 cluster (a Dask runner from dask-jobqueue for one node per model). A killed job resumes from
 ``.progress``. A field computed elsewhere enters with ``--import-triplet``.
 """
@@ -27,7 +27,6 @@ from __future__ import annotations
 import shutil
 import warnings
 from dataclasses import asdict, dataclass, replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -313,38 +312,17 @@ def write_cp2k_inputs(atoms: Atoms, backend, charge: int, out: Path) -> list[Pat
     return paths
 
 
-# ------------------------------------------------------------------ Prefect (campaigns)
-def _prefect():
-    from prefect import flow, task
-    from prefect.cache_policies import NO_CACHE
-    from prefect.task_runners import ThreadPoolTaskRunner
-
-    return flow, task, NO_CACHE, ThreadPoolTaskRunner
-
-
-def polaron_models_flow(cells: int = 5, vacancies: tuple[str, ...] = ("tetra", "box", "facet4"),
-                        out: str = "results/polaron_models", backend: str = "xtb",
-                        backend_settings: dict[str, Any] | None = None, fmax: float = 0.05,
-                        max_steps: int = 500, charge: int = 0) -> dict[str, Any]:
-    """Several Cs-vacancy models of one cube relaxed side by side; relaxation energies averaged."""
+# ------------------------------------------------------------------ ensembles (flows/deployments.py runs them)
+def write_vacancy_models(cells: int, vacancies: tuple[str, ...], out: Path) -> dict[str, str]:
+    """One charge-balanced CsPbBr3 cube per Cs-vacancy pattern, written to OUT/<pattern>/input.extxyz."""
     from ..structures import build_cspbbr3_cube
 
-    paths = {}
-    for v in vacancies:
-        atoms = build_cspbbr3_cube(cells, vacancies=v, charge_balance="require")
-        paths[v] = str(write_structure(atoms, Path(out) / v / "input.extxyz"))
-    return polaron_ensemble_flow(paths, out, backend, backend_settings, fmax, max_steps, charge)
+    return {v: str(write_structure(build_cspbbr3_cube(cells, vacancies=v, charge_balance="require"),
+                                   out / v / "input.extxyz")) for v in vacancies}
 
 
-def polaron_ensemble_flow(structures: dict[str, str], out: str, backend: str = "xtb",
-                          backend_settings: dict[str, Any] | None = None, fmax: float = 0.05,
-                          max_steps: int = 500, charge: int = 0) -> dict[str, Any]:
-    """Named structures relaxed concurrently (one Prefect task each) into OUT/<name>/."""
-    return _ensemble_flow_object()(structures, out, backend, backend_settings, fmax, max_steps,
-                                   charge)
-
-
-def _one(structure: str, out: str, backend: str, backend_settings, fmax, max_steps, charge):
+def relax_model(structure: str, out: str, backend: str, backend_settings, fmax, max_steps, charge):
+    """One model of an ensemble: its spin relaxation into ``out``."""
     atoms = read_structure(structure)
     be = make_backend(backend, **(backend_settings or {}))
     settings = PolaronSettings(fmax_ev_per_angstrom=fmax, max_steps=max_steps, charge=charge)
@@ -365,23 +343,6 @@ def summarize_models(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "relaxation_energy_std_ev": float(e.std(ddof=1)) if len(e) > 1 else None,
             "slope_ppm_mean": mean_slopes,
             "provenance": provenance()}
-
-
-@cache
-def _ensemble_flow_object():
-    flow, task, no_cache, runner = _prefect()
-    one = task(_one, name="spin-relax", cache_policy=no_cache)
-
-    @flow(name="polaron-models", task_runner=runner(max_workers=8))
-    def _flow(structures, out, backend, backend_settings, fmax, max_steps, charge):
-        futures = {name: one.submit(path, str(Path(out) / name), backend, backend_settings, fmax,
-                                    max_steps, charge) for name, path in structures.items()}
-        records = {name: f.result() for name, f in futures.items()}
-        summary = summarize_models(records)
-        write_json(Path(out) / "polaron_models.json", summary)
-        return summary
-
-    return _flow
 
 
 # ------------------------------------------------------------------ entry (settings in, result out)

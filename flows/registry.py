@@ -24,6 +24,12 @@ class Capability:
     inputs: Literal["structure", "data", "none"]
     md_cache: bool = False  # takes ``results`` (the shared cache of MD runs)
     outcome: type[oc.Outcome] = oc.Outcome  # the typed record of its result file
+    flow_name: str = ""  # its Prefect flow's name (default: the analysis name)
+    help: str = ""  # one line: what it computes and its result file
+
+    @property
+    def prefect_name(self) -> str:
+        return self.flow_name or self.name
 
     @property
     def summary(self) -> str:
@@ -51,26 +57,35 @@ class Capability:
 
 CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
     Capability("calibrate", st.CalibrationSettings, "calibration:run_calibration", "structure", True,
-               oc.CalibrationOutcome),
-    Capability("delta-t", st.DeltaTSettings, "delta_t:run_delta_t", "structure", True, oc.DeltaTOutcome),
-    Capability("phonons", st.PhononSettings, "phonons:run_phonons", "structure", True, oc.PhononOutcome),
-    Capability("spin-relax", st.SpinRelaxSettings, "polaron:run_spin_relax", "structure", False, oc.SpinOutcome),
+               oc.CalibrationOutcome, "calibration",
+               "MD temperature series -> Debye-Waller <u²>(T) calibration (OUT/calibration.json)"),
+    Capability("delta-t", st.DeltaTSettings, "delta_t:run_delta_t", "structure", True, oc.DeltaTOutcome,
+               help="MD at T0 and T0 + ΔT -> ΔG(r) (OUT/delta_t.json, delta_g.csv)"),
+    Capability("phonons", st.PhononSettings, "phonons:run_phonons", "structure", True, oc.PhononOutcome,
+               help="normal modes, DOS and lifetimes (OUT/phonons.json)"),
+    Capability("spin-relax", st.SpinRelaxSettings, "polaron:run_spin_relax", "structure", False, oc.SpinOutcome,
+               help="singlet and triplet relaxations and the displacement field (OUT/spin.json)"),
     Capability("diffract", st.DiffractSettings, "diffraction:run_diffract", "structure", False,
-               oc.DiffractionOutcome),
+               oc.DiffractionOutcome, "diffraction",
+               "powder and 3D kinematic diffraction of one structure (OUT/result.json)"),
     Capability("polaron-diffraction", st.PolaronDiffractionSettings, "diffraction:run_polaron_diffraction",
-               "none", False, oc.DiffractionOutcome),
-    Capability("ued", st.UedSettings, "ued:run_ued", "data", False, oc.UedOutcome),
+               "none", False, oc.DiffractionOutcome,
+               help="ΔI around Bragg peaks for a polaron displacement model (OUT/result.json)"),
+    Capability("ued", st.UedSettings, "ued:run_ued", "data", False, oc.UedOutcome, "ued-analyze",
+               "Debye-Waller analysis of UED time series, ΔT(t) with a calibration (OUT/ued.json)"),
     Capability("ued-profiles", st.UedProfilesSettings, "ued_profiles:run_ued_profiles", "data", False,
-               oc.UedOutcome),
+               oc.UedOutcome, help="ring fits of radial profiles I(Q, t) -> Δ<u²>(t), ΔT(t) (OUT/ued.json)"),
     Capability("ued-decompose", st.UedDecomposeSettings, "ued_profiles:run_ued_decompose", "data", False,
-               oc.DecompositionOutcome),
-    Capability("kinetics-auger", st.AugerSettings, "kinetics:run_auger", "none", False, oc.AugerOutcome),
+               oc.DecompositionOutcome,
+               help="radial profiles split into heating and surface disorder (OUT/decomposition.json)"),
+    Capability("kinetics-auger", st.AugerSettings, "kinetics:run_auger", "none", False, oc.AugerOutcome,
+               help="Auger heating of an exciton ensemble (OUT/auger.json)"),
     Capability("kinetics-trapping", st.TrappingSettings, "kinetics:run_trapping", "none", False,
-               oc.TrappingOutcome),
+               oc.TrappingOutcome, help="Auger heating with hole trapping (OUT/trapping.json)"),
     Capability("kinetics-occupation", st.OccupationSettings, "kinetics:run_occupation", "none", False,
-               oc.OccupationOutcome),
+               oc.OccupationOutcome, help="pair occupations at the end of the pump (OUT/occupation.json)"),
     Capability("kinetics-state-filling", st.StateFillingSettings, "kinetics:run_state_filling", "none", False,
-               oc.StateFillingOutcome),
+               oc.StateFillingOutcome, help="band-edge bleach with hot-carrier trapping (OUT/state_filling.json)"),
 )}
 
 
