@@ -25,8 +25,6 @@ from .mdruns import cached_md
 from .outcomes import SCHEMA_VERSION
 from .settings import CalibrationSettings
 
-DEFAULT_TEMPERATURES = [150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0]
-
 
 def run_calibration(structure: str | Path, settings: CalibrationSettings, out: str | Path,
                     results: str | Path | None = None,
@@ -133,17 +131,3 @@ def debye_calibration_files(debye_temperatures: str, settings: CalibrationSettin
 def comparison_figure(calibration: dict[str, Any], other: dict[str, Any], out: str | Path) -> Path:
     """OUT/calibration_compare.png: this calibration beside another one."""
     return save_figure(plot_calibration_comparison(calibration, other), Path(out) / "calibration_compare.png")
-
-
-def _fit_artifact(calibration: dict[str, Any]) -> None:
-    """The fit table in the Prefect UI (the JSON on disk is the result; this is for browsing)."""
-    from prefect.artifacts import create_table_artifact
-
-    rows = [{"group": k, "slope_angstrom2_per_k": f"{f['slope_angstrom2_per_k']:.4e}",
-             "slope_stderr": f"{f['slope_stderr']:.1e}", "intercept_angstrom2": f"{f['intercept_angstrom2']:.4f}",
-             "r2": f"{f['r2']:.4f}"} for k, f in calibration["fit"].items()]
-    try:
-        create_table_artifact(table=rows, key="calibration-fit",
-                              description=f"<u²>(T) fits of {calibration['structure']['formula']}")
-    except Exception as exc:  # never lose a finished calibration over a UI artifact
-        print(f"note: could not create the Prefect table artifact ({exc})")

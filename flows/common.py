@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import NclatticeError
 from ..potentials import PotentialSet, default_for, load
 from ..structio import read_structure
 
@@ -16,10 +15,3 @@ def load_inputs(structure: str | Path, potential: str | None):
     pot.check_covers(atoms.get_chemical_symbols())
     print(("default " if not potential else "") + pot.summary_line(), flush=True)
     return atoms, pot
-
-
-def ensure_out(out: str | Path) -> Path:
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise NclatticeError(f"--out '{path}' exists and is not a directory.")
-    return path

@@ -12,7 +12,6 @@ This module imports only pydantic and the standard library, so it costs nothing 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator
@@ -712,10 +711,3 @@ class BuildSettings(Settings):
             d *= {"none": 1, "dimer": 2, "chain": 3, "square": 4}[params["attached"]] ** (1 / 3)
         octahedral_shells = 2.0 if params.get("shape") == "octahedron" else 1.0  # (π/3√3)^-1 = 1.91 at most
         return octahedral_shells * math.pi / 6 * d**3 * ATOMS_PER_NM3
-
-
-def resolve_path(value: str | None, base: Path) -> str | None:
-    """A relative path option is relative to ``base`` (the campaign file's folder)."""
-    if value is None or Path(value).is_absolute():
-        return value
-    return str(base / value)
