@@ -20,13 +20,14 @@ from ..tasks.drift import apply_drift_policy
 from ..tasks.md import MDSettings, cpu_count
 from ..tasks.msd import lattice_directions, msd_from_frames, summarize
 from ..tasks.octahedra import octahedra_check
-from .common import load_inputs
+from .common import md_inputs
 from .mdruns import cached_md
 from .outcomes import SCHEMA_VERSION
+from .registry import Inputs
 from .settings import CalibrationSettings
 
 
-def run_calibration(structure: str | Path, settings: CalibrationSettings, out: str | Path,
+def run_calibration(structure: str | Path | Inputs, settings: CalibrationSettings, out: str | Path,
                     results: str | Path | None = None,
                     overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run the temperature series and write ``out/calibration.json`` and ``calibration.png``.
@@ -36,7 +37,7 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     the fit and are listed in calibration.json); 'fail' drops that temperature as failed.
     """
     s = settings
-    atoms, pot = load_inputs(structure, s.potential)
+    structure, atoms, pot = md_inputs("calibrate", structure, s)
     temps = list(s.temperatures_k)
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")

@@ -1,17 +1,18 @@
-"""Small helpers shared by the flows (loading inputs)."""
+"""Small helpers shared by the flows (inputs of the MD capabilities)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..potentials import PotentialSet, default_for, load
-from ..structio import read_structure
+from ase import Atoms
+
+from ..potentials import PotentialSet
+from .registry import Inputs, prepared
+from .settings import Settings
 
 
-def load_inputs(structure: str | Path, potential: str | None):
-    """Read a structure file and pick its potential (the shipped default when not given)."""
-    atoms = read_structure(structure)
-    pot: PotentialSet = load(potential) if potential else default_for(set(atoms.get_chemical_symbols()))
-    pot.check_covers(atoms.get_chemical_symbols())
-    print(("default " if not potential else "") + pot.summary_line(), flush=True)
-    return atoms, pot
+def md_inputs(name: str, given: Inputs | str | Path, settings: Settings) -> tuple[Path, Atoms, PotentialSet]:
+    """An MD capability's structure file, its atoms and the potential (from preflight, or read now)."""
+    inputs = prepared(name, settings, given)
+    print(("default " if inputs.potential_is_default else "") + inputs.potential.summary_line(), flush=True)
+    return inputs.structure, inputs.atoms, inputs.potential

@@ -25,19 +25,20 @@ from ..tasks.pdf import (
     pair_histograms,
     peak_near,
 )
-from .common import load_inputs
+from .common import md_inputs
 from .mdruns import cached_md
 from .outcomes import SCHEMA_VERSION
+from .registry import Inputs
 from .settings import DeltaTSettings
 
 
-def run_delta_t(structure: str | Path, settings: DeltaTSettings, out: str | Path,
+def run_delta_t(structure: str | Path | Inputs, settings: DeltaTSettings, out: str | Path,
                 results: str | Path | None = None, smoothing_angstrom: float = 0.02) -> dict[str, Any]:
     """Write ``out/delta_g.csv`` (direct route), ``delta_g_fq.csv`` (F(Q) route), ``delta_t.json``, PNG."""
     s = settings
     t0_k, delta_t_k, r_max_angstrom = s.t0_k, s.delta_t_k, s.r_max_angstrom
     q_min_inv_angstrom, q_max_inv_angstrom = s.q_range_inv_angstrom
-    atoms, pot = load_inputs(structure, s.potential)
+    structure, atoms, pot = md_inputs("delta-t", structure, s)
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
     runs = [MDSettings(temperature_k=t, equilibration_ps=s.equilibration_ps, production_ps=s.production_ps,

@@ -27,8 +27,8 @@ def run_capability(name: str, settings: dict[str, Any] | None, out: str, *, stru
                    data: list[str] | None = None, results: str | None = None) -> Any:
     cap = capability(name)
     parsed = cap.settings.parse(settings or {})
-    preflight(cap, parsed, structure, data)
-    return cap.run(parsed, Path(out), structure=structure, data=data, results=results)
+    inputs = preflight(cap, parsed, structure, data)
+    return cap.run(parsed, Path(out), inputs=inputs, results=results)
 
 
 def _signature(cap: Capability) -> Callable[..., Any]:

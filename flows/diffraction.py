@@ -25,6 +25,7 @@ from ..tasks import diffraction as dif
 from ..tasks import models
 from ..tasks.scattering import Probe, nearby_edges
 from .outcomes import SCHEMA_VERSION
+from .registry import Inputs, prepared
 from .settings import DiffractSettings, PolaronDiffractionSettings
 
 POLARON_MODELS = ("dft", "orthorhombic", "random-hole", "localized")
@@ -352,10 +353,10 @@ def grid_boxes(s: DiffractSettings, atoms: Atoms) -> list[dif.QBox]:
     return [dif.QBox((0.0, 0.0, 0.0), s.q_max_inv_angstrom, s.points, flat, label=s.grid)]
 
 
-def run_diffract(structure: str | Path, settings: DiffractSettings, out: str | Path) -> dict:
+def run_diffract(structure: str | Path | Inputs, settings: DiffractSettings, out: str | Path) -> dict:
     s = settings
     probe = _probe(s)
-    atoms = read_structure(structure)
+    atoms = prepared("diffract", s, structure).atoms
     boxes = grid_boxes(s, atoms) if s.grid else None
     for sym in set(atoms.get_chemical_symbols()):
         probe.factor(sym, np.zeros(1))  # an unknown element fails here, before any output

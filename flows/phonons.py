@@ -28,9 +28,10 @@ from ..tasks.phonons import (
     normal_modes_sparse,
     projection_weights,
 )
-from .common import load_inputs
+from .common import md_inputs
 from .mdruns import cached_md
 from .outcomes import SCHEMA_VERSION
+from .registry import Inputs
 from .settings import PhononSettings
 
 
@@ -67,7 +68,7 @@ def cached_modes(atoms, potential: PotentialSet, fmax: float, step: float, resul
     return modes, static.positions_angstrom, static.minimization, timings
 
 
-def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path,
+def run_phonons(structure: str | Path | Inputs, settings: PhononSettings, out: str | Path,
                 results: str | Path | None = None) -> dict[str, Any]:
     """Write ``out/phonons.json``, ``dos.png`` and ``lifetimes.png``. Crystals whose dense
     Hessian does not fit in memory (:func:`dense_hessian_fits`) get a sparse Hessian and their
@@ -75,7 +76,7 @@ def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path
     s = settings
     temperature_k, window_ps, dos_sigma_thz, sparse_modes = s.temperature_k, s.window_ps, s.dos_sigma_thz, \
         s.sparse_modes
-    atoms, pot = load_inputs(structure, s.potential)
+    structure, atoms, pot = md_inputs("phonons", structure, s)
     if sparse_modes is None and not dense_hessian_fits(len(atoms)):
         sparse_modes = 300
     if sparse_modes is not None and not 6 < sparse_modes < 3 * len(atoms) - 1:

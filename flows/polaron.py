@@ -55,6 +55,7 @@ from ..tasks.spin import (
     single_point,
 )
 from .outcomes import SCHEMA_VERSION
+from .registry import Inputs, prepared
 from .settings import SpinRelaxSettings
 
 RESULT_FILES = ("singlet.extxyz", "triplet.extxyz", "spin.json", "displacement.png")
@@ -368,15 +369,16 @@ def physics_settings(s: SpinRelaxSettings) -> PolaronSettings:
     return settings
 
 
-def run_spin_relax(structure: str | Path, settings: SpinRelaxSettings, out: str | Path,
+def run_spin_relax(structure: str | Path | Inputs, settings: SpinRelaxSettings, out: str | Path,
                    progress=print_progress) -> dict[str, Any]:
     """Relax (or import, or dry-run) one structure; returns the spin.json record (or the dry-run files)."""
-    s, out, structure = settings, Path(out), Path(structure)
+    s, out = settings, Path(out)
+    inputs = prepared("spin-relax", s, structure)
+    structure, atoms = inputs.structure, inputs.atoms
     physics = physics_settings(s)
     backend = backend_for(s, out)
     if s.import_triplet is not None:
         return import_field(structure, Path(s.import_triplet), physics, out)
-    atoms = read_structure(structure)
     check_spin_parity(atoms, 3, s.charge)
     if s.dry_run:
         return {"dry_run": [str(p) for p in write_cp2k_inputs(atoms, backend, s.charge, out)]}

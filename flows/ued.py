@@ -19,6 +19,7 @@ from ..results import pyplot, save_figure, write_json
 from ..tasks import kinetics as kin
 from ..tasks import ued
 from .outcomes import SCHEMA_VERSION
+from .registry import Inputs, prepared
 from .settings import UedSettings
 
 
@@ -151,11 +152,13 @@ def analyze(data: Sequence[Path], out: Path, calibration: Path | None = None,
             through_origin: bool = False, fluence: float | None = None,
             plot_delays: Sequence[float] | None = None, mean_excitons: float | None = None,
             excitons_per_mj_cm2: float | None = None, n_atoms: int | None = None,
-            disorder_peaks: tuple[str, str] | None = None) -> dict[str, Any]:
-    """Whole analysis; writes OUT/ued.json, OUT/dw_vs_q2.png and OUT/delta_t.png (nothing on bad input)."""
+            disorder_peaks: tuple[str, str] | None = None,
+            series: list[ued.UedSeries] | None = None) -> dict[str, Any]:
+    """Whole analysis; writes OUT/ued.json, OUT/dw_vs_q2.png and OUT/delta_t.png (nothing on bad input).
+    ``series``: the data files as already parsed (by preflight), so they are not read again."""
     if not (q2_max_fit > 0 and z_threshold > 0):
         raise NclatticeError("--q2-max-fit and --z-threshold must be positive.")
-    series = load_series(data, lattice)
+    series = load_series(data, lattice) if series is None else series
     cal = load_calibration(calibration, calibration_key)
     heat = None if n_atoms is None else ued.dulong_petit_heat_capacity_ev_per_k(n_atoms)
     if mean_excitons is not None and excitons_per_mj_cm2 is not None:
@@ -285,10 +288,16 @@ def _plot_time(r: dict):
 
 
 # ---------------------------------------------------------------- entry (settings in, result out)
-def run_ued(data: Sequence[str | Path], settings: UedSettings, out: str | Path) -> dict[str, Any]:
+def parse_data(paths: Sequence[Path], settings: UedSettings) -> list[ued.UedSeries]:
+    """The data files of a `ued analyze` request, parsed (preflight calls this)."""
+    return load_series(paths, settings.lattice)
+
+
+def run_ued(data: Sequence[str | Path] | Inputs, settings: UedSettings, out: str | Path) -> dict[str, Any]:
     """The analysis of ``data`` (one or more CSV files) with ``settings``; files under ``out``."""
     s = settings
-    return analyze([Path(d) for d in data], Path(out), None if s.calibration is None else Path(s.calibration),
+    inputs = prepared("ued", s, data)
+    return analyze(list(inputs.data), Path(out), None if s.calibration is None else Path(s.calibration),
                    s.calibration_key, s.lattice, s.q2_max_fit, s.z_threshold, s.through_origin, s.fluence,
                    s.plot_delays, s.mean_excitons, s.excitons_per_mj_cm2, s.n_atoms,
-                   None if s.disorder_peaks is None else tuple(s.disorder_peaks))
+                   None if s.disorder_peaks is None else tuple(s.disorder_peaks), series=inputs.parsed)

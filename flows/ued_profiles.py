@@ -27,6 +27,7 @@ from ..tasks import profiles as prof
 from ..tasks import ued
 from ..tasks.scattering import Probe
 from . import ued as ued_flow
+from .registry import Inputs, prepared
 from .settings import UedDecomposeSettings, UedProfilesSettings
 
 DEFAULT_ENERGY_KEV = {"electron": 3700.0, "xray": 13.6}
@@ -329,16 +330,19 @@ def _path(value: str | None) -> Path | None:
     return None if value is None else Path(value)
 
 
-def run_ued_profiles(data: Sequence[str | Path], settings: UedProfilesSettings, out: str | Path) -> dict[str, Any]:
+def run_ued_profiles(data: Sequence[str | Path] | Inputs, settings: UedProfilesSettings, out: str | Path
+                     ) -> dict[str, Any]:
     s = settings
+    data = prepared("ued-profiles", s, data).data
     return profiles(Path(data[0]), Path(s.structure), Path(out), _path(s.calibration), s.calibration_key, s.probe,
                     s.energy_kev, *_q(s), s.resolution_inv_angstrom, s.min_ring_intensity,
                     s.fwhm_guess_inv_angstrom, s.baseline_terms, s.q2_max_fit, s.z_threshold, s.plot_delays)
 
 
-def run_ued_decompose(data: Sequence[str | Path], settings: UedDecomposeSettings, out: str | Path
+def run_ued_decompose(data: Sequence[str | Path] | Inputs, settings: UedDecomposeSettings, out: str | Path
                       ) -> dict[str, Any]:
     s = settings
+    data = prepared("ued-decompose", s, data).data
     return decompose(Path(data[0]), Path(s.structure), Path(out), _path(s.heat), s.heat_model, _path(s.calibration),
                      s.calibration_key, s.probe, s.energy_kev, *_q(s), s.disorder_rms_angstrom, s.background_terms,
                      tuple(s.r_range_angstrom), s.plot_delays)
