@@ -99,9 +99,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(CalibrationSettings, args)
     other = _read_compare(args.compare)
     calibration = execute("calibrate", args, settings, structure=args.structure)
-    fit = calibration["fit"]["diffraction_weighted"]
-    print(f"\nslope b = {fit['slope_angstrom2_per_k']:.3e} ± {fit['slope_stderr']:.1e} Å²/K "
-          f"(R² = {fit['r2']:.4f}, diffraction-weighted)")
+    print(f"\n{calibration.headline()}")
     validation = calibration.get("potential_validation") or {}
     print(f"potential validation: {validation.get('status')}"
           + (f" ({validation['summary']})" if validation.get("summary") else ""))

@@ -19,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     summary = execute("delta-t", args, settings_from_args(DeltaTSettings, args), structure=args.structure)
+    print(summary.headline())
     for name, p in summary["peaks"].items():
         print(f"{name:<16} r = {p['r_peak_angstrom']:.2f} Å  centre {p['delta_g_centre']:+.4f}  "
               f"flanks {p['delta_g_left_max']:+.4f} / {p['delta_g_right_max']:+.4f}  "

@@ -19,8 +19,7 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     summary = execute("diffract", args, settings_from_args(DiffractSettings, args), structure=args.structure)
-    probe = summary["probe"]
-    print(f"{summary['formula']}: {summary['atoms']} atoms, {probe}, {summary['wall_s']} s")
+    print(f"{summary.headline()}; {summary['probe']}, {summary['wall_s']} s")
     for edge in summary.get("absorption_edges_within_1_kev", []):
         print(f"  note: {edge['element']} {edge['edge']} edge at {edge['energy_kev']:.3f} keV "
               "(scattering factors uncertain near edges)")

@@ -21,13 +21,13 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     r = execute("phonons", args, settings_from_args(PhononSettings, args), structure=args.structure)
+    print(r.headline())
     s = r["lifetime_summary"]
     freq = np.asarray(r["frequencies_thz"], float)
     n_low = int(np.sum(np.abs(freq) < 0.05))
     rigid = np.abs(np.asarray(r["rigid_body_frequencies_thz"], float))
     print(f"modes {len(freq)}, rigid-body {len(r['rigid_body_modes'])} "
           f"(max |f| {rigid.max():.4f} THz), |f| < 0.05 THz: {n_low}, imaginary: {len(r['imaginary_modes'])}")
-    print(f"median lifetime {s['median_lifetime_ps']:.2f} ps, below 1 ps: {100 * s['fraction_below_1ps']:.0f} %, "
-          f"resolved: {100 * s['resolved_fraction']:.0f} %")
+    print(f"lifetimes resolved: {100 * s['resolved_fraction']:.0f} %")
     print(f"written {Path(args.out) / 'phonons.json'}, dos.png, lifetimes.png")
     return 0

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
     polaron_settings(s)  # every physics check before any work
     summary = execute("polaron-diffraction", args, s)
-    print(f"{s.model} model, {summary['crystals']} crystal(s), {s.probe} {s.energy():g} keV")
+    print(f"{summary.headline()}; {s.probe} {s.energy():g} keV")
     print(f"{'hkl':>5} {'shift (1/Å)':>13} {'direction':>9} {'ΔI_int/I_int':>13}")
     for h, v in summary["peak_shifts"].items():
         d = "inward" if v["shift_inv_angstrom"] < 0 else "outward"

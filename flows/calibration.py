@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import NclatticeError
 from ..provenance import provenance, structure_fingerprint
-from ..results import save_figure, write_json
+from ..results import save_figure
 from ..tasks.calibration import DEFAULT_KEY, build_calibration, plot_calibration, plot_calibration_comparison
 from ..tasks.drift import apply_drift_policy
 from ..tasks.md import MDSettings, cpu_count
@@ -22,7 +22,7 @@ from ..tasks.msd import lattice_directions, msd_from_frames, summarize
 from ..tasks.octahedra import octahedra_check
 from .common import md_inputs
 from .mdruns import cached_md
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, CalibrationOutcome
 from .registry import Inputs
 from .settings import CalibrationSettings
 
@@ -74,8 +74,9 @@ def run_calibration(structure: str | Path | Inputs, settings: CalibrationSetting
     })
     out_dir.mkdir(parents=True, exist_ok=True)
     save_figure(plot_calibration(calibration), out_dir / "calibration.png")
-    write_json(out_dir / "calibration.json", calibration)  # last: its presence marks a complete result
-    return calibration
+    outcome = CalibrationOutcome.of(calibration)
+    outcome.to_json(out_dir)  # last: its presence marks a complete result
+    return outcome
 
 
 def _collect(runs: dict, summaries: dict, failed: list, protocol: dict, s: CalibrationSettings, atoms) -> None:
@@ -125,8 +126,9 @@ def debye_calibration_files(debye_temperatures: str, settings: CalibrationSettin
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_figure(plot_calibration(calibration), out_dir / "calibration.png")
-    write_json(out_dir / "calibration.json", {"schema_version": SCHEMA_VERSION, **calibration})
-    return calibration
+    outcome = CalibrationOutcome.of(calibration)
+    outcome.to_json(out_dir)
+    return outcome
 
 
 def comparison_figure(calibration: dict[str, Any], other: dict[str, Any], out: str | Path) -> Path:

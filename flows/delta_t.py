@@ -12,7 +12,7 @@ import numpy as np
 
 from ..atomicio import write_text_atomic
 from ..provenance import provenance, structure_fingerprint
-from ..results import pyplot, save_figure, write_json
+from ..results import pyplot, save_figure
 from ..structures.labels import equivalent_diameter_nm
 from ..tasks.md import MDSettings
 from ..tasks.msd import diffraction_weights
@@ -27,7 +27,7 @@ from ..tasks.pdf import (
 )
 from .common import md_inputs
 from .mdruns import cached_md
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, DeltaTOutcome
 from .registry import Inputs
 from .settings import DeltaTSettings
 
@@ -79,8 +79,9 @@ def run_delta_t(structure: str | Path | Inputs, settings: DeltaTSettings, out: s
         "provenance": provenance(seed=s.seed, potential=pot.record()),
     }
     save_figure(_plot(r, g0, g1, r_fq, gq0, gq1, t0_k, delta_t_k, peaks), out_dir / "delta_g.png")
-    write_json(out_dir / "delta_t.json", summary)  # last: its presence marks a complete result
-    return summary
+    outcome = DeltaTOutcome.of(summary)
+    outcome.to_json(out_dir)  # last: its presence marks a complete result
+    return outcome
 
 
 def _write_csv(path: Path, r, g0, g1) -> None:

@@ -24,7 +24,7 @@ from ..structures import build_cspbbr3_superellipsoid
 from ..tasks import diffraction as dif
 from ..tasks import models
 from ..tasks.scattering import Probe, nearby_edges
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, DiffractionOutcome
 from .registry import Inputs, prepared
 from .settings import DiffractSettings, PolaronDiffractionSettings
 
@@ -183,8 +183,9 @@ def compute_polaron_diffraction(s: PolaronSettings, out: Path, pair: tuple[Atoms
                "mean_size_nm": float(arrays["sizes_nm"].mean()) if log else None,
                "files": ["delta_intensity.npz", "peak_shifts.json", "delta_slices.png"],
                "wall_s": round(time.perf_counter() - t0, 2), "provenance": prov}
-    write_json(out / "result.json", summary)
-    return summary
+    outcome = DiffractionOutcome.of(summary)
+    outcome.to_json(out)
+    return outcome
 
 
 def compute_diffraction(atoms: Atoms, probe: Probe, out: Path, powder: dict | None = None,
@@ -225,8 +226,9 @@ def compute_diffraction(atoms: Atoms, probe: Probe, out: Path, powder: dict | No
     summary["wall_s"] = round(time.perf_counter() - t0, 2)
     summary["provenance"] = provenance(inputs_key=input_key("diffract", atoms, probe, powder or {},
                                                             [b.describe() for b in (grid or {}).get("boxes", [])]))
-    write_json(out / "result.json", summary)
-    return summary
+    outcome = DiffractionOutcome.of(summary)
+    outcome.to_json(out)
+    return outcome
 
 
 # ---------------------------------------------------------------- figures

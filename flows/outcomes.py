@@ -1,9 +1,12 @@
 """Typed result records of the capabilities: the keys each result file must hold, one headline each.
 
-A result file is JSON written last by its capability. These models read it back (``from_json``),
-check the keys the rest of the project relies on, and say in one line what came out
-(``headline``). Extra keys are kept as they are, and a file without ``schema_version`` (written
-before the field existed) loads as version 1, so existing result directories keep working.
+A result file is JSON written last by its capability: the flow builds its record, turns it into
+the capability's outcome (``of``), writes it with ``to_json`` and returns it. These models read
+it back (``from_json``), check the keys the rest of the project relies on, and say in one line
+what came out (``headline``, printed by the command line and the campaign report). An outcome
+also reads like the record it holds (``outcome["key"]``, ``"key" in outcome``, ``get``). Extra
+keys are kept as they are, and a file without ``schema_version`` (written before the field
+existed) loads as version 1, so existing result directories keep working.
 """
 
 from __future__ import annotations
@@ -40,10 +43,41 @@ class Outcome(BaseModel):
             raise NclatticeError(f"'{path}' is not a complete {cls.file} ({reason}); run the analysis again.") \
                 from None
 
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Self:
+        """The outcome of a record a flow built (numpy values converted as in the file)."""
+        from ..provenance import to_jsonable
+
+        try:
+            return cls.model_validate({"schema_version": SCHEMA_VERSION, **to_jsonable(record)})
+        except ValidationError as exc:
+            raise NclatticeError(f"the {cls.file} record is incomplete ({exc.errors()[0]['msg']}); "
+                                 "this is a bug in nclattice, please report it.") from None
+
     def to_json(self, path: str | Path) -> Path:
+        """Write the result file (atomically); ``path`` is the file or its folder."""
         from ..results import write_json
 
-        return write_json(Path(path), self.model_dump(mode="python"))
+        path = Path(path)
+        return write_json(path / self.file if path.is_dir() or not path.suffix else path,
+                          self.model_dump(mode="python", exclude_unset=True))
+
+    def __getitem__(self, key: str) -> Any:
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        extra = self.model_extra or {}
+        if key in extra:
+            return extra[key]
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in type(self).model_fields or key in (self.model_extra or {})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def keys(self) -> list[str]:
+        return [*type(self).model_fields, *(self.model_extra or {})]
 
     def headline(self) -> str:
         return f"{self.file} (schema {self.schema_version})"

@@ -30,7 +30,7 @@ from ..tasks.phonons import (
 )
 from .common import md_inputs
 from .mdruns import cached_md
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, PhononOutcome
 from .registry import Inputs
 from .settings import PhononSettings
 
@@ -134,8 +134,9 @@ def run_phonons(structure: str | Path | Inputs, settings: PhononSettings, out: s
     save_figure(_plot_dos(grid, total, projected), out_dir / "dos.png")
     save_figure(_plot_lifetimes(freq, tau, life["resolved"], life["lifetimes_fit_ps"], temperature_k),
                 out_dir / "lifetimes.png")
-    write_json(out_dir / "phonons.json", result)  # last: its presence marks a complete result
-    return result
+    outcome = PhononOutcome.of(result)
+    outcome.to_json(out_dir)  # last: its presence marks a complete result
+    return outcome
 
 
 def _plot_dos(grid, total, projected):

@@ -35,7 +35,7 @@ from ase import Atoms
 
 from ..errors import NclatticeError
 from ..provenance import file_sha256, input_key, provenance, structure_fingerprint
-from ..results import read_json, save_arrays, save_figure, write_json
+from ..results import read_json, save_arrays, save_figure
 from ..structio import read_structure, write_structure
 from ..tasks.spin import (
     Backend,
@@ -54,7 +54,7 @@ from ..tasks.spin import (
     relax,
     single_point,
 )
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, SpinOutcome
 from .registry import Inputs, prepared
 from .settings import SpinRelaxSettings
 
@@ -234,7 +234,7 @@ def write_outputs(out: Path, singlet: Atoms, triplet: Atoms, analysis: dict[str,
                             singlet.get_chemical_symbols(), analysis["regression"],
                             title=f"{singlet.get_chemical_formula('metal')}: triplet − singlet")
     save_figure(fig, out / "displacement.png")
-    write_json(out / "spin.json", record)
+    SpinOutcome.of(record).to_json(out)
 
 
 def structure_record(atoms: Atoms, path: Path | None) -> dict[str, Any]:
@@ -253,7 +253,7 @@ def spin_relax(atoms: Atoms, backend: str | Backend, settings: PolaronSettings, 
     done = out / "spin.json"
     if done.exists() and read_json(done).get("input_key") == key:
         print(f"already complete: {done}", flush=True)
-        return read_json(done)
+        return SpinOutcome.from_json(done)
     run = run_polaron(atoms, backend, settings, out / ".progress", progress)
     # an unconverged triplet may be written on request; without a singlet there is no triplet
     if not run.singlet.converged or (not run.triplet.converged and not allow_unconverged):
@@ -269,7 +269,7 @@ def spin_relax(atoms: Atoms, backend: str | Backend, settings: PolaronSettings, 
     write_outputs(out, run.singlet.atoms, run.triplet.atoms, analysis, record)
     if run.converged:
         shutil.rmtree(out / ".progress", ignore_errors=True)
-    return read_json(out / "spin.json")
+    return SpinOutcome.from_json(out)
 
 
 # ------------------------------------------------------------------ import and dry run
@@ -294,7 +294,7 @@ def import_field(singlet_path: Path, triplet_path: Path, settings: PolaronSettin
                          energies)
     record["imported_from"] = {"singlet": str(singlet_path), "triplet": str(triplet_path)}
     write_outputs(out, singlet, triplet, analysis, record)
-    return read_json(out / "spin.json")
+    return SpinOutcome.from_json(out)
 
 
 def write_cp2k_inputs(atoms: Atoms, backend, charge: int, out: Path) -> list[Path]:

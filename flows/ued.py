@@ -15,10 +15,10 @@ import numpy as np
 
 from ..errors import NclatticeError
 from ..provenance import file_sha256, provenance
-from ..results import pyplot, save_figure, write_json
+from ..results import pyplot, save_figure
 from ..tasks import kinetics as kin
 from ..tasks import ued
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, UedOutcome
 from .registry import Inputs, prepared
 from .settings import UedSettings
 
@@ -192,8 +192,9 @@ def analyze(data: Sequence[Path], out: Path, calibration: Path | None = None,
     s, r = series[primary], results[primary]
     save_figure(_plot_dw(s, r, plot_delays, q2_max_fit), Path(out) / "dw_vs_q2.png")
     save_figure(_plot_time(r), Path(out) / "delta_t.png")
-    write_json(Path(out) / "ued.json", payload)
-    return payload
+    outcome = UedOutcome.of(payload)
+    outcome.to_json(Path(out))
+    return outcome
 
 
 def _primary(series: list[ued.UedSeries], fluence: float | None) -> int:

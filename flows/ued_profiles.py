@@ -20,13 +20,14 @@ import numpy as np
 from ..atomicio import write_text_atomic
 from ..errors import NclatticeError
 from ..provenance import file_sha256, provenance
-from ..results import pyplot, save_figure, write_json
+from ..results import pyplot, save_figure
 from ..structio import read_structure
 from ..tasks import decompose as dec
 from ..tasks import profiles as prof
 from ..tasks import ued
 from ..tasks.scattering import Probe
 from . import ued as ued_flow
+from .outcomes import DecompositionOutcome, UedOutcome
 from .registry import Inputs, prepared
 from .settings import UedDecomposeSettings, UedProfilesSettings
 
@@ -117,8 +118,9 @@ def profiles(path: Path, structure: Path, out: Path, calibration: Path | None = 
         save_figure(ued_flow._plot_dw(series, result, plot_delays, q2_max_fit), out / "dw_vs_q2.png")
         save_figure(ued_flow._plot_time(result), out / "delta_t.png")
         save_figure(_plot_strain(data.delays_ps, rs), out / "strain.png")
-    write_json(out / "ued.json", payload)
-    return payload
+    outcome = UedOutcome.of(payload)
+    outcome.to_json(out)
+    return outcome
 
 
 def _conventions(q2_max_fit: float, z_threshold: float) -> dict[str, str]:
@@ -196,8 +198,9 @@ def decompose(path: Path, structure: Path, out: Path, heat: Path | None = None,
         save_figure(_plot_decomposition(q, delta, sigma, r, dg, fits_q, fits_r, data.delays_ps, plot_delays),
                     out / "decomposition_fits.png")
         save_figure(_plot_components(data.delays_ps, table), out / "decomposition_time.png")
-    write_json(out / "decomposition.json", payload)
-    return payload
+    outcome = DecompositionOutcome.of(payload)
+    outcome.to_json(out)
+    return outcome
 
 
 def _columns(fits: list[dec.DelayFit], md, cal: ued.MsdCalibration | None) -> dict[str, Any]:
