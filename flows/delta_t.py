@@ -6,7 +6,6 @@ import csv
 import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -33,9 +32,10 @@ from .settings import DeltaTSettings
 
 
 def run_delta_t(structure: str | Path | Inputs, settings: DeltaTSettings, out: str | Path,
-                results: str | Path | None = None, smoothing_angstrom: float = 0.02) -> dict[str, Any]:
+                results: str | Path | None = None) -> DeltaTOutcome:
     """Write ``out/delta_g.csv`` (direct route), ``delta_g_fq.csv`` (F(Q) route), ``delta_t.json``, PNG."""
     s = settings
+    smoothing_angstrom = s.smoothing_angstrom
     t0_k, delta_t_k, r_max_angstrom = s.t0_k, s.delta_t_k, s.r_max_angstrom
     q_min_inv_angstrom, q_max_inv_angstrom = s.q_range_inv_angstrom
     structure, atoms, pot = md_inputs("delta-t", structure, s)

@@ -23,13 +23,13 @@ from ..structio import read_structure
 from ..structures import build_cspbbr3_superellipsoid
 from ..tasks import diffraction as dif
 from ..tasks import models
+from ..tasks.beams import DEFAULT_HKL
 from ..tasks.scattering import Probe, nearby_edges
 from .outcomes import SCHEMA_VERSION, DiffractionOutcome
 from .registry import Inputs, prepared
 from .settings import DiffractSettings, PolaronDiffractionSettings
 
 POLARON_MODELS = ("dft", "orthorhombic", "random-hole", "localized")
-DEFAULT_HKL = ("200", "110", "111", "400")
 
 
 # ---------------------------------------------------------------- settings

@@ -87,8 +87,8 @@ def run_phonons(structure: str | Path | Inputs, settings: PhononSettings, out: s
     md.validate()
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
-    modes, minimized, record, timings = cached_modes(atoms, pot, s.fmax_ev_per_angstrom, 0.005, results_root,
-                                                     sparse_modes)
+    modes, minimized, record, timings = cached_modes(atoms, pot, s.fmax_ev_per_angstrom, s.fd_step_angstrom,
+                                                     results_root, sparse_modes)
     relaxed = atoms.copy()
     relaxed.positions = minimized
     traj, _, _ = cached_md(relaxed, pot, md, results_root)

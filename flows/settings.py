@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator
 
 from ..errors import NclatticeError
+from ..tasks.beams import DEFAULT_ENERGY_KEV, DEFAULT_HKL
 
 THERMOSTATS = ("langevin", "nose-hoover", "csvr")  # == tasks.md.THERMOSTATS (checked in tests)
 MAX_BUILD_ATOMS = 2_000_000  # beyond this, building and every analysis exhaust a workstation's memory
@@ -210,6 +211,8 @@ class DeltaTSettings(AnnealOptions, MDOptions):
                                                     alias="q-range", metavar="QMIN,QMAX")
     r_max_angstrom: FiniteFloat = opt(12.0, "largest pair distance in Å (the crystal diameter for ued decompose "
                                       "--heat)", alias="r-max", gt=1, le=1000)
+    smoothing_angstrom: FiniteFloat = opt(0.02, "Gaussian smoothing of G(r) in Å (0 = none)", alias="smoothing",
+                                          ge=0, le=1)
 
     @field_validator("q_range_inv_angstrom", mode="before")
     @classmethod
@@ -239,6 +242,8 @@ class PhononSettings(MDOptions):
     window_ps: FiniteFloat = opt(20.0, "velocity autocorrelation window in ps", gt=0)
     fmax_ev_per_angstrom: FiniteFloat = opt(1e-5, "minimisation force tolerance in eV/Å", alias="fmax", gt=0, le=1)
     dos_sigma_thz: FiniteFloat = opt(0.1, "Gaussian DOS broadening in THz", alias="dos-sigma", gt=0, le=10)
+    fd_step_angstrom: FiniteFloat = opt(0.005, "finite-difference displacement of the Hessian in Å",
+                                        alias="fd-step", gt=0, le=0.1)
     sparse_modes: int | None = opt(None, "sparse Hessian and only this many lowest modes (automatic when the dense "
                                    "one does not fit)", ge=7)
 
@@ -301,13 +306,12 @@ class SpinRelaxSettings(Settings):
 
 
 # ----------------------------------------------------------------------------- diffraction
-DEFAULT_HKL = ("200", "110", "111", "400")
+_DEFAULT_BEAMS = f"default {DEFAULT_ENERGY_KEV['xray']:g} for X-rays, {DEFAULT_ENERGY_KEV['electron']:g} for electrons"
 
 
 class ProbeOptions(Settings):
     probe: Literal["xray", "electron"] = opt("xray", "X-rays or electrons")
-    energy_kev: FiniteFloat | None = opt(None, "photon or beam energy in keV (default 13.6 for X-rays, 3700 for "
-                                         "electrons)", gt=0, le=1e5)
+    energy_kev: FiniteFloat | None = opt(None, f"photon or beam energy in keV ({_DEFAULT_BEAMS})", gt=0, le=1e5)
     anomalous: bool = opt(False, "add Chantler f', f'' (X-rays; unreliable next to absorption edges)")
     hkl: tuple[str, ...] = opt(DEFAULT_HKL, "peaks, e.g. 200 110 111 400", nargs="+")
     half_width_inv_angstrom: FiniteFloat = opt(0.3, "box half width around each peak in 1/Å", alias="half-width",
@@ -347,7 +351,7 @@ class ProbeOptions(Settings):
         return v
 
     def energy(self) -> float:
-        return self.energy_kev if self.energy_kev is not None else {"xray": 13.6, "electron": 3700.0}[self.probe]
+        return self.energy_kev if self.energy_kev is not None else DEFAULT_ENERGY_KEV[self.probe]
 
 
 class DiffractSettings(ProbeOptions):
@@ -411,14 +415,24 @@ def _float_list(v: Any) -> Any:
     return _floats_from_text(v, "list") if isinstance(v, str) else v
 
 
-class UedSettings(Settings):
+class CalibrationInput(Settings):
+    """The MD calibration a UED analysis turns Δ<u²> into ΔT with."""
+
     calibration: str | None = opt(None, "calibration.json from the MD calibration", path=True)
     calibration_key: str = opt("diffraction_weighted", "which fit of the calibration")
-    lattice: list[FiniteFloat] | None = opt(None, "for h,k,l data: a (cubic), a,c (hexagonal) or 6 values, in Å",
-                                            metavar="A[,C,...]")
+
+
+class DisorderTest(Settings):
+    """The localized-disorder test of the Debye-Waller fits (peaks or fitted rings)."""
+
     q2_max_fit: FiniteFloat = opt(40.0, "peaks with Q² above this (1/Å²) are tested for localized disorder",
                                   gt=0, le=1e4)
     z_threshold: FiniteFloat = opt(3.0, "significance for a disorder flag", gt=0, le=100)
+
+
+class UedSettings(DisorderTest, CalibrationInput):
+    lattice: list[FiniteFloat] | None = opt(None, "for h,k,l data: a (cubic), a,c (hexagonal) or 6 values, in Å",
+                                            metavar="A[,C,...]")
     through_origin: bool = opt(False, "fit the DW line with zero intercept")
     fluence: FiniteFloat | None = opt(None, "fluence (mJ/cm²) whose results go to the top level (default highest)",
                                       ge=0)
@@ -444,15 +458,12 @@ class UedSettings(Settings):
         return self
 
 
-class ProfileOptions(Settings):
+class ProfileOptions(CalibrationInput):
     """Options shared by `ued profiles` and `ued decompose` (radial profiles I(Q, t))."""
 
     structure: str = opt(..., "the crystal (.extxyz from nclattice build)", path=True)
-    calibration: str | None = opt(None, "calibration.json from the MD calibration", path=True)
-    calibration_key: str = opt("diffraction_weighted", "which fit of the calibration")
     probe: Literal["electron", "xray"] = opt("electron", "electrons or X-rays")
-    energy_kev: FiniteFloat | None = opt(None, "probe energy in keV (default 3700 for electrons, 13.6 for X-rays)",
-                                         gt=0, le=1e5)
+    energy_kev: FiniteFloat | None = opt(None, f"probe energy in keV ({_DEFAULT_BEAMS})", gt=0, le=1e5)
     q_range_inv_angstrom: tuple[FiniteFloat, FiniteFloat] | None = opt(
         None, "Qmin,Qmax in 1/Å to use (default: all)", alias="q-range", metavar="QMIN,QMAX")
     plot_delays: list[FiniteFloat] | None = opt(None, "delays (ps) to show in the figures", metavar="T1,T2,...")
@@ -470,16 +481,13 @@ class ProfileOptions(Settings):
         return self
 
 
-class UedProfilesSettings(ProfileOptions):
+class UedProfilesSettings(DisorderTest, ProfileOptions):
     resolution_inv_angstrom: FiniteFloat = opt(0.1, "merge rings closer than this, in 1/Å", alias="resolution",
                                                gt=0, le=5)
     min_ring_intensity: FiniteFloat = opt(0.02, "drop rings weaker than this fraction of the strongest", ge=0,
                                           lt=1)
     fwhm_guess_inv_angstrom: FiniteFloat = opt(0.15, "starting ring FWHM in 1/Å", alias="fwhm-guess", gt=0, le=5)
     baseline_terms: int = opt(10, "Legendre terms fitted with the rings", ge=0, le=50)
-    q2_max_fit: FiniteFloat = opt(40.0, "rings with Q² above this (1/Å²) are tested for localized disorder",
-                                  gt=0, le=1e4)
-    z_threshold: FiniteFloat = opt(3.0, "significance for a disorder flag", gt=0, le=100)
 
 
 class UedDecomposeSettings(ProfileOptions):

@@ -25,13 +25,12 @@ from ..structio import read_structure
 from ..tasks import decompose as dec
 from ..tasks import profiles as prof
 from ..tasks import ued
+from ..tasks.beams import DEFAULT_ENERGY_KEV
 from ..tasks.scattering import Probe
 from . import ued as ued_flow
 from .outcomes import DecompositionOutcome, UedOutcome
 from .registry import Inputs, prepared
 from .settings import UedDecomposeSettings, UedProfilesSettings
-
-DEFAULT_ENERGY_KEV = {"electron": 3700.0, "xray": 13.6}
 
 
 # ---------------------------------------------------------------- shared inputs

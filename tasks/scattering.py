@@ -55,7 +55,6 @@ HC_KEV_ANGSTROM = 12.398419843
 MOTT_BETHE_ANGSTROM = 1.0 / (8 * np.pi**2 * BOHR_ANGSTROM)  # 0.023934 Å
 PROBES = ("xray", "electron")
 ELECTRON_TABLES = ("kirkland", "mott-bethe")
-DEFAULT_ENERGY_KEV = {"xray": 13.6, "electron": 3700.0}
 
 
 def q_to_s(q_inv_angstrom: np.ndarray) -> np.ndarray:
