@@ -584,9 +584,6 @@ class StateFillingSettings(OpticalOptions):
 
 
 # ----------------------------------------------------------------------------- build
-ATOMS_PER_NM3 = 40.0  # upper bound of the atom density of the shipped materials (CdSe 36, PbSe 35, CsPbBr3 25)
-MONOLAYER_NM = 0.36  # thickest shell monolayer of the shipped core/shell kinds
-
 
 class BuildSettings(Settings):
     """One nanocrystal recipe; which options apply depends on ``kind`` (anything else is an error)."""
@@ -638,84 +635,17 @@ class BuildSettings(Settings):
         if stray:
             raise ValueError(f"{', '.join('--' + self.option_name(s) for s in sorted(stray))} does not apply to "
                              f"'{self.kind}'")
+        from ..structures.recipes import estimated_atoms
+
         name, params = self.builder()
-        atoms = self.estimated_atoms(name, params)
+        atoms = estimated_atoms(name, params)
         if atoms > MAX_BUILD_ATOMS:
             raise ValueError(f"this {self.kind} would hold about {atoms:.2g} atoms, more than the "
                              f"{MAX_BUILD_ATOMS:,} this tool builds; choose a smaller size")
         return self
 
-    def _need(self, name: str) -> Any:
-        value = getattr(self, name)
-        if value is None:
-            raise ValueError(f"'{self.kind}' needs --{self.option_name(name)}")
-        return value
-
     def builder(self) -> tuple[str, dict[str, Any]]:
         """The builder name and its keyword arguments (structures.build(name, **params))."""
-        kind, cb = self.kind, self.charge_balance
-        if kind == "cdse":
-            return "cdse", {"diameter_nm": self._need("diameter_nm"), "charge_balance": cb}
-        if kind == "cdse-cds":
-            if self.shell_ml is not None and self.preset is not None:
-                raise ValueError("give either --shell-ml or --preset for cdse-cds, not both")
-            if self.preset is not None:
-                shell = {"msd": 8, "phonons": 4}[self.preset]
-            elif self.shell_ml is not None:
-                if len(self.shell_ml) != 1:
-                    raise ValueError("cdse-cds takes one --shell-ml value (CdS monolayers)")
-                shell = self.shell_ml[0]
-            else:
-                raise ValueError("cdse-cds needs --shell-ml N or --preset msd|phonons")
-            return "cdse-cds", {"core_diameter_nm": self._need("core_diameter_nm"), "shell_ml": shell,
-                                "charge_balance": cb}
-        if kind == "inp-znse-zns":
-            shell = self.shell_ml if self.shell_ml is not None else [3, 2]
-            if len(shell) != 2:
-                raise ValueError("inp-znse-zns takes two --shell-ml values: ZnSe ML then ZnS ML")
-            return "inp-znse-zns", {"core_diameter_nm": self._need("core_diameter_nm"), "shell_ml": tuple(shell),
-                                    "charge_balance": cb, "shape": self._shape(("octahedron", "sphere"))}
-        if kind == "pbse":
-            params = {"diameter_nm": self._need("diameter_nm"), "attached": self.attached or "none",
-                      "charge_balance": cb}
-            if self.facet_ratio is not None:
-                params["facet_ratio"] = self.facet_ratio
-            if self.polar_facets is not None:
-                params["polar_facets"] = self.polar_facets
-            if self.lattice_constant_angstrom is not None:
-                params["lattice_constant"] = self.lattice_constant_angstrom
-            return "pbse", params
-        params = {"phase": self.phase or "cubic", "charge_balance": cb}
-        if self.lattice_constant_angstrom is not None:
-            params["lattice_constant"] = self.lattice_constant_angstrom
-        if self._shape(("cube", "superellipsoid")) == "superellipsoid":
-            if self.cells is not None or self.vacancies is not None:
-                raise ValueError("--cells and --vacancies apply to the cube shape, not superellipsoid")
-            params["size_nm"] = self._need("size_nm")
-            if self.exponent is not None:
-                params["exponent"] = self.exponent
-            return "cspbbr3-superellipsoid", params
-        if self.size_nm is not None or self.exponent is not None:
-            raise ValueError("--size and --exponent apply to --shape superellipsoid only")
-        params.update({"cells": self._need("cells"), "vacancies": self.vacancies or "tetra"})
-        return "cspbbr3", params
+        from ..structures.recipes import builder_call
 
-    def _shape(self, allowed: tuple[str, ...]) -> str:
-        if self.shape is not None and self.shape not in allowed:
-            raise ValueError(f"--shape for '{self.kind}' is one of {', '.join(allowed)}, not '{self.shape}'")
-        return self.shape or allowed[0]
-
-    @staticmethod
-    def estimated_atoms(name: str, params: dict[str, Any]) -> float:
-        """An upper estimate of the atom count, computed before anything is allocated."""
-        if name == "cspbbr3":
-            return 5.0 * params["cells"] ** 3
-        if name == "cspbbr3-superellipsoid":
-            return 25.0 * params["size_nm"] ** 3
-        shells = params.get("shell_ml", 0)
-        shell_nm = MONOLAYER_NM * (sum(shells) if isinstance(shells, tuple) else shells)
-        d = params.get("diameter_nm") or params["core_diameter_nm"] + 2 * shell_nm
-        if name == "pbse":
-            d *= {"none": 1, "dimer": 2, "chain": 3, "square": 4}[params["attached"]] ** (1 / 3)
-        octahedral_shells = 2.0 if params.get("shape") == "octahedron" else 1.0  # (π/3√3)^-1 = 1.91 at most
-        return octahedral_shells * math.pi / 6 * d**3 * ATOMS_PER_NM3
+        return builder_call(self)
