@@ -6,7 +6,8 @@ Field names carry units (``temperature_k``); the alias is the option name users 
 (``--temperature`` on the command line, ``temperature:`` in a campaign). Values are checked
 here (finite, in range, consistent with each other) before any work starts.
 
-This module imports only pydantic and the standard library, so it costs nothing at start-up.
+This module imports pydantic, the standard library and tasks/beams.py (constants); the
+recipe logic of ``BuildSettings`` lives in structures/recipes.py, imported when a recipe is checked.
 """
 
 from __future__ import annotations
