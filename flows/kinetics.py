@@ -17,7 +17,7 @@ from ..provenance import provenance
 from ..results import pyplot, save_figure
 from ..tasks import kinetics as kin
 from . import outcomes as oc
-from .settings import AugerSettings, OccupationSettings, StateFillingSettings, TrappingSettings
+from .settings import AugerSettings, OccupationSettings, OpticalOptions, StateFillingSettings, TrappingSettings
 
 O = TypeVar("O", bound=oc.Outcome)
 
@@ -270,29 +270,42 @@ def _plot_state_filling(result, n_bar):
 
 
 # ---------------------------------------------------------------- entries (settings in, result out)
+def mean_from(s: OpticalOptions, mean: float | None, name: str) -> tuple[float, dict[str, Any]]:
+    """⟨N⟩ given directly (option ``name``) or as σ·J from fluence, wavelength and cross-section."""
+    optical = (s.fluence_mj_cm2, s.wavelength_nm, s.cross_section_cm2)
+    if mean is not None and any(v is not None for v in optical):
+        raise NclatticeError(f"give either --{name} or --fluence-mj-cm2/--wavelength-nm/--cross-section-cm2.")
+    if mean is not None:
+        return mean, {"mean_from": "given"}
+    if any(v is None for v in optical):
+        raise NclatticeError(f"give --{name}, or all of --fluence-mj-cm2, --wavelength-nm and --cross-section-cm2.")
+    return kin.mean_excitations(*optical), {"fluence_mj_cm2": s.fluence_mj_cm2, "wavelength_nm": s.wavelength_nm,
+                                            "cross_section_cm2": s.cross_section_cm2, "mean_from": "sigma*J"}
+
+
 def run_auger(settings: AugerSettings, out: str | Path) -> oc.AugerOutcome:
     s = settings
-    mean, how = s.mean_from(s.mean_excitons, "mean-excitons")
+    mean, how = mean_from(s, s.mean_excitons, "mean-excitons")
     return auger(mean, s.tau_auger_ps, Path(out), n_nc=s.n_nc, seed=s.seed, t_max_ps=s.t_max_ps,
                  n_times=s.n_times, inputs=how, exciton_energy_ev=s.exciton_energy_ev, n_atoms=s.n_atoms)
 
 
 def run_trapping(settings: TrappingSettings, out: str | Path) -> oc.TrappingOutcome:
     s = settings
-    mean, how = s.mean_from(s.mean_excitons, "mean-excitons")
+    mean, how = mean_from(s, s.mean_excitons, "mean-excitons")
     return trapping(mean, s.tau_auger_ps, s.tau_trap_ps, Path(out), s.trap_energy, n_nc=s.n_nc, seed=s.seed,
                     t_max_ps=s.t_max_ps, n_times=s.n_times, inputs=how, exciton_energy_ev=s.exciton_energy_ev,
                     n_atoms=s.n_atoms)
 
 
 def run_occupation(settings: OccupationSettings, out: str | Path) -> oc.OccupationOutcome:
-    g0t, how = settings.mean_from(settings.gamma0_t, "gamma0-t")
+    g0t, how = mean_from(settings, settings.gamma0_t, "gamma0-t")
     return occupation(g0t, settings.gamma_ratio, Path(out), inputs=how)
 
 
 def run_state_filling(settings: StateFillingSettings, out: str | Path) -> oc.StateFillingOutcome:
     s = settings
-    n_bar, _ = s.mean_from(s.mean_excitations, "mean-excitations")
+    n_bar, _ = mean_from(s, s.mean_excitations, "mean-excitations")
     return state_filling(n_bar, s.p_trap, Path(out), g_e=s.g_e, g_h=s.g_h,
                          trap_oscillator_strength=s.trap_oscillator_strength,
                          untrapped_fraction=s.untrapped_fraction, stokes_shift_ev=s.stokes_shift_ev,

@@ -1,0 +1,131 @@
+"""Settings of the MD capabilities: calibrate, delta-t, phonons (and the options they share)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from pydantic import FiniteFloat, field_validator, model_validator
+
+from .base import MAX_SEED, Settings, _finite, _floats_from_text, opt
+
+THERMOSTATS = ("langevin", "nose-hoover", "csvr")  # == tasks.md.THERMOSTATS (checked in tests)
+
+
+class MDOptions(Settings):
+    """Options every MD-based capability shares (phonons call the production run md-ps)."""
+
+    potential: str | None = opt(None, "potential name or YAML file (default: shipped set covering the elements)")
+    equilibration_ps: FiniteFloat = opt(10.0, "equilibration length in ps", ge=0, le=10_000)
+    production_ps: FiniteFloat = opt(20.0, "production length in ps", gt=0, le=100_000)
+    timestep_fs: FiniteFloat = opt(2.0, "MD timestep in fs", gt=0, le=10)
+    sample_every_fs: FiniteFloat = opt(20.0, "interval between stored frames in fs", gt=0, le=100_000)
+    seed: int = opt(12345, "random seed (velocities, thermostat)", ge=1, le=MAX_SEED)
+
+    @model_validator(mode="after")
+    def _sampling(self) -> Self:
+        if self.sample_every_fs < self.timestep_fs:
+            raise ValueError(f"--sample-every-fs ({self.sample_every_fs} fs) is shorter than --timestep-fs "
+                             f"({self.timestep_fs} fs)")
+        if self.sample_every_fs > 1000 * self.production_ps:
+            raise ValueError(f"--sample-every-fs ({self.sample_every_fs} fs) is longer than the production run "
+                             f"({self.production_ps} ps)")
+        return self
+
+
+TEMPERATURE_RANGE_K = (1.0, 3000.0)  # the potentials are fitted to solids well below their melting points
+
+
+class AnnealOptions(Settings):
+    """An anneal before the minimisation that starts every MD run of a capability."""
+
+    anneal_temperature_k: FiniteFloat = opt(0.0, "anneal at this temperature in K before minimising (0 = no anneal): "
+                                            "puts loose surface atoms into a basin they keep during production",
+                                            alias="anneal-k", ge=0, le=TEMPERATURE_RANGE_K[1])
+    anneal_ps: FiniteFloat = opt(20.0, "anneal length in ps (with --anneal-k)", ge=0, le=10_000)
+
+
+class CalibrationSettings(AnnealOptions, MDOptions):
+    probe: Literal["electron", "xray"] = opt("electron", "weighting of the diffraction-weighted average")
+    temperatures_k: list[float] = opt([150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0],
+                                      "temperatures in K: comma list or start:stop:step", alias="temperatures")
+    thermostat: Literal["langevin", "nose-hoover", "csvr"] = opt("langevin", "NVT thermostat")
+    drift: Literal["flag", "fail"] = opt("flag", "atoms leaving their sites (> 0.5 Å between production quarters): "
+                                         "flag = warn and list them in calibration.json, fail = drop that temperature")
+    no_minimize: bool = opt(False, "start MD from the structure as given instead of its energy minimum")
+
+    @model_validator(mode="after")
+    def _anneal_needs_minimisation(self) -> Self:
+        if self.anneal_temperature_k and self.no_minimize:
+            raise ValueError("--anneal-k needs the minimisation that follows it; drop --no-minimize")
+        return self
+
+    @field_validator("temperatures_k", mode="before")
+    @classmethod
+    def _parse_temperatures(cls, v: Any) -> Any:
+        return _floats_from_text(v, "temperatures")
+
+    @field_validator("temperatures_k")
+    @classmethod
+    def _check_temperatures(cls, v: list[float]) -> list[float]:
+        _finite(v, "temperatures")
+        lo, hi = TEMPERATURE_RANGE_K
+        if len(v) < 3:
+            raise ValueError(f"a calibration needs at least 3 temperatures, got {v}")
+        if not all(lo <= t <= hi for t in v):
+            raise ValueError(f"temperatures must be positive and lie between {lo:g} and {hi:g} K, got {v}")
+        return sorted(set(v))
+
+
+class DeltaTSettings(AnnealOptions, MDOptions):
+    probe: Literal["electron", "xray"] = opt("electron", "weighting of the diffraction-weighted average")
+    production_ps: FiniteFloat = opt(40.0, "production length in ps", gt=0, le=100_000)
+    t0_k: FiniteFloat = opt(300.0, "base temperature T0 in K", alias="t0", ge=TEMPERATURE_RANGE_K[0],
+                            le=TEMPERATURE_RANGE_K[1])
+    delta_t_k: FiniteFloat = opt(14.0, "temperature rise ΔT in K (non-zero; may be negative)", alias="delta-t",
+                                 ge=-1000, le=1000)
+    q_range_inv_angstrom: tuple[float, float] = opt((1.0, 12.0), "Qmin,Qmax in 1/Å for the F(Q) route",
+                                                    alias="q-range", metavar="QMIN,QMAX")
+    r_max_angstrom: FiniteFloat = opt(12.0, "largest pair distance in Å (the crystal diameter for ued decompose "
+                                      "--heat)", alias="r-max", gt=1, le=1000)
+    smoothing_angstrom: FiniteFloat = opt(0.02, "Gaussian smoothing of G(r) in Å (0 = none)", alias="smoothing",
+                                          ge=0, le=1)
+
+    @field_validator("q_range_inv_angstrom", mode="before")
+    @classmethod
+    def _parse_q(cls, v: Any) -> Any:
+        return _floats_from_text(v, "q-range")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        qmin, qmax = self.q_range_inv_angstrom
+        _finite([qmin, qmax], "q-range")
+        if not 0 <= qmin < qmax <= 50:
+            raise ValueError(f"--q-range needs 0 <= Qmin < Qmax <= 50 1/Å, got {qmin:g},{qmax:g}")
+        if self.delta_t_k == 0:
+            raise ValueError("--delta-t must be non-zero (a temperature rise in K)")
+        if not TEMPERATURE_RANGE_K[0] <= self.t0_k + self.delta_t_k <= TEMPERATURE_RANGE_K[1]:
+            raise ValueError(f"--t0 + --delta-t = {self.t0_k + self.delta_t_k:g} K lies outside "
+                             f"{TEMPERATURE_RANGE_K[0]:g}-{TEMPERATURE_RANGE_K[1]:g} K")
+        return self
+
+
+class PhononSettings(MDOptions):
+    temperature_k: FiniteFloat = opt(300.0, "MD temperature in K", alias="temperature", ge=TEMPERATURE_RANGE_K[0],
+                                     le=TEMPERATURE_RANGE_K[1])
+    production_ps: FiniteFloat = opt(40.0, "NVE production length in ps", alias="md-ps", gt=0, le=100_000)
+    timestep_fs: FiniteFloat = opt(1.0, "MD timestep in fs", gt=0, le=10)
+    sample_every_fs: FiniteFloat = opt(5.0, "interval between stored frames in fs", gt=0, le=1000)
+    window_ps: FiniteFloat = opt(20.0, "velocity autocorrelation window in ps", gt=0)
+    fmax_ev_per_angstrom: FiniteFloat = opt(1e-5, "minimisation force tolerance in eV/Å", alias="fmax", gt=0, le=1)
+    dos_sigma_thz: FiniteFloat = opt(0.1, "Gaussian DOS broadening in THz", alias="dos-sigma", gt=0, le=10)
+    fd_step_angstrom: FiniteFloat = opt(0.005, "finite-difference displacement of the Hessian in Å",
+                                        alias="fd-step", gt=0, le=0.1)
+    sparse_modes: int | None = opt(None, "sparse Hessian and only this many lowest modes (automatic when the dense "
+                                   "one does not fit)", ge=7)
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        if 2 * self.window_ps > self.production_ps:
+            raise ValueError(f"--md-ps ({self.production_ps:g} ps) must be at least twice the correlation window "
+                             f"--window-ps ({self.window_ps:g} ps)")
+        return self
