@@ -6,15 +6,11 @@ import argparse
 from pathlib import Path
 
 from ..flows.settings import DeltaTSettings
-from .options import STRUCTURE, add_command, execute, settings_from_args
+from .options import execute, settings_from_args
 
 DESCRIPTION = ("Run equilibrium MD at T0 and T0+ΔT and write OUT/delta_g.csv (r_angstrom, g_t0, g_t1, "
                "delta_g; direct-space route), OUT/delta_g_fq.csv (through F(Q) over the Q range), "
                "OUT/delta_t.json and OUT/delta_g.png.")
-
-
-def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    add_command(sub, "delta-t", help_text, DESCRIPTION, DeltaTSettings, run, positional=STRUCTURE, md_cache=True)
 
 
 def run(args: argparse.Namespace) -> int:

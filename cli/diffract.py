@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..flows.settings import DiffractSettings
-from .options import add_command, execute, settings_from_args
+from .options import execute, settings_from_args
 
+POSITIONAL_HELP = "structure file (.extxyz or .data)"
 DESCRIPTION = ("Kinematic diffraction of a structure file: the Debye powder pattern with S(Q), F(Q), G(r) "
                "(--powder) and/or the 3D intensity on boxes around hkl, a whole grid or a slice through "
                "q = 0 (--grid).")
-
-
-def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    add_command(sub, "diffract", help_text, DESCRIPTION, DiffractSettings, run,
-                positional=("structure", {"help": "structure file (.extxyz or .data)"}))
 
 
 def run(args: argparse.Namespace) -> int:

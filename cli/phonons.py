@@ -8,15 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from ..flows.settings import PhononSettings
-from .options import STRUCTURE, add_command, execute, settings_from_args
+from .options import execute, settings_from_args
 
 DESCRIPTION = ("Minimise the nanocrystal (LAMMPS CG), build the mass-weighted Hessian by central differences, "
                "diagonalise, and compute mode lifetimes from NVE MD at --temperature. Writes OUT/phonons.json, "
                "OUT/dos.png and OUT/lifetimes.png.")
-
-
-def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    add_command(sub, "phonons", help_text, DESCRIPTION, PhononSettings, run, positional=STRUCTURE, md_cache=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,15 +5,11 @@ from __future__ import annotations
 import argparse
 
 from ..flows.settings import PolaronDiffractionSettings
-from .options import add_command, execute, settings_from_args
+from .options import execute, settings_from_args
 
 DESCRIPTION = ("Differential diffraction (pumped − dark) of CsPbBr3 nanocrystal ensembles for a displacement "
                "model, with the peak shift of each hkl along q (negative = inward) and the change of its "
                "integrated intensity.")
-
-
-def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    add_command(sub, "polaron-diffraction", help_text, DESCRIPTION, PolaronDiffractionSettings, run)
 
 
 def run(args: argparse.Namespace) -> int:
