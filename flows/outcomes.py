@@ -155,21 +155,56 @@ class UedOutcome(Outcome):
         return f"Δ<u²> at the last delay {self.delta_msd_angstrom2[-1]:.2e} Å²{fluence} ({len(self.delays_ps)} delays)"
 
 
-class AugerOutcome(Outcome):
-    file: ClassVar[str] = "auger.json"
+class _LatticeTemperature(Outcome):
+    """With an exciton energy and the atom count: the heating curves as a lattice ΔT (Dulong-Petit)."""
+
+    heat_capacity_ev_per_k: float | None = None
+    kelvin_per_exciton_energy: float | None = None
+    lattice_temperature_note: str | None = None
+    delta_t_k: list[float] | None = None
+    delta_t_stderr_k: list[float] | None = None
+
+
+class _HeatingCurve(_LatticeTemperature):
+    """A Gillespie heating curve of an NC ensemble (energies in band-edge exciton energies per NC)."""
+
+    times_ps: list[float]
+    delta_energy_per_nc: list[float]
+    delta_energy_stderr: list[float]
+    excitons_mean: list[float]
     time_constant_ps: float
+    time_constant_stderr_ps: float | None = None
+    time_constant_ci95_ps: list[float | None] | None = None
+    amplitude: float | None = None
+    energy_unit: str = "one band-edge exciton's energy per NC"
+    inputs: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
+
+
+class AugerOutcome(_HeatingCurve):
+    file: ClassVar[str] = "auger.json"
     final_excitons_mean: float
+    rise_time_63_ps: float | None = None
+    master_equation_time_constant_by_window_ps: dict[str, Any] = {}
+    final_energy_per_nc: float | None = None
+    master_equation: dict[str, Any] = {}
+    poisson_closure_delta_energy_per_nc: list[float] = []
+    paper_time_constant_ps: float | None = None
     delta_t_end_k: float | None = None
+    delta_t_complete_k: float | None = None
 
     def headline(self) -> str:
         dt = "" if self.delta_t_end_k is None else f", lattice ΔT at the end {self.delta_t_end_k:.1f} K"
         return f"Auger heating: τ = {self.time_constant_ps:.1f} ps, final ⟨N⟩ = {self.final_excitons_mean:.2f}{dt}"
 
 
-class TrappingOutcome(Outcome):
+class TrappingOutcome(_HeatingCurve):
     file: ClassVar[str] = "trapping.json"
     suppression_factor: float | None
-    time_constant_ps: float
+    delta_energy_per_nc_auger_only: list[float] = []
+    trapped_mean: list[float] = []
+    time_constant_auger_only_ps: float | None = None
+    delta_t_auger_only_k: list[float] | None = None
 
     def headline(self) -> str:
         s = "n/a" if self.suppression_factor is None else f"{self.suppression_factor:.2f}x"
@@ -182,6 +217,11 @@ class OccupationOutcome(Outcome):
     p1: float
     p2: float
     mean_pairs: float
+    gamma0_t: float | None = None
+    gamma_ratio: float | None = None
+    # "curve" (the same quantities against gamma0_t) stays an extra key: tests/test_outcomes.py reads it as one
+    inputs: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         return f"P0 = {self.p0:.3f}, P1 = {self.p1:.3f}, P2 = {self.p2:.3f}, mean pairs = {self.mean_pairs:.3f}"
@@ -193,6 +233,17 @@ class StateFillingOutcome(Outcome):
     bleach_without_trapping: float
     n_eff: float | None
     gain_max: float
+    gain_max_without_trapping: float | None = None
+    mean_p_trap: float | None = None
+    bleach_unit: str | None = None
+    p_cool: dict[str, Any] = {}
+    gain_max_up_to_mean: float | None = None
+    bleach_at_saturation: float | None = None
+    gain_max_at_saturation: float | None = None
+    curve: dict[str, list[float | None]] = {}  # against the mean number of excitations
+    paper: dict[str, Any] = {}  # the measured values of Vonk et al. 2025
+    inputs: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         n_eff = "above the trap-free maximum" if self.n_eff is None else f"{self.n_eff:.2f}"
