@@ -86,8 +86,19 @@ class Outcome(BaseModel):
 class CalibrationOutcome(Outcome):
     file: ClassVar[str] = "calibration.json"
     temperatures_k: list[float]
-    fit: dict[str, dict[str, Any]]
+    fit: dict[str, dict[str, Any]]  # per group (element, region, diffraction_weighted): <u²> = a + bT
     failed: list[dict[str, Any]] = []
+    msd_angstrom2: dict[str, list[float]] = {}
+    msd_stderr_angstrom2: dict[str, list[float | None]] = {}
+    directional_msd_1d_angstrom2: dict[str, Any] = {}
+    fit_directional_1d: dict[str, Any] = {}
+    md_protocol: dict[str, Any] = {}  # per temperature: minimisation, anneal, atoms off their sites
+    structure: dict[str, Any] = {}
+    potential_validation: dict[str, Any] | None = None
+    settings: dict[str, Any] = {}
+    msd_definition: str | None = None
+    wall_s: float | None = None
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         f = self.fit["diffraction_weighted"]
@@ -100,7 +111,16 @@ class DeltaTOutcome(Outcome):
     file: ClassVar[str] = "delta_t.json"
     t0_k: float
     t1_k: float
-    peaks: dict[str, dict[str, Any]]
+    peaks: dict[str, dict[str, Any]]  # per wurtzite peak: ΔG(r) at the centre and flanks, broadening
+    probe: str | None = None
+    weights: dict[str, float] = {}
+    mean_temperature_k: list[float] = []
+    frames: list[int] = []
+    smoothing_angstrom: float | None = None
+    md_protocol: dict[str, Any] = {}
+    q_range_inv_angstrom: list[float] = []
+    structure: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         broad = [k for k, v in self.peaks.items() if v["broadening"]]
@@ -112,6 +132,22 @@ class PhononOutcome(Outcome):
     file: ClassVar[str] = "phonons.json"
     frequencies_thz: list[float]
     lifetime_summary: dict[str, Any]
+    rigid_body_modes: list[int] = []
+    rigid_body_frequencies_thz: list[float] = []
+    imaginary_modes: list[int] = []
+    lifetimes_ps: list[float | None] = []
+    lifetimes_fit_ps: list[float | None] = []
+    lifetime_resolved: list[bool] = []
+    frequencies_md_thz: list[float | None] = []
+    lifetime_method: str | None = None
+    md_mean_temperature_k: float | None = None
+    dos: dict[str, Any] = {}
+    minimization: dict[str, Any] = {}
+    timings_s: dict[str, Any] = {}
+    modes: str | None = None
+    structure: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         s = self.lifetime_summary
