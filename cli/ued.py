@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..flows.images_settings import UedImagesSettings
 from ..flows.settings import UedDecomposeSettings, UedProfilesSettings, UedSettings
 from . import Parser
 from .options import add_command, execute, settings_from_args
@@ -36,6 +37,14 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
                 "Per delay: ΔI = heating + b(t)·(surface-disorder model) [+ background], weighted least squares "
                 "in Q and on ΔG(r). Writes OUT/decomposition.json, decomposition.csv, decomposition_fits.png, "
                 "decomposition_time.png.", UedDecomposeSettings, run_decompose, positional=PROFILES)
+    add_command(actions, "images", "detector frames (TIFF folder or HDF5 stack) -> radial profiles (pyFAI)",
+                "Azimuthal integration of every frame with pyFAI (geometry from --poni or --center/--distance-mm/"
+                "--pixel-um/--energy-kev), dark and mask, per-frame normalisation and outlier rejection, per-delay "
+                "averages with errors from the scatter of repeated frames. Writes OUT/profiles.h5 (the input of "
+                "`ued profiles`), frames.csv, geometry.poni, images_qa.png, images.json; with --structure also the "
+                "ring-position geometry check and the `ued profiles` analysis (ued.json, peaks.csv, figures).",
+                UedImagesSettings, run_images,
+                positional=("source", {"help": "folder of TIFF frames (searched recursively) or HDF5 file"}))
 
 def run(args: argparse.Namespace) -> int:
     r = execute("ued", args, settings_from_args(UedSettings, args), data=args.data)
@@ -63,4 +72,20 @@ def run_decompose(args: argparse.Namespace) -> int:
     print(r.headline())
     out = Path(args.out)
     print(f"results: {out / 'decomposition.json'}, {out / 'decomposition.csv'}")
+    return 0
+
+
+def run_images(args: argparse.Namespace) -> int:
+    r = execute("ued-images", args, settings_from_args(UedImagesSettings, args), data=[args.source])
+    print(f"{r['n_frames']} frames -> {len(r['delays_ps'])} delays x {r['bins']} Q bins "
+          f"({r['integration']['frames_per_second']:.0f} frames/s); {r['n_rejected']} frame(s) rejected"
+          + (": " + ", ".join(f["frame"] for f in r["rejected"][:10]) if r["rejected"] else ""))
+    for key in ("geometry_check", "geometry_check_after_refinement"):
+        if r.get(key):
+            print(("after refinement, " if "after" in key else "") + r[key]["message"])
+    if "analysis" in r:
+        print(f"Δ⟨u²⟩ at the last delay {r['analysis']['delta_msd_angstrom2'][-1]:.4g} ± "
+              f"{r['analysis']['delta_msd_stderr'][-1]:.2g} Å²")
+    out = Path(args.out)
+    print(f"results: {out / 'profiles.h5'}, {out / 'images.json'}, figure: {out / 'images_qa.png'}")
     return 0

@@ -182,7 +182,7 @@ def _finish(c: Campaign, out: Path, index: Index, t_start: float) -> dict[str, A
               "wall_s": round(time.perf_counter() - t_start, 2)}
     write_json(out / "campaign.json", {**result, "spec": str(c.path), "schema_version": 2,
                                        "provenance": provenance()})
-    write_report(out, c.name, str(c.path), result)
+    write_report(out, c.name, str(c.path), result, c)
     return result
 
 

@@ -11,6 +11,8 @@ existed) loads as version 1, so existing result directories keep working.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -19,6 +21,46 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ..errors import NclatticeError
 
 SCHEMA_VERSION = 2  # 2: settings recorded by field name (settings models); 1: earlier files
+
+FLAGGED_POTENTIALS = ("too stiff", "provisional")  # validation statuses a report must show as warnings
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+@dataclass(frozen=True)
+class Number:
+    """One headline number of a result: what it is, its value, unit and standard error.
+
+    ``stderr`` None: no uncertainty is estimated for it. ``text``: a result given in words
+    (peak positions, signs) where it is not one number.
+    """
+
+    key: str
+    label: str
+    value: float | None = None
+    unit: str = ""
+    stderr: float | None = None
+    text: str | None = None
+
+    def __str__(self) -> str:
+        if self.text is not None:
+            return self.text
+        return format_value(self.value, self.stderr, self.unit)
+
+
+def format_value(value: float | None, stderr: float | None = None, unit: str = "") -> str:
+    """``1.23 ± 0.04 ps``, ``(7.14 ± 0.03) × 10⁻⁵ Å²/K``: the error's two significant digits set the decimals."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    exponent = math.floor(math.log10(abs(value))) if value and not 1e-3 <= abs(value) < 1e5 else 0
+    v, scale = value / 10**exponent, f" × 10{str(exponent).translate(_SUPERSCRIPT)}" if exponent else ""
+    if stderr is not None and math.isfinite(stderr) and stderr > 0:
+        e = stderr / 10**exponent
+        decimals = min(8, max(0, 1 - math.floor(math.log10(e))))
+        text = f"{v:.{decimals}f} ± {e:.{decimals}f}"
+        text = f"({text}){scale}" if scale else text
+    else:
+        text = f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}{scale}"
+    return f"{text} {unit}".strip()
 
 
 class Outcome(BaseModel):
@@ -82,6 +124,112 @@ class Outcome(BaseModel):
     def headline(self) -> str:
         return f"{self.file} (schema {self.schema_version})"
 
+    # ---- what a report shows: one sentence, numbers, warnings, figure captions, provenance
+    def _record(self, key: str, default: Any = None) -> Any:
+        """A recorded key, typed field or extra (files written before a field existed lack it)."""
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        return (self.model_extra or {}).get(key, default)
+
+    def description(self) -> str:
+        """What the capability computed, in one sentence."""
+        return ""
+
+    def numbers(self) -> list[Number]:
+        """The headline numbers; the first is the key number of the result."""
+        return [Number("headline", "result", text=self.headline())]
+
+    def key_number(self) -> Number:
+        return self.numbers()[0]
+
+    def number(self, key: str) -> Number | None:
+        return next((n for n in self.numbers() if n.key == key), None)
+
+    def warnings(self) -> list[str]:
+        """What a reader must see before trusting the numbers (one sentence each)."""
+        potential = self.potential()
+        status = (potential.get("validation") or {}).get("status", "")
+        if status in FLAGGED_POTENTIALS:
+            summary = (potential.get("validation") or {}).get("summary", "")
+            return [f"The potential {potential.get('name')} is flagged '{status}'"
+                    + (f": {summary.rstrip('.')}." if summary else ".")]
+        return []
+
+    def figures(self) -> dict[str, str]:
+        """Figure file -> caption naming the quantity plotted and its units."""
+        return {}
+
+    def potential(self) -> dict[str, Any]:
+        """The potential's record (name, citation, doi, validation), empty where none was used."""
+        record = dict((self._record("provenance") or {}).get("potential") or {})
+        if "validation" not in record and self._record("potential_validation"):
+            record["validation"] = self._record("potential_validation")
+        return record
+
+    def code_version(self) -> str:
+        """'nclattice 0.1.0 (git 92b54648a2ef)' from the provenance record; "" where there is none."""
+        prov = self._record("provenance") or {}
+        if not prov:
+            return ""
+        return f"nclattice {prov.get('nclattice', '?')} (git {str(prov.get('git_commit', '?'))[:12]})"
+
+    def provenance_items(self) -> list[tuple[str, str]]:
+        """(label, text) pairs: structure, potential, model, versions, commit, when it was made."""
+        prov = self._record("provenance") or {}
+        out = []
+        structure = self._record("structure")
+        if isinstance(structure, dict) and structure:
+            atoms = f", {structure['atoms']} atoms" if structure.get("atoms") else ""
+            where = structure.get("path") or structure.get("file") or ""
+            out.append(("structure", f"{structure.get('formula', '?')}{atoms}" + (f" ({where})" if where else "")))
+        potential = self.potential()
+        if potential:
+            validation = potential.get("validation") or {}
+            doi = f", doi:{potential['doi']}" if potential.get("doi") else ""
+            out.append(("potential", f"{potential.get('name')} ({potential.get('form', '')}): "
+                                     f"{potential.get('citation', '')}{doi}"))
+            if validation:
+                out.append(("validation", f"{validation.get('status', '?')}: {validation.get('summary', '')}"))
+        if prov.get("model") or prov.get("analysis"):
+            out.append(("model", prov.get("model") or prov.get("analysis")))
+        if prov.get("seed") is not None:
+            out.append(("seed", str(prov["seed"])))
+        packages = ", ".join(f"{k} {v}" for k, v in (prov.get("packages") or {}).items())
+        if prov:
+            out.append(("versions", f"nclattice {prov.get('nclattice', '?')}, Python {prov.get('python', '?')}"
+                                    + (f"; {packages}" if packages else "")))
+            out.append(("code", f"git {prov.get('git_commit', 'unknown')}, made {prov.get('created_utc', '?')} "
+                                f"on {prov.get('host', '?')}"))
+        return out
+
+
+def _formula(structure: Any) -> str:
+    """'Cd93S60Se34 (187 atoms)' from a structure record."""
+    if not isinstance(structure, dict):
+        return "the structure"
+    atoms = f" ({structure['atoms']:,} atoms)" if structure.get("atoms") else ""
+    return f"{structure.get('formula', 'the structure')}{atoms}"
+
+
+def _drift_warnings(protocol: Any) -> list[str]:
+    """One sentence when atoms left their sites during any MD run of the result."""
+    moved = {t: (p.get("site_drift") or {}) for t, p in (protocol or {}).items() if isinstance(p, dict)}
+    counts = {t: d.get("n_drifting", 0) for t, d in moved.items() if d.get("n_drifting")}
+    if not counts:
+        return []
+    per = ", ".join(f"{n} at {t} K" for t, n in sorted(counts.items(), key=lambda kv: float(kv[0])))
+    surface = sum(d.get("n_drifting_surface", 0) for d in moved.values())
+    where = " (all on the surface)" if surface == sum(counts.values()) else ""
+    return [f"Atoms left their sites during the MD: {per}{where}; their jumps are included in the result."]
+
+
+def _fit_warning(what: str, value: float | None, stderr: float | None, limit: float = 0.5) -> list[str]:
+    """A fitted time constant whose standard error exceeds ``limit`` of its value: the fit barely converged."""
+    if value and stderr is not None and abs(stderr / value) > limit:
+        return [f"The fit of {what} barely converged: its standard error is {100 * abs(stderr / value):.0f} % of "
+                "the value."]
+    return []
+
 
 class CalibrationOutcome(Outcome):
     file: ClassVar[str] = "calibration.json"
@@ -106,6 +254,34 @@ class CalibrationOutcome(Outcome):
         return (f"slope b = {f['slope_angstrom2_per_k']:.3e} ± {f['slope_stderr']:.1e} Å²/K "
                 f"(R² = {f['r2']:.4f}, diffraction-weighted, {len(self.temperatures_k)} temperatures{failed})")
 
+    def description(self) -> str:
+        t = self.temperatures_k
+        return (f"Mean-square displacement ⟨u²⟩ of {_formula(self._record('structure'))} from MD at {len(t)} "
+                f"temperatures ({min(t):g}–{max(t):g} K), fitted with a line whose slope b turns a measured "
+                "Δ⟨u²⟩ into a lattice temperature rise.")
+
+    def numbers(self) -> list[Number]:
+        f = self.fit["diffraction_weighted"]
+        return [Number("slope", "slope b of ⟨u²⟩(T), diffraction-weighted", f["slope_angstrom2_per_k"], "Å²/K",
+                       f["slope_stderr"]),
+                Number("r2", "linearity of ⟨u²⟩(T): R² of the line", f["r2"], text=f"R² = {f['r2']:.4f}"),
+                Number("temperatures", "temperatures", len(self.temperatures_k),
+                       text=f"{len(self.temperatures_k)} ({'/'.join(f'{t:g}' for t in self.temperatures_k)} K)")]
+
+    def warnings(self) -> list[str]:
+        out = super().warnings() + _drift_warnings(self._record("md_protocol"))
+        if self.failed:
+            out.append(f"{len(self.failed)} temperature(s) failed and are left out of the fit: "
+                       + "; ".join(str(f.get("error", f)) for f in self.failed))
+        if self.fit["diffraction_weighted"]["r2"] < 0.99:
+            out.append(f"⟨u²⟩(T) is not linear (R² = {self.fit['diffraction_weighted']['r2']:.3f}): the "
+                       "calibration is unreliable.")
+        return out
+
+    def figures(self) -> dict[str, str]:
+        return {"calibration.png": "Mean-square displacement ⟨u²⟩ (Å², 3D) against temperature (K), with the "
+                                   "linear fits whose slope b (Å²/K) is the calibration."}
+
 
 class DeltaTOutcome(Outcome):
     file: ClassVar[str] = "delta_t.json"
@@ -126,6 +302,36 @@ class DeltaTOutcome(Outcome):
         broad = [k for k, v in self.peaks.items() if v["broadening"]]
         where = ", ".join(broad) if broad else "no peak"
         return f"ΔG(r) from {self.t0_k:g} K to {self.t1_k:g} K: broadening at {where}"
+
+    def description(self) -> str:
+        return (f"Change ΔG(r) of the pair distribution function of {_formula(self._record('structure'))} heated "
+                f"from {self.t0_k:g} K to {self.t1_k:g} K (MD at both temperatures, {self._record('probe', '')} "
+                "weights), as ultrafast diffraction sees a temperature jump.")
+
+    def numbers(self) -> list[Number]:
+        where = ", ".join(f"{p['r_peak_angstrom']:.2f}" for p in self.peaks.values())
+        dips = sum(bool(p["broadening"]) for p in self.peaks.values())
+        out = [Number("dips", "ΔG(r) dips at the pair peaks",
+                      text=f"{where} Å ({dips} of {len(self.peaks)} peaks broadened)" if self.peaks else
+                      "no wurtzite pair peaks analysed")]
+        measured = self._record("mean_temperature_k")
+        if measured:
+            out.append(Number("temperatures", "mean MD temperatures",
+                              text=" and ".join(f"{t:.1f}" for t in measured) + " K"))
+        out.append(Number("delta_t", "temperature jump ΔT", self.t1_k - self.t0_k, "K"))
+        return out
+
+    def warnings(self) -> list[str]:
+        out = super().warnings() + _drift_warnings(self._record("md_protocol"))
+        if self.peaks and not any(p["broadening"] for p in self.peaks.values()):
+            out.append("No pair peak shows the broadening signature (a dip with rises on both flanks): the MD "
+                       "is too short or ΔT too small for this structure.")
+        return out
+
+    def figures(self) -> dict[str, str]:
+        return {"delta_g.png": f"Top: pair distribution G(r) (Å⁻²) at {self.t0_k:g} K against r (Å). Bottom: "
+                               f"ΔG(r) (Å⁻²) for ΔT = {self.t1_k - self.t0_k:g} K, directly and via F(Q) over "
+                               "the finite Q range; dotted lines mark the pair peaks."}
 
 
 class PhononOutcome(Outcome):
@@ -154,6 +360,43 @@ class PhononOutcome(Outcome):
         return (f"{len(self.frequencies_thz)} modes; median lifetime {s['median_lifetime_ps']:.2f} ps, "
                 f"{100 * s['fraction_below_1ps']:.0f} % below 1 ps")
 
+    def description(self) -> str:
+        temperature = (self._record("settings") or {}).get("temperature_k")
+        at = f" at {temperature:g} K" if temperature else ""
+        return (f"Vibrational modes of {_formula(self._record('structure'))} from the Hessian at its energy "
+                f"minimum, and each mode's lifetime{at} from the friction kernel of MD velocities.")
+
+    def numbers(self) -> list[Number]:
+        s = self.lifetime_summary
+        low = next((b for b in s.get("trend", []) if b["band_thz"][1] <= 0.5), None)
+        out = [Number("median_lifetime", "median phonon lifetime", s["median_lifetime_ps"], "ps"),
+               Number("fraction_below_1ps", "modes with lifetime below 1 ps", 100 * s["fraction_below_1ps"], "%"),
+               Number("modes", "modes", len(self.frequencies_thz),
+                      text=f"{len(self.frequencies_thz):,} up to {max(self.frequencies_thz):.1f} THz")]
+        if low:
+            out.append(Number("slow_modes", "median lifetime below 0.5 THz", low["median_lifetime_ps"], "ps"))
+        return out
+
+    def warnings(self) -> list[str]:
+        out = super().warnings()
+        imaginary = self._record("imaginary_modes") or []
+        if imaginary:
+            out.append(f"{len(imaginary)} imaginary mode(s): the minimum is not a true minimum.")
+        resolved = self.lifetime_summary.get("resolved_fraction")
+        if resolved is not None and resolved < 0.5:
+            out.append(f"Only {100 * resolved:.0f} % of the lifetimes are resolved; the others are lower bounds "
+                       "(longer than a third of the correlation window).")
+        if (self._record("minimization") or {}).get("converged") is False:
+            out.append("The energy minimisation did not converge.")
+        return out
+
+    def figures(self) -> dict[str, str]:
+        return {"dos.png": "Phonon density of states (modes/THz) against frequency (THz), total and projected on "
+                           "elements and regions.",
+                "lifetimes.png": "Phonon lifetime (ps, log scale) of each mode against its frequency (THz): "
+                                 "resolved lifetimes, lower bounds (longer than a third of the correlation "
+                                 "window) and the damped-oscillator cross-check."}
+
 
 class SpinOutcome(Outcome):
     file: ClassVar[str] = "spin.json"
@@ -163,6 +406,33 @@ class SpinOutcome(Outcome):
     def headline(self) -> str:
         e = "n/a" if self.relaxation_energy_ev is None else f"{1000 * self.relaxation_energy_ev:.1f} meV"
         return f"polaron relaxation energy {e} ({self.backend})"
+
+    def description(self) -> str:
+        method = {"xtb": "GFN2-xTB", "cp2k": "PBE (CP2K)"}.get(self.backend, self.backend)
+        return (f"Singlet and triplet (exciton) geometries of {_formula(self._record('structure'))} relaxed with "
+                f"{method}; the relaxation energy is what the triplet gains by leaving the singlet geometry.")
+
+    def numbers(self) -> list[Number]:
+        e = self.relaxation_energy_ev
+        out = [Number("relaxation_energy", "singlet → triplet relaxation energy",
+                      None if e is None else 1000 * e, "meV")]
+        for key, label in (("adiabatic_gap_ev", "adiabatic gap"), ("vertical_gap_ev", "vertical gap")):
+            if self._record(key) is not None:
+                out.append(Number(key.removesuffix("_ev"), label, self._record(key), "eV"))
+        return out
+
+    def warnings(self) -> list[str]:
+        out = super().warnings()
+        converged = self._record("converged") or {}
+        stuck = [state for state, ok in converged.items() if ok is False]
+        if stuck:
+            out.append(f"The {' and '.join(stuck)} relaxation did not converge (written with --allow-unconverged).")
+        return out
+
+    def figures(self) -> dict[str, str]:
+        return {"displacement.png": "Triplet − singlet displacement along x, u_x, per element: top, coloured on "
+                                    "the atoms' x-y positions (Å; colour scale u_x in Å); bottom, u_x (mÅ) against "
+                                    "x (Å) with the linear strain fit (ppm)."}
 
 
 class DiffractionOutcome(Outcome):
@@ -175,6 +445,37 @@ class DiffractionOutcome(Outcome):
             shifts = ", ".join(f"({h}) {v['shift_inv_angstrom']:+.2e}" for h, v in extra["peak_shifts"].items())
             return f"{extra.get('model')} model, {extra.get('crystals')} crystal(s): peak shifts (1/Å) {shifts}"
         return f"{extra.get('formula')}: {extra.get('atoms')} atoms; {', '.join(self.files)}"
+
+    def description(self) -> str:
+        extra = self.model_extra or {}
+        if "peak_shifts" in extra:
+            return (f"Bragg peak shifts when a polaron distorts the crystal ({extra.get('model')} displacement "
+                    f"model, {extra.get('crystals')} crystal(s)), as a diffraction pump-probe experiment sees them.")
+        return f"Diffraction intensities of {extra.get('formula')} ({extra.get('atoms')} atoms)."
+
+    def numbers(self) -> list[Number]:
+        extra = self.model_extra or {}
+        if "peak_shifts" not in extra:
+            return [Number("atoms", "atoms", extra.get("atoms"))]
+        shifts = extra["peak_shifts"]
+        words = ", ".join(f"({h}) {'inward' if v['shift_inv_angstrom'] < 0 else 'outward'}" for h, v in shifts.items())
+        out = [Number("peak_shifts", "peak shifts", text=words)]
+        out += [Number(f"shift_{h}", f"({h}) peak shift", v["shift_inv_angstrom"], "Å⁻¹") for h, v in shifts.items()]
+        return out
+
+    def warnings(self) -> list[str]:
+        extra = self.model_extra or {}
+        listed = [str(w) for w in extra.get("warnings") or []]
+        per_peak = [str(v["warning"]) for v in (extra.get("peak_shifts") or {}).values() if v.get("warning")]
+        return super().warnings() + (listed or per_peak)
+
+    def figures(self) -> dict[str, str]:
+        return {"delta_slices.png": "Intensity change ΔI / I_max around each Bragg peak, in slices through "
+                                    "reciprocal space (q in Å⁻¹).",
+                "powder.png": "Powder pattern: F(Q) = Q[S(Q) − 1] (Å⁻¹) against Q (Å⁻¹), and G(r) (Å⁻²) against "
+                              "r (Å).",
+                "intensity_slices.png": "Diffracted intensity I(q) in slices through reciprocal space (q in "
+                                        "Å⁻¹)."}
 
 
 class UedOutcome(Outcome):
@@ -189,6 +490,75 @@ class UedOutcome(Outcome):
         if self.delta_t_k:
             return f"ΔT at the last delay {self.delta_t_k[-1]:.1f} K{fluence} ({len(self.delays_ps)} delays)"
         return f"Δ<u²> at the last delay {self.delta_msd_angstrom2[-1]:.2e} Å²{fluence} ({len(self.delays_ps)} delays)"
+
+    def data_files(self) -> list[str]:
+        return [str(p) for p in (self._record("inputs") or {}).get("data", [])]
+
+    def synthetic_data(self) -> list[str]:
+        """The input series whose header says they are synthetic example data."""
+        return [Path(p).name for p in self.data_files() if _is_synthetic(Path(p))]
+
+    def description(self) -> str:
+        names = ", ".join(Path(p).name for p in self.data_files()) or "the UED series"
+        converted = ("converted to a lattice temperature rise with the MD calibration" if self.delta_t_k
+                     else "(no calibration given, so no temperature)")
+        return (f"Debye–Waller analysis of {names}: at each delay the loss −ln(I/I0) against Q² gives the "
+                f"change Δ⟨u²⟩, {converted}.")
+
+    def numbers(self) -> list[Number]:
+        fluence = "" if self.primary_fluence_mj_cm2 is None else f" at {self.primary_fluence_mj_cm2:g} mJ/cm²"
+        stderr = self._record("delta_t_stderr_k") or []
+        out = []
+        if self.delta_t_k:
+            out.append(Number("delta_t_last", f"lattice ΔT at the last delay ({self.delays_ps[-1]:g} ps){fluence}",
+                              self.delta_t_k[-1], "K", stderr[-1] if len(stderr) == len(self.delta_t_k) else None))
+        msd_err = self._record("delta_msd_stderr") or []
+        out.append(Number("delta_msd_last", f"Δ⟨u²⟩ at the last delay{fluence}", self.delta_msd_angstrom2[-1], "Å²",
+                          msd_err[-1] if len(msd_err) == len(self.delta_msd_angstrom2) else None))
+        rise = self._rise_fit()
+        if rise:
+            out.append(Number("rise_time", "rise time τ (single exponential)", rise["time_constants_ps"][0], "ps",
+                              rise["time_constants_stderr_ps"][0]))
+        out.append(Number("delays", "delays", len(self.delays_ps)))
+        return out
+
+    def _rise_fit(self) -> dict[str, Any] | None:
+        """The single-exponential fit of ΔT(t) (or of Δ⟨u²⟩(t) without a calibration)."""
+        fits = self._record("fits_delta_t") or self._record("fits") or {}
+        single = fits.get("single") or fits.get("delta_msd_single")
+        return single if single and single.get("time_constants_ps") else None
+
+    def warnings(self) -> list[str]:
+        synthetic = self.synthetic_data()
+        out = super().warnings()
+        if synthetic:
+            out.append(f"{', '.join(synthetic)}: SYNTHETIC example data (a forward model plus noise), not a "
+                       "measurement.")
+        rise = self._rise_fit()
+        if rise:
+            out += _fit_warning("the rise time", rise["time_constants_ps"][0], rise["time_constants_stderr_ps"][0],
+                                limit=0.5)
+        return out
+
+    def figures(self) -> dict[str, str]:
+        fluence = "" if self.primary_fluence_mj_cm2 is None else f" ({self.primary_fluence_mj_cm2:g} mJ/cm² series)"
+        return {"dw_vs_q2.png": f"Debye–Waller plot{fluence}: −ln(I/I0) against Q² (Å⁻²) at selected delays, "
+                                "with the fitted lines.",
+                "delta_t.png": (f"Lattice ΔT (K) against delay (ps){fluence}, with the single-exponential fit."
+                                if self.delta_t_k else f"Δ⟨u²⟩ (Å²) against delay (ps){fluence}."),
+                "ring_fit.png": "Fitted diffraction rings: I(Q) against Q (Å⁻¹).",
+                "strain.png": "Relative ring position change (lattice strain) against delay (ps)."}
+
+
+class UedImagesOutcome(Outcome):
+    file: ClassVar[str] = "images.json"
+    delays_ps: list[float]
+    n_frames: int
+    rejected: list[dict[str, Any]] = []
+
+    def headline(self) -> str:
+        return (f"{self.n_frames} frames integrated into {len(self.delays_ps)} delays, "
+                f"{len(self.rejected)} rejected")
 
 
 class _LatticeTemperature(Outcome):
@@ -233,6 +603,30 @@ class AugerOutcome(_HeatingCurve):
         dt = "" if self.delta_t_end_k is None else f", lattice ΔT at the end {self.delta_t_end_k:.1f} K"
         return f"Auger heating: τ = {self.time_constant_ps:.1f} ps, final ⟨N⟩ = {self.final_excitons_mean:.2f}{dt}"
 
+    def description(self) -> str:
+        i = self._record("inputs") or {}
+        return (f"Lattice heating by Auger recombination in {i.get('n_nc', 'an ensemble of')} NCs with "
+                f"⟨N⟩ = {i.get('mean_excitons', '?'):g} excitons and biexciton lifetime τ_AR = "
+                f"{i.get('tau_auger_ps', '?'):g} ps (Gillespie simulation, checked against the master equation).")
+
+    def numbers(self) -> list[Number]:
+        out = [Number("time_constant", "heating time constant τ (single exponential)", self.time_constant_ps, "ps",
+                      self._record("time_constant_stderr_ps"))]
+        if self._record("rise_time_63_ps") is not None:
+            out.append(Number("rise_time_63_ps", "63 % rise time (no fit)", self._record("rise_time_63_ps"), "ps"))
+        if self.delta_t_end_k is not None:
+            out.append(Number("delta_t_end_k", "lattice ΔT at the end", self.delta_t_end_k, "K"))
+        out.append(Number("final_excitons", "⟨N⟩ left at the end", self.final_excitons_mean))
+        return out
+
+    def warnings(self) -> list[str]:
+        return super().warnings() + _fit_warning("the heating curve", self.time_constant_ps,
+                                                 self._record("time_constant_stderr_ps"))
+
+    def figures(self) -> dict[str, str]:
+        return {"auger.png": "Energy deposited per NC (exciton energies; lattice ΔT in K where given) against time "
+                             "(ps), Gillespie ensemble against master equation, and ⟨N⟩ excitons per NC."}
+
 
 class TrappingOutcome(_HeatingCurve):
     file: ClassVar[str] = "trapping.json"
@@ -245,6 +639,30 @@ class TrappingOutcome(_HeatingCurve):
     def headline(self) -> str:
         s = "n/a" if self.suppression_factor is None else f"{self.suppression_factor:.2f}x"
         return f"trapping: Auger heating suppressed {s}, τ = {self.time_constant_ps:.1f} ps"
+
+    def description(self) -> str:
+        i = self._record("inputs") or {}
+        return (f"Auger heating at ⟨N⟩ = {i.get('mean_excitons', '?'):g} competing with hot-hole trapping "
+                f"(τ_trap = {i.get('tau_trap_ps', '?'):g} ps, τ_AR = {i.get('tau_auger_ps', '?'):g} ps), against "
+                "Auger heating alone.")
+
+    def numbers(self) -> list[Number]:
+        out = [Number("suppression", "heating of Auger alone over heating with trapping", self.suppression_factor,
+                      "×"),
+               Number("time_constant", "heating time constant with trapping", self.time_constant_ps, "ps",
+                      self._record("time_constant_stderr_ps"))]
+        if self._record("time_constant_auger_only_ps") is not None:
+            out.append(Number("time_constant_auger_only", "heating time constant, Auger alone",
+                              self._record("time_constant_auger_only_ps"), "ps"))
+        return out
+
+    def warnings(self) -> list[str]:
+        return super().warnings() + _fit_warning("the heating curve", self.time_constant_ps,
+                                                 self._record("time_constant_stderr_ps"))
+
+    def figures(self) -> dict[str, str]:
+        return {"trapping.png": "Energy deposited per NC (exciton energies) against time (ps), with hole trapping "
+                                "and for Auger heating alone."}
 
 
 class OccupationOutcome(Outcome):
@@ -261,6 +679,19 @@ class OccupationOutcome(Outcome):
 
     def headline(self) -> str:
         return f"P0 = {self.p0:.3f}, P1 = {self.p1:.3f}, P2 = {self.p2:.3f}, mean pairs = {self.mean_pairs:.3f}"
+
+    def description(self) -> str:
+        return (f"Probabilities of zero, one and two excitons after a resonant pump (γ0·t = "
+                f"{self._record('gamma0_t', 0):g}, γ1/γ0 = {self._record('gamma_ratio', 0):g}), each exciton "
+                "reducing the absorption.")
+
+    def numbers(self) -> list[Number]:
+        return [Number("occupation", "P0 / P1 / P2", text=f"{self.p0:.3f} / {self.p1:.3f} / {self.p2:.3f}"),
+                Number("mean_pairs", "mean pairs probed", self.mean_pairs)]
+
+    def figures(self) -> dict[str, str]:
+        return {"occupation.png": "Occupation probabilities P0, P1, P2 and the mean pairs (dimensionless) against "
+                                  "γ0·t."}
 
 
 class StateFillingOutcome(Outcome):
@@ -286,6 +717,21 @@ class StateFillingOutcome(Outcome):
         return (f"bleach {self.bleach:.3f} (no trapping {self.bleach_without_trapping:.3f}), n_eff = {n_eff}, "
                 f"max gain {self.gain_max:.3f}")
 
+    def description(self) -> str:
+        i = self._record("inputs") or {}
+        return (f"Band-edge bleach and optical gain of QDs at n̄ = {i.get('mean_excitations', '?'):g} excitations "
+                f"per QD with a hot-carrier trapping probability P_trap = {i.get('p_trap', '?'):g} per excitation.")
+
+    def numbers(self) -> list[Number]:
+        n_eff = Number("n_eff", "effective excitations n̄_eff", self.n_eff) if self.n_eff is not None else \
+            Number("n_eff", "effective excitations n̄_eff", text="above the trap-free maximum")
+        return [n_eff, Number("bleach", "band-edge bleach −ΔA/A0", self.bleach),
+                Number("gain_max", "largest gain (A0)", self.gain_max)]
+
+    def figures(self) -> dict[str, str]:
+        return {"state_filling.png": "Band-edge bleach −ΔA/A0 and largest gain (units of A0) against n̄ "
+                                     "excitations per QD, with and without trapping."}
+
 
 class DecompositionOutcome(Outcome):
     file: ClassVar[str] = "decomposition.json"
@@ -296,3 +742,25 @@ class DecompositionOutcome(Outcome):
     def headline(self) -> str:
         b, e = self.disorder_b[-1], self.disorder_b_stderr[-1]
         return f"last delay: disorder b = {b:.3g} ± {e:.2g} (z = {b / e:.1f})"
+
+    def description(self) -> str:
+        return ("Decomposition of the UED profile changes at each delay into lattice heating and localized surface "
+                "disorder.")
+
+    def numbers(self) -> list[Number]:
+        return [Number("disorder_b", f"disorder amplitude b at the last delay ({self.delays_ps[-1]:g} ps)",
+                       self.disorder_b[-1], "", self.disorder_b_stderr[-1])]
+
+    def figures(self) -> dict[str, str]:
+        return {"decomposition_fits.png": "Profile change ΔI(Q) and ΔG(r) at selected delays with the heating "
+                                          "and disorder components (Q in Å⁻¹, r in Å).",
+                "decomposition_time.png": "Heating and disorder amplitudes against delay (ps)."}
+
+
+def _is_synthetic(path: Path) -> bool:
+    """An example series written by examples/generate_examples.py says so on its first line."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            return f.readline().upper().startswith("# SYNTHETIC")
+    except OSError:
+        return False

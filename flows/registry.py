@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import NclatticeError
 from . import outcomes as oc
 from . import settings as st
+from .images_settings import UedImagesSettings
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -33,6 +34,7 @@ class Capability:
     flow_name: str = ""  # its Prefect flow's name (default: the analysis name)
     help: str = ""  # one line: what it computes and its result file
     parse_data: str = ""  # "module:function" (data, settings) -> parsed data files, when they are parsed ahead
+    data_folders: bool = False  # a data input may be a folder (detector frames)
 
     @property
     def prefect_name(self) -> str:
@@ -90,6 +92,9 @@ CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
     Capability("ued-decompose", st.UedDecomposeSettings, "ued_profiles:run_ued_decompose", "data", False,
                oc.DecompositionOutcome,
                help="radial profiles split into heating and surface disorder (OUT/decomposition.json)"),
+    Capability("ued-images", UedImagesSettings, "ued_images:run_ued_images", "data", False, oc.UedImagesOutcome,
+               help="detector frames -> radial profiles (pyFAI), with a structure the ued profiles analysis "
+                    "(OUT/images.json)", data_folders=True),
     Capability("kinetics-auger", st.AugerSettings, "kinetics:run_auger", "none", False, oc.AugerOutcome,
                help="Auger heating of an exciton ensemble (OUT/auger.json)"),
     Capability("kinetics-trapping", st.TrappingSettings, "kinetics:run_trapping", "none", False,
@@ -167,7 +172,7 @@ def preflight(cap: Capability, settings: st.Settings, structure: str | Path | No
     if cap.inputs == "data":
         paths = tuple(Path(d) for d in data or [])
         for d in paths:
-            if not d.is_file():
+            if not (d.is_file() or (cap.data_folders and d.is_dir())):
                 raise NclatticeError(f"data file '{d}' does not exist.")
         parsed = None
         if cap.parse_data:

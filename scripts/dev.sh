@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Create or reuse the virtual environment at .venv (pinned by constraints.txt), then
 #   scripts/dev.sh demo [--out DIR]   run the demonstration (the README's main job)
-#   scripts/dev.sh test [PYTEST ARGS] run the test suite with pytest (installs CP2K first where
-#                                     it can, so the tests marked cp2k run rather than skip)
+#   scripts/dev.sh test [PYTEST ARGS] run the test suite with pytest (installs CP2K and Chromium
+#                                     first where it can, so the tests marked cp2k and browser run
+#                                     rather than skip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,25 +24,31 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# CP2K (the DFT backend of spin-relax): the Debian package where we may install it, else one hint
-have_cp2k() {
-  command -v cp2k >/dev/null || command -v cp2k.psmp >/dev/null || command -v cp2k.ssmp >/dev/null \
-    || command -v cp2k.popt >/dev/null
-}
-ensure_cp2k() {
-  have_cp2k && return 0
+# A program some tests need: the Debian package where we may install it, else one hint.
+#   ensure_program PACKAGE MARKER HINT COMMAND...   (installed when one of the COMMANDs is on PATH)
+ensure_program() {
+  local package=$1 marker=$2 hint=$3 c
+  shift 3
+  for c in "$@"; do command -v "$c" >/dev/null && return 0; done
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
-    echo "installing CP2K (Debian package cp2k, about 15-60 s) ..." >&2
+    echo "installing $package (Debian package $package) ..." >&2
     if DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
-        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cp2k >/dev/null; then
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null; then
       return 0
     fi
-    echo "warning: apt-get install cp2k failed; the tests marked cp2k will be skipped" >&2
+    echo "warning: apt-get install $package failed; the tests marked $marker will be skipped" >&2
   else
-    echo "note: cp2k is not installed; tests marked cp2k will be skipped (install it with" \
-      "'sudo apt-get install cp2k' on Debian/Ubuntu, 'conda install -c conda-forge cp2k'" \
-      "or see https://www.cp2k.org/download)" >&2
+    echo "note: $package is not installed; tests marked $marker will be skipped (install it with $hint)" >&2
   fi
+}
+# CP2K: the DFT backend of spin-relax
+ensure_cp2k() {
+  ensure_program cp2k cp2k "'sudo apt-get install cp2k' on Debian/Ubuntu, 'conda install -c conda-forge cp2k' \
+or see https://www.cp2k.org/download" cp2k cp2k.psmp cp2k.ssmp cp2k.popt
+}
+# Chromium (headless): the campaign report checked in a browser
+ensure_chromium() {
+  ensure_program chromium browser "'sudo apt-get install chromium' on Debian/Ubuntu" chromium chromium-browser
 }
 
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
@@ -50,6 +57,6 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   demo) exec .venv/bin/nclattice demo "$@" ;;
-  test) ensure_cp2k; exec .venv/bin/python -m pytest "$@" ;;
+  test) ensure_cp2k; ensure_chromium; exec .venv/bin/python -m pytest "$@" ;;
   *) echo "usage: scripts/dev.sh demo|test [args]" >&2; exit 2 ;;
 esac

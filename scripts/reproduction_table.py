@@ -6,7 +6,8 @@
 
 Values come only from result JSONs committed under docs/reproduction/<run id>/ (written by the
 commands listed in RUNS, with their wall time in run.json); a row whose result is not there
-reads "not run yet". Nothing here computes or invents a number.
+reads "not run yet". Nothing here computes or invents a number. The published values and
+verdicts are the rows of nclattice/flows/published.py, which campaign reports read too.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+from nclattice.flows.published import ROWS  # paper, quantity, published value, verdict: shared with campaign reports
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "reproduction"
@@ -81,24 +83,6 @@ LONG_RUNS: dict[str, tuple[str, str]] = {
                              "c2_trim.extxyz && nclattice spin-relax c2_trim.extxyz --backend xtb "
                              "--out docs/reproduction/spin-xtb-cs20pb8br36", "spin.json"),
 }
-
-
-@dataclass(frozen=True)
-class Row:
-    paper: str
-    quantity: str
-    published: str
-    run: str | None  # a RUNS id, or None: needs a campaign item not run here yet
-    value: Callable[[dict], str] | None = None
-    note: str = ""
-    command: str = ""  # for rows without a run: the command that will produce the number
-
-
-GUZELTURK = "Guzelturk et al., Nat. Commun. 12, 1860 (2021)"
-YUE = "Yue et al., J. Phys. Chem. Lett. 15, 7667 (2024)"
-SHEN = "Shen et al., CsPbBr3 exciton polaron (preprint)"
-VONK = "Vonk et al., Nat. Commun. 16 (2025)"
-CDSE = "nclattice campaign examples/papers/cdse_cds.yaml"
 
 
 def _shifts(d: dict) -> str:
@@ -203,151 +187,26 @@ def _phonons(d: dict) -> str:
     return text
 
 
-TRAP_NOTE = ("differs in size, same direction. The paper's 4× is the pure Auger model over the measured ΔT, which "
-             "its trapping model fits; here it is over nclattice's trapping model, in which every band-edge exciton "
-             "traps at 1/τ_trap, leaves the Auger pool and deposits nothing (--trap-energy 0; the photon's excess "
-             "energy is not counted in either model). That model's heating rises in 1.5-2.4 ps, while the "
-             "measured ΔT at 340 nm rises in ≈ 20-23 ps (low-Q peaks; ΔG at 4.1 and 7.1 Å), like the Auger-only "
-             "model here: so the paper's trapping equations (Supplementary Section F, not in the main text) differ "
-             "from this reading. Not stated there: whether trapping removes an exciton or the whole NC from Auger, "
-             "whether band-edge holes still trap (the 510 nm data say they do not), and what heat trapping deposits. "
-             "A trap releasing 0.13 (τ_trap 3.5 ps) or 0.06 (6 ps) exciton energies would give 4×, with the heat "
-             "still arriving within a few ps")
-
-
-PBSE_NOTE = ("partly agrees: attachment lowers the <100> slopes, as measured, but lowers [111] as well (measured: "
-             "higher). Reduced protocol, stated: the 6 nm dot (3,696 atoms, {100} facets 6.1 nm apart, polar {111} "
-             "facets half filled) alone, and the same dot repeated along x as an infinite oriented-attached chain "
-             "(3,696 atoms per cell); 90 K (the paper's base temperature), 170 and 250 K, each after a 3 ps anneal "
-             "at 300 K and minimisation, 5 ps equilibration and 20 ps production (the campaign item: 5 "
-             "temperatures, 20/100 ps). The slope of ⟨u_n²⟩ along a direction is the Δ⟨u_n²⟩ per kelvin of "
-             "heating that the Bragg peaks of that direction see; single-dot 'individual' values average its "
-             "three <100> axes. The ratios carry 3-8 % standard errors, the single dot's most: at 250 K 47 of its "
-             "surface atoms (one by 1.9 Å) left their sites, against 20 in the chain, and its z slope lies 11 % "
-             "above its x and y slopes, most likely from those jumps; against the x and y slopes alone the chain's "
-             "[111] is still 4 % lower. At 3 nm and 300 K the same comparison gave 5 % lower along, 10 % across "
-             "and 12 % lower "
-             "for [111]. Suspected, not tested, for [111]: the measured dots keep ligands and attach through necks "
-             "after partial ligand removal, while here the facets are bare and the contact is perfectly epitaxial. "
-             "The Schapotschnikow et al. 2010 rigid-ion set gives about half the measured bulk ⟨u²⟩, so only "
-             "ratios are compared")
-
-SPIN_NOTE = ("differs by an order of magnitude, by size and method: in these small cubes every Cs sits on the "
-             "surface and the triplet moves them by up to 1.6 Å, a surface-bound distortion, while the paper's "
-             "exciton spreads over a 3 nm crystal whose interior holds it; GFN2-xTB, not the paper's PBE (on the "
-             "11-atom cluster the two differ 2× and in the sign of the Cs move). The cubes are made neutral by "
-             "Cs vacancies, like the paper's")
-
-ROWS = [
-    Row(GUZELTURK, "⟨u²⟩(T) of the 8 ML CdSe/CdS NC linear over 150-500 K", "linear (slope b)", "calibrate-8ml",
-        _calibration,
-        note="agrees (linear); reduced protocol, stated: 10,901 atoms at the paper's 150-500 K in 50 K steps, "
-             "each with a 3 ps anneal at 300 K, minimisation, 3 ps equilibration and 6 ps production (the "
-             "campaign item: 20/100 ps); Zhou 2013 Stillinger-Weber, not the paper's pair potential. The "
-             "paper's slope is in its supplement, not the main text, so only linearity is compared. The off-site "
-             "atoms are all surface "
-             "atoms; their jumps are included in ⟨u²⟩"),
-    Row(GUZELTURK, "ΔT at 510 nm, 2.1 mJ cm⁻² (quasi-equilibrium)", "≈ 13 K", "auger-510nm", _auger_delta_t,
-        note="agrees, by the paper's own consistency check (its Auger model reproduces the measured amplitude), "
-             "not by converting its data: the measured Δ⟨u²⟩ behind the 13 K is only plotted (Fig. 2b inset), so "
-             "`nclattice calibrate --apply` cannot be run on it. Here ΔT = E_X ΔE / (3 N k_B): the Auger model's "
-             "energy per NC at ⟨N⟩ = 21, the 10,901-atom 8 ML model NC of the calibration row, and the classical "
-             "heat capacity an MD calibration samples. Assumed, not from the paper's main text: E_X = 2.0 eV (a "
-             "3 nm CdSe core under a thick CdS shell has its first exciton near 600-620 nm); ΔT scales as "
-             "6.9 K per eV of E_X. Not counted, as in the paper's model: the pump photon's excess energy over "
-             "the gap (2.43 eV − E_X per exciton), which cooling would put in within a ps (≈ +3 K)"),
-    Row(GUZELTURK, "ΔG(r) dips at the pair peaks, ΔT = 14 K at 300 K", "≈ 2.5-2.6, 4.1-4.3, 7.0-7.1 Å",
-        "delta-t-8ml", _delta_g,
-        note="agrees; reduced protocol, stated: 10,901 atoms, 5 ps equilibration and 20 ps production per "
-             "temperature (the campaign item: 20/200 ps), frames every 50 fs, after a 3 ps anneal at 300 K and "
-             "minimisation (both temperatures start from the same minimum; without the anneal about 265 surface "
-             "atoms left their sites at each temperature, with it 88/95, all on the surface); Zhou 2013 "
-             "Stillinger-Weber, not the paper's pair potential; electron weights. The F(Q) route's curves are in "
-             "delta_g_fq.csv"),
-    Row(GUZELTURK, "phonon lifetimes of the 4 ML NC at 300 K", "mostly < 1 ps; < 0.5 THz modes ~10 ps",
-        "phonons-4ml", _phonons,
-        note="partly agrees. Reduced protocol, stated: 3,401 atoms, all 10,203 modes (dense Hessian), 10 ps "
-             "Langevin then 40 ps NVE, 20 ps correlation window (the campaign item: 20/100/40 ps); lifetimes from "
-             "the Langevin friction kernel by a numerical Laplace transform, as in the paper. The slowest modes "
-             "(< 0.5 THz) come out near 10 ps as published, but as lower bounds (longer than a third of the "
-             "window). Most modes are not below 1 ps here (median 3-4 ps, 12 % below 1 ps). First suspect, not "
-             "tested: the potential (Zhou 2013 Stillinger-Weber here, the paper's CdSe/CdS pair potential there) "
-             "and its anharmonicity. 115 surface atoms (no anneal before the minimisation) left their sites "
-             "during the MD"),
-    Row(GUZELTURK, "Auger heating rise time, ⟨N⟩ = 21, τ_AR = 625 ps", "≈ 200 ps", "auger-510nm", _auger,
-        note="differs 2×, not a bug: nclattice implements the paper's stated model (Auger events at "
-             "N(N−1)/2τ_AR with τ_AR the biexciton lifetime, one exciton's energy to the lattice per event, "
-             "Poisson ⟨N⟩; the Gillespie ensemble equals the exact master equation). The ≈ 200 ps is the "
-             "paper's single-exponential fit of the measured ΔT(t), which it says this model reproduces; "
-             "at ⟨N⟩ = 21 the model cannot rise that slowly: its 63 % rise time needs no fit window and lies "
-             "near the deterministic 2(e − 1)τ_AR/⟨N⟩ = 102 ps, and fits over 0.5-3 ns windows give 75-107 ps. "
-             "Its 63 % rise is 180 ps at ⟨N⟩ = 10 (1 mJ cm⁻²); at ⟨N⟩ = 21 the rise scales with τ_AR, so "
-             "200 ps would need τ_AR ≈ 1.3 ns, twice the measured biexciton lifetime. The paper's equations (its "
-             "Supplementary Section F) are not in the main text; counting the photon's excess energy as "
-             "prompt heat would shorten the rise, not lengthen it"),
-    Row(GUZELTURK, "340 nm: pure Auger model over hot-hole trapping, ΔT amplitude", "≈ 4×", "trapping-340nm-3.5ps",
-        lambda d: _trap(d, "3.5"), note=TRAP_NOTE),
-    Row(GUZELTURK, "340 nm: pure Auger model over hot-hole trapping, ΔT amplitude", "≈ 4×", "trapping-340nm-6ps",
-        lambda d: _trap(d, "6"), note="the paper's upper τ_trap; same model and caveats as the row above"),
-    Row(GUZELTURK, "localized disorder time constants (ΔG ratio; Q6 − Q3)", "≈ 3.5 ps; ≈ 6 ps", None,
-        command="nclattice ued analyze <measured data> --disorder-peaks Q6 Q3",
-        note="needs the measured UED series; the shipped series are synthetic"),
-    Row(YUE, "⟨Δu²⟩ along <100> / <111>, attached vs individual", "attached: lower <100>, higher <111>",
-        "pbse-6nm-chain", _pbse, note=PBSE_NOTE),
-    Row(SHEN, "singlet → triplet relaxation energy, Cs200Pb125Br450 (5 vacancy models)", "56 meV (mean)", None,
-        command="nclattice campaign examples/papers/cspbbr3.yaml (writes the CP2K inputs; run them with CP2K)",
-        note="not run here: five 775-atom PBE/DZVP relaxations in two spin states. On this 2-core, 24 GB machine "
-             "a 64-atom CsPbBr3 singlet at DZVP needed 16 GB, and the 11-atom Cs4PbBr6 took 99 min for both "
-             "states: a cluster's job. The rows below give the same quantity at the xTB level for the clusters "
-             "that fit here"),
-    Row(SHEN, "gap of the relaxed states", "2.479 eV", None,
-        command="nclattice campaign examples/papers/cspbbr3.yaml (CP2K)",
-        note="as the row above: needs the 775-atom PBE relaxations"),
-    Row(SHEN, "singlet → triplet relaxation energy at the paper's level, 11 atoms", "56 meV (Cs200Pb125Br450, PBE)",
-        "spin-cp2k-cs4pbbr6", _spin,
-        note="differs by size: the neutral Cs4PbBr6 cluster (one octahedron with four Cs) is the largest PBE "
-             "relaxation of both states run here. PBE localises the triplet on one Br-Pb-Br axis: the two trans "
-             "Br move out by 1.65 Å, the other four Br and the Cs move in (0.16 and 0.22 Å). Defaults: 5 Å "
-             "vacuum, DZVP-MOLOPT-SR-GTH, GTH-PBE, UKS, fmax 0.05 eV/Å. The wall time includes a stop and "
-             "resume from the checkpoints"),
-    Row(SHEN, "singlet → triplet relaxation energy at the xTB level, 11 atoms", "56 meV (Cs200Pb125Br450, PBE)",
-        "spin-xtb-cs4pbbr6", _spin,
-        note="differs by size and method: on the same cluster GFN2-xTB relaxes half as much as PBE (row above) "
-             "and keeps the octahedron symmetric (all six Br in by 0.05 Å, the Cs out by 0.65 Å): the two "
-             "methods disagree on the sign of the Cs and axial Br displacements"),
-    Row(SHEN, "singlet → triplet relaxation energy at the xTB level, 64 atoms", "56 meV (Cs200Pb125Br450, PBE)",
-        "spin-xtb-cs20pb8br36", _spin, note=SPIN_NOTE),
-    Row(SHEN, "(200) / (110) peak shifts, surface-biased random hole, 120 crystals 3-15 nm",
-        "(200) inward, (110) outward", "random-hole-surface", lambda d: _shifts(d),
-        note="signs agree (default restoring constants, Br weaker than Cs and Pb)"),
-    Row(SHEN, "(110) shift, centrally localized hole", "never outward", "random-hole-centre", lambda d: _shifts(d),
-        note="agrees for the default restoring constants; the paper scans them, this is one choice"),
-    Row(SHEN, "occupation after the pulse, γ0·t = 1, γ1 = 0.4 γ0", "P0/P1/P2 = 0.368/0.504/0.128; mean 0.760",
-        "occupation",
-        lambda d: f"{d['p0']:.3f}/{d['p1']:.3f}/{d['p2']:.3f}; mean {d['mean_pairs']:.3f}", note="agrees"),
-    Row(VONK, "state filling at n̄ = 7.1 without trapping", "n̄_eff = n̄; gain → A0", "state-filling-no-trapping",
-        _sf, note="the no-trapping reference"),
-    Row(VONK, "state filling at n̄ = 7.1, P_trap = 0.15 (simple model)",
-        "n̄_eff ≈ 1.5; gain saturates at 0.25 A0", "state-filling-ptrap-0.15", _sf,
-        note="differs; the published numbers are measurements (Figs. 1e, 5d), which the paper's simple model "
-             "only 'qualitatively' matches at P_trap ≈ 15 %. nclattice implements its stated rules: P_cool(n) = "
-             "(1 − P_trap)^n per excitation (85 % and 61 % for n = 1 and 3, as in the paper), a QD with a trapped "
-             "carrier adds no band-edge bleach, g_e = 2, g_h = 4, Poisson n̄. With them n̄_eff = 1.5 at n̄ = 7.1 "
-             "needs P_trap = 0.097 (--p-trap 0.097), within the 7.5-10.5 % the paper measures by pump-push-probe. "
-             "The simple model has no Stokes shift, so gain needs more than half-inverted QDs on average; the "
-             "paper reproduces the 0.25 A0 gain only with the adapted model (next row)"),
-    Row(VONK, "refined model (30 % oscillator strength kept, 70 meV Stokes shift, P̄_trap ≈ 27 %)",
-        "n̄_eff ≈ 1.5; gain saturates at 0.25 A0", "state-filling-refined", _sf,
-        note="differs for want of one number. With every QD trapping (as here), bleach and gain fall as "
-             "e^{−P n̄} at high n̄: the gain peaks at 0.24 A0 near n̄ = 3 and drops to 0.14 A0 at n̄ = 7.1, "
-             "where the measured bleach and gain saturate instead. The paper's adapted model also has 'a fraction "
-             "of QDs without trapping', which makes the curves saturate, but the main text does not give its "
-             "value; this row has none. At the same mean P̄_trap = 0.27, an untrapped fraction of 0.4 "
-             "(--untrapped-fraction 0.4 --p-trap 0.45) gives n̄_eff = 1.46 and gain 0.38 A0 at n̄ = 7.1. Also "
-             "chosen here, not given in the main text: Gaussian lines of 0.1 eV FWHM (wider lines give less "
-             "gain), emission x̄/2 against absorption 1 − x̄/2 of the band-edge filling x̄, and a QD with a "
-             "trapped carrier keeping 30 % of a one-pair bleach and emission"),
-]
+# published row id -> our value in words, from the run's result JSON (rows without one: a command only)
+VALUES: dict[str, Callable[[dict], str]] = {
+    "calibrate-8ml": _calibration,
+    "auger-510nm-delta-t": _auger_delta_t,
+    "delta-t-8ml": _delta_g,
+    "phonons-4ml": _phonons,
+    "auger-510nm-rise": _auger,
+    "trapping-340nm-3.5ps": lambda d: _trap(d, "3.5"),
+    "trapping-340nm-6ps": lambda d: _trap(d, "6"),
+    "pbse-6nm-chain": _pbse,
+    "spin-cp2k-cs4pbbr6": _spin,
+    "spin-xtb-cs4pbbr6": _spin,
+    "spin-xtb-cs20pb8br36": _spin,
+    "random-hole-surface": lambda d: _shifts(d),
+    "random-hole-centre": lambda d: _shifts(d),
+    "occupation": lambda d: f"{d['p0']:.3f}/{d['p1']:.3f}/{d['p2']:.3f}; mean {d['mean_pairs']:.3f}",
+    "state-filling-no-trapping": _sf,
+    "state-filling-ptrap-0.15": _sf,
+    "state-filling-refined": _sf,
+}
 
 
 def _load(run: str) -> tuple[dict, dict] | None:
@@ -384,7 +243,7 @@ def render() -> str:
             counts["not run yet"] += 1
         else:
             result, record = loaded
-            value, wall, command = row.value(result), f"{record['wall_s']:.0f} s", record["command"]
+            value, wall, command = VALUES[row.id](result), f"{record['wall_s']:.0f} s", record["command"]
             counts["computed"] += 1
         lines.append("| " + " | ".join(_cell(c) for c in (row.paper, row.quantity, row.published, value,
                                                            f"`{command}`" if command else "", wall, row.note))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 
+import pytest
+
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="nclattice-prefect-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -13,20 +15,43 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``cp2k`` skip where the cp2k program is missing, with the way to install it;
-    with NCLATTICE_REQUIRE_CP2K=1 (set by .ci/run where it can install CP2K) they fail instead."""
-    import pytest
+    """Tests marked ``cp2k`` or ``browser`` skip where their program is missing, with the way to install it;
+    with NCLATTICE_REQUIRE_CP2K=1 / NCLATTICE_REQUIRE_BROWSER=1 (set by .ci/run where it can install them)
+    they fail instead."""
+    import shutil
 
     from nclattice.tasks.cp2k_backend import find_cp2k
 
-    if find_cp2k() is not None:
+    _needs(items, "cp2k", lambda: find_cp2k() is not None, "NCLATTICE_REQUIRE_CP2K", "the cp2k program", "cp2k")
+    _needs(items, "browser", lambda: bool(shutil.which("chromium") or shutil.which("chromium-browser")),
+           "NCLATTICE_REQUIRE_BROWSER", "chromium (headless)", "chromium")
+
+
+def _needs(items, marker: str, present, variable: str, program: str, package: str) -> None:
+    if not any(marker in item.keywords for item in items) or present():
         return
-    wanted = any("cp2k" in item.keywords for item in items)
-    if wanted and os.environ.get("NCLATTICE_REQUIRE_CP2K") == "1":
-        raise pytest.UsageError("NCLATTICE_REQUIRE_CP2K=1 but the cp2k program is not on PATH; "
-                                "install it (apt-get install cp2k) so the cp2k tests run.")
-    marker = pytest.mark.skip(reason="the cp2k program is not installed here (apt-get install "
-                                     "cp2k, or bash scripts/dev.sh test as root on Debian)")
+    if os.environ.get(variable) == "1":
+        raise pytest.UsageError(f"{variable}=1 but {program} is not on PATH; install it (apt-get install "
+                                f"{package}) so the tests marked {marker} run.")
+    skip = pytest.mark.skip(reason=f"{program} is not installed here (apt-get install {package}, or bash "
+                                   "scripts/dev.sh test as root on Debian)")
     for item in items:
-        if "cp2k" in item.keywords:
-            item.add_marker(marker)
+        if marker in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """`nclattice demo` run once for the session: its exit status, printed output, OUT and index."""
+    import contextlib
+    import io
+    import json
+
+    from nclattice.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(["demo", "--out", str(out)])
+    index = json.loads((out / "campaign.json").read_text()) if (out / "campaign.json").is_file() else {}
+    return {"status": status, "stdout": printed.getvalue(), "out": out, "index": index}

@@ -14,6 +14,7 @@ import pytest
 from nclattice.cli import main
 from nclattice.flows.campaign import CampaignError, load_campaign
 from nclattice.flows.campaign_run import run_campaign
+from nclattice.flows.report import one_sentence
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DATA = ROOT / "examples" / "cdse_cds_510nm_heating.csv"
@@ -143,7 +144,9 @@ def test_failed_item_is_reported_and_others_complete(tmp_path):
     statuses = {i["name"]: i for i in result["items"]}
     assert statuses["broken"]["status"] == "failed" and "diffraction_weighted" in statuses["broken"]["error"]
     assert statuses["cs-calibrate"]["status"] == "completed" and statuses["ued-3"]["status"] == "completed"
-    assert "Error:" in (out / "report.md").read_text()
+    # the summary names the failure with its one-sentence reason (flows/report.py)
+    summary = (out / "report.md").read_text().split("\n## ")[1]
+    assert summary.startswith("Summary") and f"- broken: {one_sentence(statuses['broken']['error'])}" in summary
 
 
 def test_dask_cluster_runs_the_same_campaign(tmp_path):

@@ -116,7 +116,7 @@ def test_records_resume_copy_and_truncation(tmp_path, capsys):
     index = json.loads((out / "campaign.json").read_text())
     assert [i["result"] for i in index["items"]] == ["items/occupation", "items/polaron", "items/ued"]
     report = (out / "report.md").read_text()
-    assert "SYNTHETIC" in report and "the ΔT(t) and −ln(I/I0) figures show the 3.1 mJ/cm² series" in report
+    assert "SYNTHETIC" in report and "Debye–Waller plot (3.1 mJ/cm² series)" in report
     assert not (out / LOCK).exists()
     _second_writer_refuses_then_takes_over_a_stale_lock(spec, out, capsys)
 
