@@ -28,6 +28,7 @@ def tiny_parameters(tmp: Path) -> dict[str, dict]:
     crystal = str(write_structure(build_cdse_cds(2.0, 1), tmp / "cs.extxyz"))
     cal = str(EXAMPLES / "calibration_synthetic.json")
     profiles = [str(EXAMPLES / "cdse_cds_profiles_510nm.csv")]
+    frames = EXAMPLES / "ued_frames"
     return {
         "calibrate": {"structure": small, "settings": {"temperatures": "200,300,400", **MD}},
         "delta-t": {"structure": small, "settings": MD},
@@ -40,9 +41,9 @@ def tiny_parameters(tmp: Path) -> dict[str, dict]:
         "ued": {"data": [str(EXAMPLES / "cdse_cds_510nm_heating.csv")], "settings": {"calibration": cal}},
         "ued-profiles": {"data": profiles, "settings": {"structure": crystal, "calibration": cal}},
         "ued-decompose": {"data": profiles, "settings": {"structure": crystal, "calibration": cal}},
-        "ued-images": {"data": [str(EXAMPLES / "ued_frames")],
-                       "settings": {"delay-pattern": "delay_{delay}ps.tif", "poni": str(EXAMPLES / "ued_frames" / "mev.poni"),
-                                    "mask": str(EXAMPLES / "ued_frames" / "mask.tif")}},
+        "ued-images": {"data": [str(frames)], "settings": {"delay-pattern": "delay_{delay}ps.tif",
+                                                           "poni": str(frames / "mev.poni"),
+                                                           "mask": str(frames / "mask.tif")}},
         "kinetics-auger": {"settings": {"mean-excitons": 21, "tau-auger-ps": 625, "n-nc": 200, "n-times": 21}},
         "kinetics-trapping": {"settings": {"mean-excitons": 20, "tau-auger-ps": 625, "tau-trap-ps": 5,
                                            "n-nc": 100, "n-times": 21}},
