@@ -574,11 +574,11 @@ class _LatticeTemperature(Outcome):
 class _HeatingCurve(_LatticeTemperature):
     """A Gillespie heating curve of an NC ensemble (energies in band-edge exciton energies per NC)."""
 
-    times_ps: list[float]
-    delta_energy_per_nc: list[float]
-    delta_energy_stderr: list[float]
-    excitons_mean: list[float]
     time_constant_ps: float
+    times_ps: list[float] = []
+    delta_energy_per_nc: list[float] = []
+    delta_energy_stderr: list[float] = []
+    excitons_mean: list[float] = []
     time_constant_stderr_ps: float | None = None
     time_constant_ci95_ps: list[float | None] | None = None
     amplitude: float | None = None
