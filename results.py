@@ -1,8 +1,6 @@
-"""One on-disk layout for every result: ``<results>/<flow>/<key>/`` holding ``result.json``
-(inputs, outputs, provenance), arrays (``.npz``), structures (``.extxyz``) and figures (``.png``).
-
-A result directory counts as complete only when its ``result.json`` exists; it is written
-last and atomically, so a killed run never leaves something that looks finished.
+"""Writing results: JSON, arrays and figures, each atomically, so a killed run never leaves a
+half-written file. Cached key folders (``<results>/<flow>/<key>/``, complete when their checksummed
+``result.json`` is there) are :mod:`nclattice.cache`'s business.
 """
 
 from __future__ import annotations
@@ -16,14 +14,6 @@ import numpy as np
 
 from .atomicio import atomic_path, write_text_atomic
 from .provenance import to_jsonable
-
-
-def result_dir(results_root: str | Path, flow: str, key: str) -> Path:
-    return Path(results_root) / flow / key
-
-
-def is_complete(directory: str | Path) -> bool:
-    return (Path(directory) / "result.json").is_file()
 
 
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from ..errors import NclatticeError
 from ..flows.settings import CalibrationSettings
-from .options import add_command, execute, settings_from_args
+from .options import add_command, execute, print_site_drift, settings_from_args
 
 DESCRIPTION = ("Run NVT MD of a nanocrystal at several temperatures, fit <u²> = a + bT per element/region and "
-               "for the diffraction-weighted average, and write OUT/calibration.json and OUT/calibration.png. "
+               "for the diffraction-weighted average, and write OUT/calibration.json, OUT/calibration.png and "
+               "OUT/minimised.extxyz (the annealed and minimised structure every temperature starts from). "
                "With --apply, convert a measured Δ<u²> into ΔT ± σ instead.")
 
 
@@ -33,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 def apply(args: argparse.Namespace) -> int:
     from ..results import read_json
-    from ..tasks.calibration import delta_t_from_delta_msd
+    from ..tasks.calibration import delta_t_from_delta_msd, delta_t_systematic
 
     if args.delta_msd is None:
         raise NclatticeError("--apply needs --delta-msd (the measured 3D Δ<u²> in Å²).")
@@ -42,8 +43,17 @@ def apply(args: argparse.Namespace) -> int:
     path = Path(args.apply)
     if not path.is_file():
         raise NclatticeError(f"calibration file '{path}' does not exist.")
-    dt, sigma = delta_t_from_delta_msd(read_json(path), args.delta_msd, args.delta_msd_stderr, args.key)
-    print(f"ΔT = {dt:.2f} ± {sigma:.2f} K  (Δ<u²> = {args.delta_msd} Å², fit '{args.key}')")
+    calibration = read_json(path)
+    dt, sigma = delta_t_from_delta_msd(calibration, args.delta_msd, args.delta_msd_stderr, args.key)
+    systematic = delta_t_systematic(calibration, args.delta_msd, args.key)
+    if systematic is None:
+        print(f"ΔT = {dt:.2f} ± {sigma:.2f} K  (Δ<u²> = {args.delta_msd} Å², fit '{args.key}')")
+        return 0
+    first = next(iter(systematic["delta_t_k"]))
+    print(f"ΔT = {dt:.2f} ± {sigma:.2f} (stat.) ± {systematic['systematic_k']:.2f} (force field) K  "
+          f"(Δ<u²> = {args.delta_msd} Å², fit '{args.key}', slope of {first})")
+    print("  per force field: " + ", ".join(f"{name} {t:.2f} K" for name, t in systematic["delta_t_k"].items()))
+    print(f"  force-field error: {systematic['estimator']}")
     return 0
 
 
@@ -99,10 +109,21 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(CalibrationSettings, args)
     other = _read_compare(args.compare)
     calibration = execute("calibrate", args, settings, structure=args.structure)
-    print(f"\n{calibration.headline()}")
+    print()
+    print_site_drift(calibration)
+    print(calibration.headline())
+    spread = (calibration.get("force_field_spread") or {}).get("fit", {}).get("diffraction_weighted")
+    if spread:
+        for name, b in spread["slope_angstrom2_per_k"].items():
+            print(f"  {name}: b = {b:.3e} ± {spread['slope_stderr'][name]:.1e} Å²/K (stat.)")
+        print(f"force-field spread of b: ± {spread['systematic_slope_stderr']:.1e} Å²/K "
+              f"({100 * spread['relative_spread']:.0f} % of the mean {spread['mean_slope_angstrom2_per_k']:.3e}; "
+              f"sample standard deviation over {len(spread['slope_angstrom2_per_k'])} sets); "
+              f"the headline slope is {next(iter(spread['slope_angstrom2_per_k']))}'s")
     validation = calibration.get("potential_validation") or {}
     print(f"potential validation: {validation.get('status')}"
           + (f" ({validation['summary']})" if validation.get("summary") else ""))
-    print(f"written {Path(args.out) / 'calibration.json'} and calibration.png")
+    print(f"written {Path(args.out) / 'calibration.json'}, calibration.png and minimised.extxyz"
+          if calibration.get("minimised") else f"written {Path(args.out) / 'calibration.json'} and calibration.png")
     _compare(calibration, other, Path(args.out))
     return 1 if calibration["failed"] else 0

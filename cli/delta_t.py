@@ -6,15 +6,16 @@ import argparse
 from pathlib import Path
 
 from ..flows.settings import DeltaTSettings
-from .options import execute, settings_from_args
+from .options import execute, print_site_drift, settings_from_args
 
 DESCRIPTION = ("Run equilibrium MD at T0 and T0+ΔT and write OUT/delta_g.csv (r_angstrom, g_t0, g_t1, "
                "delta_g; direct-space route), OUT/delta_g_fq.csv (through F(Q) over the Q range), "
-               "OUT/delta_t.json and OUT/delta_g.png.")
+               "OUT/delta_t.json, OUT/delta_g.png and OUT/minimised.extxyz (the annealed and minimised start).")
 
 
 def run(args: argparse.Namespace) -> int:
     summary = execute("delta-t", args, settings_from_args(DeltaTSettings, args), structure=args.structure)
+    print_site_drift(summary)
     print(summary.headline())
     for name, p in summary["peaks"].items():
         print(f"{name:<16} r = {p['r_peak_angstrom']:.2f} Å  centre {p['delta_g_centre']:+.4f}  "

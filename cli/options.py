@@ -112,3 +112,9 @@ def execute(name: str, args: argparse.Namespace, settings: Settings, *, structur
                                  structure=None if structure is None else str(structure),
                                  data=None if data is None else [str(d) for d in data], results=results)
     return cap.run(settings, out, inputs=inputs, results=results)
+
+
+def print_site_drift(result: dict[str, Any]) -> None:
+    """The first line of an MD command's summary when atoms left their sites in production."""
+    if result.get("site_drift_summary"):
+        print(result["site_drift_summary"])

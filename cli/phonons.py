@@ -8,15 +8,17 @@ from pathlib import Path
 import numpy as np
 
 from ..flows.settings import PhononSettings
-from .options import execute, settings_from_args
+from .options import execute, print_site_drift, settings_from_args
 
-DESCRIPTION = ("Minimise the nanocrystal (LAMMPS CG), build the mass-weighted Hessian by central differences, "
+DESCRIPTION = ("Anneal and minimise the nanocrystal (LAMMPS Langevin MD, then CG), build the mass-weighted "
+               "Hessian by central differences, "
                "diagonalise, and compute mode lifetimes from NVE MD at --temperature. Writes OUT/phonons.json, "
-               "OUT/dos.png and OUT/lifetimes.png.")
+               "OUT/dos.png, OUT/lifetimes.png and OUT/minimised.extxyz.")
 
 
 def run(args: argparse.Namespace) -> int:
     r = execute("phonons", args, settings_from_args(PhononSettings, args), structure=args.structure)
+    print_site_drift(r)
     print(r.headline())
     s = r["lifetime_summary"]
     freq = np.asarray(r["frequencies_thz"], float)

@@ -131,6 +131,36 @@ def synthetic_profiles(delays: np.ndarray, msd: np.ndarray, disorder: np.ndarray
     return prof.Profiles(PROFILE_Q, np.asarray(delays, float), noisy)
 
 
+# ---------------------------------------------------------------- ring widths: broad overlapping rings, sharp rings
+# Gaussian rings of wurtzite CdSe (3.7 MeV electrons) with one width σ_Q, on a smooth background, heated
+# to a Debye–Waller plateau: the test bed of the ring fits (tests/test_profiles.py, scripts/ued_ring_widths.py).
+RING_Q = np.arange(1.2, 7.5, 0.005)            # Å⁻¹: 5 points per σ_Q of the sharpest rings
+RING_PLATEAU_MSD_ANGSTROM2 = 0.0059            # Δ⟨u²⟩_3D at long delays (≈ 39 K with the illustrative slope)
+RING_BASE_MSD_ANGSTROM2 = 0.045                # ⟨u²⟩_3D before the pump (CdSe near 300 K)
+RING_SIGMA_BROAD, RING_SIGMA_SHARP = 0.05, 0.012  # Å⁻¹: overlapping rings of a 3-5 nm crystal; resolved rings
+
+
+def ring_background(q: np.ndarray) -> np.ndarray:
+    """Smooth inelastic/substrate stand-in, in units where the strongest ring's area is 2."""
+    return 40.0 * np.exp(-q / 1.3) + 2.0
+
+
+def ring_truth(delays: np.ndarray = DELAYS_510) -> np.ndarray:
+    """Δ⟨u²⟩_3D(t): the Auger-heating rise of the 2.1 mJ cm⁻² series, scaled to the plateau."""
+    energy, _ = kin.auger_master_equation(10.0 * 2.1, 625.0, np.concatenate([np.clip(delays, 0.0, None), [1e5]]))
+    return RING_PLATEAU_MSD_ANGSTROM2 * energy[:-1] / energy[-1]
+
+
+def ring_profiles(atoms, sigma_q_inv_angstrom: float, seed: int, delays: np.ndarray = DELAYS_510,
+                  q: np.ndarray = RING_Q) -> prof.Profiles:
+    """Profiles of every ring family of the crystal's cell (no merging, down to 1e-3 of the strongest)."""
+    from nclattice.tasks.scattering import Probe
+
+    rings = prof.rings_from_cell(prof.cell_from_atoms(atoms), Probe("electron", 3700.0), 0.5, 8.5, 1e-4, 1e-3)
+    return prof.synthesize_profiles(q, rings, delays, ring_truth(delays), sigma_q_inv_angstrom,
+                                    ring_background(q), seed, base_msd_angstrom2=RING_BASE_MSD_ANGSTROM2)
+
+
 def synthetic_calibration() -> dict:
     """A calibration.json in the MD calibration's format, with the illustrative slope."""
     temps = [150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0]

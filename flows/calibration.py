@@ -15,44 +15,50 @@ from typing import Any
 from ..errors import NclatticeError
 from ..provenance import provenance, structure_fingerprint
 from ..results import save_figure
-from ..tasks.calibration import DEFAULT_KEY, build_calibration, plot_calibration, plot_calibration_comparison
+from ..tasks.calibration import (
+    DEFAULT_KEY,
+    build_calibration,
+    force_field_spread,
+    plot_calibration,
+    plot_calibration_comparison,
+    plot_force_fields,
+)
 from ..tasks.drift import apply_drift_policy
-from ..tasks.md import MDSettings, cpu_count
+from ..tasks.md import cpu_count
 from ..tasks.msd import lattice_directions, msd_from_frames, summarize
 from ..tasks.octahedra import octahedra_check
-from .common import md_inputs
-from .mdruns import cached_md
+from .common import load_potential_sets, md_inputs
+from .mdruns import cached_md, md_settings, minimised_start, site_drift_summary, write_minimised
 from .outcomes import SCHEMA_VERSION, CalibrationOutcome
-from .registry import Inputs
+from .registry import Inputs, prepared
 from .settings import CalibrationSettings
 
 
 def run_calibration(structure: str | Path | Inputs, settings: CalibrationSettings, out: str | Path,
                     results: str | Path | None = None,
-                    overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Run the temperature series and write ``out/calibration.json`` and ``calibration.png``.
+                    overrides: dict[str, dict[str, Any]] | None = None) -> CalibrationOutcome:
+    """Run the temperature series and write ``out/calibration.json``, ``calibration.png`` and
+    ``minimised.extxyz`` (the annealed and minimised structure every temperature starts from).
 
     ``overrides`` maps a temperature (as text) to MDSettings fields for that run only.
     ``settings.drift``: 'flag' warns when atoms leave their sites during production (they stay in
     the fit and are listed in calibration.json); 'fail' drops that temperature as failed.
+    ``settings.potentials``: one calibration per force field (run_force_field_calibrations).
     """
+    if settings.potentials:
+        return run_force_field_calibrations(structure, settings, out, results, overrides)
     s = settings
     structure, atoms, pot = md_inputs("calibrate", structure, s)
     temps = list(s.temperatures_k)
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
-    base = {"equilibration_ps": s.equilibration_ps, "production_ps": s.production_ps, "timestep_fs": s.timestep_fs,
-            "sample_every_fs": s.sample_every_fs, "thermostat": s.thermostat, "seed": s.seed,
-            "minimize_first": not s.no_minimize, "anneal_temperature_k": s.anneal_temperature_k,
-            "anneal_ps": s.anneal_ps}
-    md = {t: MDSettings(temperature_k=t, **{**base, **(overrides or {}).get(f"{t:g}", {})}) for t in temps}
-    for m in md.values():
-        m.validate()
+    start, minimised = minimised_start(atoms, pot, s, results_root, s.seed, minimise=not s.no_minimize)
+    md = {t: md_settings(s, t, **(overrides or {}).get(f"{t:g}", {})) for t in temps}
     summaries, failed, protocol = {}, [], {}
     t0 = time.perf_counter()
     pool = ThreadPoolExecutor(max_workers=max(1, min(cpu_count(), len(temps))), thread_name_prefix="md")
     with pool:
-        runs = {pool.submit(cached_md, atoms, pot, md[t], results_root): t for t in temps}
+        runs = {pool.submit(cached_md, start, pot, md[t], results_root): t for t in temps}
         _collect(runs, summaries, failed, protocol, s, atoms)
     if len(summaries) < 3:
         raise NclatticeError(
@@ -62,7 +68,9 @@ def run_calibration(structure: str | Path | Inputs, settings: CalibrationSetting
     ok_temps = sorted(summaries)
     calibration = build_calibration(ok_temps, [summaries[t] for t in ok_temps])
     calibration.update({
-        "schema_version": SCHEMA_VERSION, "failed": failed, "md_protocol": protocol,
+        "schema_version": SCHEMA_VERSION, "failed": failed, "md_protocol": protocol, "minimised": minimised,
+        "site_drift_summary": site_drift_summary({f"{t:g}": protocol[f"{t:g}"]["site_drift"]
+                                                  for t in sorted(ok_temps)}),
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "atoms": len(atoms), "fingerprint": structure_fingerprint(atoms),
                       "pbc": [bool(p) for p in atoms.pbc]},
@@ -73,20 +81,57 @@ def run_calibration(structure: str | Path | Inputs, settings: CalibrationSetting
         "provenance": provenance(seed=s.seed, potential=pot.record()),
     })
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_minimised(out_dir, start, minimised)
     save_figure(plot_calibration(calibration), out_dir / "calibration.png")
     outcome = CalibrationOutcome.of(calibration)
     outcome.to_json(out_dir)  # last: its presence marks a complete result
     return outcome
 
 
+def run_force_field_calibrations(structure: str | Path | Inputs, settings: CalibrationSettings, out: str | Path,
+                                 results: str | Path | None = None,
+                                 overrides: dict[str, dict[str, Any]] | None = None) -> CalibrationOutcome:
+    """One calibration per force field of ``settings.potentials`` (OUT/potentials/<set>/, MD runs
+    cached in one shared folder), then OUT/calibration.json: the first set's calibration (the
+    default set for 'all') with ``force_field_spread`` (tasks.calibration.force_field_spread) and
+    ``potentials`` (each set's slope file, validation and failures) added, OUT/calibration.png and
+    OUT/calibration_force_fields.png (⟨u²⟩(T) of every set)."""
+    out_dir = Path(out)
+    results_root = Path(results) if results else out_dir / "runs"
+    inputs = prepared("calibrate", settings, structure)
+    sets = load_potential_sets(set(inputs.atoms.get_chemical_symbols()), list(settings.potentials or []))
+    calibrations: dict[str, dict[str, Any]] = {}
+    t0 = time.perf_counter()
+    for i, (spec, pot) in enumerate(sets, start=1):
+        print(f"--- force field {i}/{len(sets)}: {pot.name} ---", flush=True)
+        one = settings.model_copy(update={"potentials": None, "potential": spec})
+        given = Inputs(structure=inputs.structure, atoms=inputs.atoms, potential=pot)  # read once, for every set
+        calibrations[pot.name] = run_calibration(given, one, out_dir / "potentials" / pot.name, results_root,
+                                                 overrides)
+    spread = force_field_spread(calibrations)
+    first = calibrations[sets[0][1].name]
+    failed = [{**f, "potential": name} for name, c in calibrations.items() for f in c["failed"]]
+    combined = {**first, "force_field_spread": spread, "wall_s": time.perf_counter() - t0, "failed": failed,
+                "settings": {**settings.canonical(), "overrides": overrides or {}},
+                "potentials": {name: {"calibration": f"potentials/{name}/calibration.json",
+                                      "potential_validation": c["potential_validation"], "failed": c["failed"],
+                                      "potential": c["provenance"].get("potential")}
+                               for name, c in calibrations.items()}}
+    save_figure(plot_calibration(first), out_dir / "calibration.png")
+    save_figure(plot_force_fields(calibrations), out_dir / "calibration_force_fields.png")
+    outcome = CalibrationOutcome.of(combined)
+    outcome.to_json(out_dir)  # last: its presence marks a complete result
+    return outcome
+
+
 def _collect(runs: dict, summaries: dict, failed: list, protocol: dict, s: CalibrationSettings, atoms) -> None:
-    """Per finished temperature: the MSD summary (and the minimisation and site-drift record), or
+    """Per finished temperature: the MSD summary (and the site-drift record), or
     the failure with its cause (with ``drift='fail'``, atoms off their sites are a failure)."""
     for done, future in enumerate(as_completed(runs), start=1):
         t = runs[future]
         try:
             traj, _, cached = future.result()
-            protocol[f"{t:g}"] = {"minimization": traj.minimization, "site_drift": traj.site_drift}
+            protocol[f"{t:g}"] = {"site_drift": traj.site_drift}  # the start: calibration.json "minimised"
             if {"Pb", "Br"} <= set(traj.symbols):  # perovskite: are the PbBr6 octahedra kept?
                 protocol[f"{t:g}"]["octahedra"] = octahedra_check(atoms.positions, traj.positions_angstrom,
                                                                   traj.symbols, traj.masses_amu,

@@ -13,7 +13,6 @@ from ..atomicio import write_text_atomic
 from ..provenance import provenance, structure_fingerprint
 from ..results import pyplot, save_figure
 from ..structures.labels import equivalent_diameter_nm
-from ..tasks.md import MDSettings
 from ..tasks.msd import diffraction_weights
 from ..tasks.pdf import (
     WURTZITE_PEAKS,
@@ -25,7 +24,7 @@ from ..tasks.pdf import (
     peak_near,
 )
 from .common import md_inputs
-from .mdruns import cached_md
+from .mdruns import cached_md, md_settings, minimised_start, site_drift_summary, write_minimised
 from .outcomes import SCHEMA_VERSION, DeltaTOutcome
 from .registry import Inputs
 from .settings import DeltaTSettings
@@ -33,7 +32,8 @@ from .settings import DeltaTSettings
 
 def run_delta_t(structure: str | Path | Inputs, settings: DeltaTSettings, out: str | Path,
                 results: str | Path | None = None) -> DeltaTOutcome:
-    """Write ``out/delta_g.csv`` (direct route), ``delta_g_fq.csv`` (F(Q) route), ``delta_t.json``, PNG."""
+    """Write ``out/delta_g.csv`` (direct route), ``delta_g_fq.csv`` (F(Q) route), ``delta_t.json``, PNG and
+    ``minimised.extxyz`` (the annealed and minimised start of both temperatures)."""
     s = settings
     smoothing_angstrom = s.smoothing_angstrom
     t0_k, delta_t_k, r_max_angstrom = s.t0_k, s.delta_t_k, s.r_max_angstrom
@@ -41,15 +41,11 @@ def run_delta_t(structure: str | Path | Inputs, settings: DeltaTSettings, out: s
     structure, atoms, pot = md_inputs("delta-t", structure, s)
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
-    runs = [MDSettings(temperature_k=t, equilibration_ps=s.equilibration_ps, production_ps=s.production_ps,
-                       timestep_fs=s.timestep_fs, sample_every_fs=s.sample_every_fs, seed=s.seed,
-                       # same seed, same anneal: both temperatures start from the same annealed minimum
-                       anneal_temperature_k=s.anneal_temperature_k, anneal_ps=s.anneal_ps)
-            for t in (t0_k, t0_k + delta_t_k)]
-    for m in runs:
-        m.validate()
+    # both temperatures start from the same annealed minimum
+    start, minimised = minimised_start(atoms, pot, s, results_root, s.seed)
+    runs = [md_settings(s, t) for t in (t0_k, t0_k + delta_t_k)]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="md") as pool:
-        trajs = [f.result()[0] for f in [pool.submit(cached_md, atoms, pot, m, results_root) for m in runs]]
+        trajs = [f.result()[0] for f in [pool.submit(cached_md, start, pot, m, results_root) for m in runs]]
     probe = s.probe
     symbols = atoms.get_chemical_symbols()
     w = dict(zip(symbols, diffraction_weights(symbols, probe), strict=True))
@@ -62,17 +58,18 @@ def run_delta_t(structure: str | Path | Inputs, settings: DeltaTSettings, out: s
     peaks = {name: broadening_signature(r, g1 - g0, peak_near(r, g0, lo, hi))
              for name, (lo, hi) in WURTZITE_PEAKS.items()} if {"Cd"} & set(symbols) else {}
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_minimised(out_dir, start, minimised)
     _write_csv(out_dir / "delta_g.csv", r, g0, g1)
     _write_csv(out_dir / "delta_g_fq.csv", r_fq, gq0, gq1)
     summary = {
         "schema_version": SCHEMA_VERSION, "t0_k": t0_k, "t1_k": t0_k + delta_t_k, "probe": probe, "weights": w,
         "mean_temperature_k": [float(t.temperature_k.mean()) for t in trajs],
         "frames": [t.n_frames for t in trajs], "smoothing_angstrom": smoothing_angstrom,
-        # per temperature: the minimisation that started the run and the atoms that left their sites
-        "md_protocol": {f"{m.temperature_k:g}": {"minimization": t.minimization, "site_drift": t.site_drift,
-                                                 "anneal_temperature_k": m.anneal_temperature_k,
-                                                 "anneal_ps": m.anneal_ps if m.anneal_temperature_k else 0.0}
-                        for m, t in zip(runs, trajs, strict=True)},
+        # the annealed and minimised start of both runs, and per temperature the atoms that left their sites
+        "minimised": minimised,
+        "md_protocol": {f"{m.temperature_k:g}": {"site_drift": t.site_drift} for m, t in zip(runs, trajs, strict=True)},
+        "site_drift_summary": site_drift_summary({f"{m.temperature_k:g}": t.site_drift
+                                                  for m, t in zip(runs, trajs, strict=True)}),
         "q_range_inv_angstrom": [q_min_inv_angstrom, q_max_inv_angstrom], "peaks": peaks,
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
                       "fingerprint": structure_fingerprint(atoms)},

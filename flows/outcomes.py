@@ -22,7 +22,7 @@ from ..errors import NclatticeError
 
 SCHEMA_VERSION = 2  # 2: settings recorded by field name (settings models); 1: earlier files
 
-FLAGGED_POTENTIALS = ("too stiff", "provisional")  # validation statuses a report must show as warnings
+FLAGGED_POTENTIALS = ("too stiff", "too soft", "provisional")  # validation statuses a report must show as warnings
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -211,7 +211,7 @@ def _formula(structure: Any) -> str:
     return f"{structure.get('formula', 'the structure')}{atoms}"
 
 
-def _drift_warnings(protocol: Any) -> list[str]:
+def drift_warnings(protocol: Any) -> list[str]:
     """One sentence when atoms left their sites during any MD run of the result."""
     moved = {t: (p.get("site_drift") or {}) for t, p in (protocol or {}).items() if isinstance(p, dict)}
     counts = {t: d.get("n_drifting", 0) for t, d in moved.items() if d.get("n_drifting")}
@@ -269,7 +269,7 @@ class CalibrationOutcome(Outcome):
                        text=f"{len(self.temperatures_k)} ({'/'.join(f'{t:g}' for t in self.temperatures_k)} K)")]
 
     def warnings(self) -> list[str]:
-        out = super().warnings() + _drift_warnings(self._record("md_protocol"))
+        out = super().warnings() + drift_warnings(self._record("md_protocol"))
         if self.failed:
             out.append(f"{len(self.failed)} temperature(s) failed and are left out of the fit: "
                        + "; ".join(str(f.get("error", f)) for f in self.failed))
@@ -322,7 +322,7 @@ class DeltaTOutcome(Outcome):
         return out
 
     def warnings(self) -> list[str]:
-        out = super().warnings() + _drift_warnings(self._record("md_protocol"))
+        out = super().warnings() + drift_warnings(self._record("md_protocol"))
         if self.peaks and not any(p["broadening"] for p in self.peaks.values()):
             out.append("No pair peak shows the broadening signature (a dip with rises on both flanks): the MD "
                        "is too short or ΔT too small for this structure.")
@@ -378,7 +378,7 @@ class PhononOutcome(Outcome):
         return out
 
     def warnings(self) -> list[str]:
-        out = super().warnings()
+        out = super().warnings() + drift_warnings(self._record("md_protocol"))
         imaginary = self._record("imaginary_modes") or []
         if imaginary:
             out.append(f"{len(imaginary)} imaginary mode(s): the minimum is not a true minimum.")

@@ -1,4 +1,5 @@
-"""Phonons: minimise -> Hessian -> modes and DOS -> NVE MD -> mode lifetimes (plain composition, no Prefect).
+"""Phonons: anneal and minimise -> Hessian -> modes and DOS -> NVE MD -> mode lifetimes (plain composition,
+no Prefect).
 
 Minimisation and Hessian run in the isolated LAMMPS worker (tasks/phonons.minimize_and_hessian).
 """
@@ -11,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from ..cache import cached
 from ..errors import NclatticeError
 from ..potentials import PotentialSet
 from ..provenance import input_key, provenance, structure_fingerprint
-from ..results import is_complete, pyplot, read_json, result_dir, save_arrays, save_figure, write_json
-from ..tasks.md import MDSettings
+from ..results import pyplot, read_json, save_arrays, save_figure
 from ..tasks.phonons import (
     Modes,
     dense_hessian_fits,
@@ -29,48 +30,55 @@ from ..tasks.phonons import (
     projection_weights,
 )
 from .common import md_inputs
-from .mdruns import cached_md
+from .mdruns import cached_md, md_settings, minimised_start, site_drift_summary, write_minimised
 from .outcomes import SCHEMA_VERSION, PhononOutcome
 from .registry import Inputs
 from .settings import PhononSettings
 
 
 def cached_modes(atoms, potential: PotentialSet, fmax: float, step: float, results_root: str,
-               sparse_modes: int | None = None):
+                 sparse_modes: int | None = None):
     """Minimise and diagonalise (dense eigh, or the ``sparse_modes`` lowest modes of a sparse
-    Hessian), cached under <results>/modes/<key>/. Minimisation and Hessian run in the
-    isolated LAMMPS worker."""
+    Hessian), cached under <results>/modes/<key>/ (:func:`nclattice.cache.cached`: one computation
+    per key under its lock, checksummed; a folder that does not load is recomputed). Minimisation
+    and Hessian run in the isolated LAMMPS worker. Returns (modes, minimised positions,
+    minimisation record, timings)."""
     key = input_key("modes", atoms, potential.sha256, {"fmax": fmax, "step": step, "sparse_modes": sparse_modes,
                                                          "rigid_basis": "by periodicity"})
-    directory = result_dir(results_root, "modes", key)
-    if is_complete(directory):
+
+    def compute(directory: Path) -> dict:
+        static = minimize_and_hessian(atoms, potential, fmax, step, sparse=sparse_modes is not None)
+        pbc = tuple(bool(p) for p in atoms.pbc)
+        t0 = time.perf_counter()
+        if sparse_modes is None:
+            modes = normal_modes(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom, pbc=pbc)
+        else:
+            modes = normal_modes_sparse(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom,
+                                        sparse_modes, pbc=pbc)
+        timings = {**static.timings_s, "diagonalize": time.perf_counter() - t0,
+                   "worker_max_rss_mb": static.worker_max_rss_mb}
+        save_arrays(directory / "modes.npz", frequencies_thz=modes.frequencies_thz, eigenvectors=modes.eigenvectors,
+                    rigid_body_modes=modes.rigid_body_modes, rigid_body_overlap=modes.rigid_body_overlap,
+                    positions_angstrom=static.positions_angstrom)
+        return {"key": key, "minimization": static.minimization, "timings_s": timings,
+                "finite_difference_step_angstrom": step,
+                "hessian": "sparse" if sparse_modes is not None else "dense",
+                "provenance": provenance(potential=potential.record())}
+
+    def load(directory: Path):
         meta = read_json(directory / "result.json")
         with np.load(directory / "modes.npz") as d:
             modes = Modes(d["frequencies_thz"], d["eigenvectors"], d["rigid_body_modes"], d["rigid_body_overlap"])
             return modes, d["positions_angstrom"], meta["minimization"], meta["timings_s"]
-    static = minimize_and_hessian(atoms, potential, fmax, step, sparse=sparse_modes is not None)
-    pbc = tuple(bool(p) for p in atoms.pbc)
-    t0 = time.perf_counter()
-    if sparse_modes is None:
-        modes = normal_modes(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom, pbc=pbc)
-    else:
-        modes = normal_modes_sparse(static.hessian_ev_a2, atoms.get_masses(), static.positions_angstrom, sparse_modes,
-                                    pbc=pbc)
-    timings = {**static.timings_s, "diagonalize": time.perf_counter() - t0,
-               "worker_max_rss_mb": static.worker_max_rss_mb}
-    save_arrays(directory / "modes.npz", frequencies_thz=modes.frequencies_thz, eigenvectors=modes.eigenvectors,
-                rigid_body_modes=modes.rigid_body_modes, rigid_body_overlap=modes.rigid_body_overlap,
-                positions_angstrom=static.positions_angstrom)
-    write_json(directory / "result.json", {"key": key, "minimization": static.minimization, "timings_s": timings,
-                                           "finite_difference_step_angstrom": step,
-                                           "hessian": "sparse" if sparse_modes is not None else "dense",
-                                           "provenance": provenance(potential=potential.record())})
-    return modes, static.positions_angstrom, static.minimization, timings
+
+    value, _, _ = cached(results_root, "modes", key, compute, load)
+    return value
 
 
 def run_phonons(structure: str | Path | Inputs, settings: PhononSettings, out: str | Path,
                 results: str | Path | None = None) -> dict[str, Any]:
-    """Write ``out/phonons.json``, ``dos.png`` and ``lifetimes.png``. Crystals whose dense
+    """Write ``out/phonons.json``, ``dos.png``, ``lifetimes.png`` and ``minimised.extxyz`` (the annealed
+    and minimised structure whose Hessian gives the modes). Crystals whose dense
     Hessian does not fit in memory (:func:`dense_hessian_fits`) get a sparse Hessian and their
     ``sparse_modes`` lowest modes (default 300); ``sparse_modes`` forces that route."""
     s = settings
@@ -81,15 +89,15 @@ def run_phonons(structure: str | Path | Inputs, settings: PhononSettings, out: s
         sparse_modes = 300
     if sparse_modes is not None and not 6 < sparse_modes < 3 * len(atoms) - 1:
         raise NclatticeError(f"--sparse-modes must lie between 7 and {3 * len(atoms) - 2}, got {sparse_modes}.")
-    md = MDSettings(temperature_k, equilibration_ps=s.equilibration_ps, production_ps=s.production_ps,
-                    timestep_fs=s.timestep_fs, sample_every_fs=s.sample_every_fs, production_ensemble="nve",
-                    store_velocities=True, seed=s.seed, max_temperature_deviation=0.5)
-    md.validate()
+    md = md_settings(s, temperature_k, production_ensemble="nve", store_velocities=True,
+                     max_temperature_deviation=0.5)
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
-    modes, minimized, record, timings = cached_modes(atoms, pot, s.fmax_ev_per_angstrom, s.fd_step_angstrom,
+    # the Hessian at the annealed minimum (its minimisation only tightens the force tolerance to --fmax)
+    start, minimised = minimised_start(atoms, pot, s, results_root, s.seed)
+    modes, minimized, record, timings = cached_modes(start, pot, s.fmax_ev_per_angstrom, s.fd_step_angstrom,
                                                      results_root, sparse_modes)
-    relaxed = atoms.copy()
+    relaxed = start.copy()
     relaxed.positions = minimized
     traj, _, _ = cached_md(relaxed, pot, md, results_root)
     t0 = time.perf_counter()
@@ -122,7 +130,9 @@ def run_phonons(structure: str | Path | Inputs, settings: PhononSettings, out: s
         "lifetime_summary": summary, "md_mean_temperature_k": float(traj.temperature_k.mean()),
         "dos": {"frequency_thz": grid, "total": total, "projected": projected, "sigma_thz": dos_sigma_thz,
                 "broadening": "Gaussian"},
-        "minimization": record, "timings_s": timings,
+        "minimization": record, "timings_s": timings, "minimised": minimised,
+        "md_protocol": {f"{temperature_k:g}": {"site_drift": traj.site_drift}},  # as calibrate and delta-t
+        "site_drift_summary": site_drift_summary({f"{temperature_k:g}": traj.site_drift}),
         "modes": "all (dense Hessian)" if sparse_modes is None else f"the {sparse_modes} lowest (sparse Hessian, "
                                                                     "shift-invert Lanczos)",
         "structure": {"path": str(structure), "formula": atoms.get_chemical_formula(mode="metal"),
@@ -131,6 +141,7 @@ def run_phonons(structure: str | Path | Inputs, settings: PhononSettings, out: s
         "provenance": provenance(seed=s.seed, potential=pot.record()),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_minimised(out_dir, start, minimised)
     save_figure(_plot_dos(grid, total, projected), out_dir / "dos.png")
     save_figure(_plot_lifetimes(freq, tau, life["resolved"], life["lifetimes_fit_ps"], temperature_k),
                 out_dir / "lifetimes.png")

@@ -166,8 +166,15 @@ def preflight(cap: Capability, settings: st.Settings, structure: str | Path | No
             raise NclatticeError(f"--{settings.option_name(name)} '{value}' does not exist.")
     if cap.inputs == "structure":
         atoms = read_checked(structure)
-        potential, default = potential_for(settings, set(atoms.get_chemical_symbols())) if cap.md_cache \
-            else (None, False)
+        potential, default = None, False
+        if cap.md_cache:
+            symbols = set(atoms.get_chemical_symbols())
+            if getattr(settings, "potentials", None):  # several force fields: each must cover the elements
+                from .common import load_potential_sets
+
+                load_potential_sets(symbols, settings.potentials, quiet=True)
+            else:
+                potential, default = potential_for(settings, symbols)
         return Inputs(structure=Path(structure), atoms=atoms, potential=potential, potential_is_default=default)
     if cap.inputs == "data":
         paths = tuple(Path(d) for d in data or [])

@@ -173,7 +173,7 @@ def _write(source: Path, out: Path, s: UedImagesSettings, src: fr.FrameSource, g
             analysis = analyze_profiles(out / "profiles.h5", Path(s.structure), out,
                                         None if s.calibration is None else Path(s.calibration), s.calibration_key,
                                         s.probe, probe.energy_kev, None, None, s.resolution_inv_angstrom,
-                                        s.min_ring_intensity, s.fwhm_guess_inv_angstrom, s.baseline_terms,
+                                        s.min_ring_intensity, s.fwhm_guess_inv_angstrom, s.knot_spacing_fwhm,
                                         s.q2_max_fit, s.z_threshold, s.plot_delays)
         written.append(save_figure(_plot_qa(src, geometry, mask, run, analysis), out / "images_qa.png"))
     except Exception:

@@ -20,7 +20,7 @@ import numpy as np
 from ..atomicio import write_text_atomic
 from ..errors import NclatticeError
 from ..provenance import file_sha256, provenance
-from ..results import pyplot, save_figure
+from ..results import pyplot, save_arrays, save_figure
 from ..structio import read_structure
 from ..tasks import decompose as dec
 from ..tasks import profiles as prof
@@ -65,27 +65,29 @@ def _inputs_record(path: Path, structure: Path, beam: Probe, data: prof.Profiles
 def profiles(path: Path, structure: Path, out: Path, calibration: Path | None = None,
              calibration_key: str = "diffraction_weighted", probe: str = "electron",
              energy_kev: float | None = None, q_min: float | None = None, q_max: float | None = None,
-             resolution_inv_angstrom: float = 0.1, min_ring_intensity: float = 0.02,
-             fwhm_guess_inv_angstrom: float = 0.15, baseline_terms: int = 10,
+             resolution_inv_angstrom: float = 0.1, min_ring_intensity: float = 0.002,
+             fwhm_guess_inv_angstrom: float = 0.15, knot_spacing_fwhm: float = prof.KNOT_SPACING_FWHM,
              q2_max_fit: float = ued.Q2_DISORDER_THRESHOLD, z_threshold: float = 3.0,
              plot_delays: Sequence[float] | None = None, figures: bool = True) -> dict[str, Any]:
     """Rings of the structure fitted in every profile → peaks.csv → the `ued analyze` analysis.
 
-    Writes OUT/peaks.csv, OUT/ued.json (the keys of `ued analyze` plus rings and lattice strain),
+    Writes OUT/peaks.csv, OUT/ring_covariance.npz (the covariance of I/I0 per delay, which the
+    Debye–Waller fit uses), OUT/ued.json (the keys of `ued analyze` plus rings and lattice strain),
     OUT/ring_fit.png, OUT/dw_vs_q2.png, OUT/delta_t.png, OUT/strain.png (figures unless ``figures`` is False).
     """
     data, beam, atoms, error, i0, i0_err = _inputs(path, structure, probe, energy_kev)
     cal = ued_flow.load_calibration(calibration, calibration_key)
     q = data.q_inv_angstrom
     lo, hi = _q_window(q, q_min, q_max)
-    margin = 2 * fwhm_guess_inv_angstrom
-    rings = prof.rings_from_cell(prof.cell_from_atoms(atoms), beam, max(lo, q[0] + margin), min(hi, q[-1] - margin),
+    margin = 3 * fwhm_guess_inv_angstrom  # rings just outside the window reach into it: fitted, not reported
+    rings = prof.rings_from_cell(prof.cell_from_atoms(atoms), beam, max(lo - margin, 1e-3), hi + margin,
                                  resolution_inv_angstrom, min_ring_intensity)
     sel = (q >= lo) & (q <= hi)
     rs = prof.extract_rings(q[sel], data.intensity[:, sel], error[:, sel], i0[sel], i0_err[sel], data.delays_ps,
-                            rings, fwhm_guess_inv_angstrom, n_poly=baseline_terms)
+                            rings, fwhm_guess_inv_angstrom, knot_spacing_fwhm,
+                            None if data.dark is not None else prof.negative_delays(data))
     series = ued.UedSeries(data.delays_ps, tuple(r.label for r in rs.rings), rs.q_inv_angstrom, rs.i_over_i0,
-                           rs.error, data.fluence_mj_cm2)
+                           rs.error, data.fluence_mj_cm2, covariance=rs.covariance)
     result = ued_flow.analyze_one(series, cal, q2_max_fit=q2_max_fit, z_threshold=z_threshold,
                                   through_origin=False, mean_excitons=None, heat_capacity_ev_per_k=None,
                                   disorder_peaks=None)
@@ -93,16 +95,20 @@ def profiles(path: Path, structure: Path, out: Path, calibration: Path | None = 
                         "q_bragg_inv_angstrom": r.q_inv_angstrom, "q_reference_inv_angstrom": float(qr),
                         "reference_area": float(a), "reference_area_stderr": float(e)}
                        for r, qr, a, e in zip(rs.rings, rs.q_inv_angstrom, rs.reference.areas[rs.kept],
-                                              rs.error_scale * rs.reference.areas_stderr[rs.kept], strict=True)]
+                                              rs.reference.areas_stderr[rs.kept], strict=True)]
     result["lattice_strain"] = {"strain": rs.strain, "stderr": rs.strain_stderr,
                                 "meaning": "isotropic ε per delay relative to I0: ring Q = Q_ref/(1 + ε); "
                                            "ε > 0 is lattice expansion (rings move to lower Q)"}
     result["ring_fit"] = {"fwhm_inv_angstrom": rs.reference.fwhm_inv_angstrom, "eta": rs.reference.eta,
-                          "reference_chi2_reduced": rs.reference.chi2_reduced, "error_scale": rs.error_scale,
-                          "baseline": "dual-tree complex wavelet baseline (René de Cotret & Siwick, Struct. Dyn. "
-                                      "4, 044004 (2017); scikit-ued baseline_dt) plus a Legendre correction "
-                                      f"with {baseline_terms} terms fitted jointly with the rings",
-                          "profile": "pseudo-Voigt, one FWHM and η for all rings, positions tied to one strain"}
+                          "reference_chi2_reduced": rs.reference.chi2_reduced,
+                          "chi2_reduced_median": float(np.median([f.chi2_reduced for f in rs.fits])),
+                          "background": "cubic B-splines with knots "
+                                        f"{rs.knot_spacing_inv_angstrom:.3g} Å⁻¹ apart ({knot_spacing_fwhm:g} ring "
+                                        "FWHMs), fitted jointly with the rings in every profile",
+                          "profile": "pseudo-Voigt, one FWHM and η for all rings, positions tied to one strain",
+                          "errors": "I/I0 covariance from each fit's full Jacobian (areas, background, strain, "
+                                    "FWHM) and the reference's; the Debye–Waller fit is generalised least squares "
+                                    "on it (peaks.csv holds the diagonal errors only)"}
     payload = {**result, "conventions": _conventions(q2_max_fit, z_threshold),
                "calibration": None if cal is None else {**cal.__dict__, "file": str(calibration),
                                                         "sha256": file_sha256(calibration)},
@@ -112,6 +118,8 @@ def profiles(path: Path, structure: Path, out: Path, calibration: Path | None = 
                "provenance": provenance(analysis="radial profiles → ring fits → Debye–Waller per delay")}
     out = Path(out)
     write_text_atomic(out / "peaks.csv", ued.series_to_csv([series], f"ring intensities fitted from {path}"))
+    save_arrays(out / "ring_covariance.npz", delays_ps=data.delays_ps, peaks=np.array(series.peaks),
+                q_inv_angstrom=series.q_inv_angstrom, covariance=rs.covariance)
     if figures:
         save_figure(_plot_ring_fit(q[sel], i0[sel], data, sel, rs), out / "ring_fit.png")
         save_figure(ued_flow._plot_dw(series, result, plot_delays, q2_max_fit), out / "dw_vs_q2.png")
@@ -243,13 +251,9 @@ def _plot_ring_fit(q, i0, data, sel, rs: prof.RingSeries):
     plt = pyplot()
     ref = rs.reference
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=(2, 1))
-    base = prof.wavelet_baseline(i0)
-    qw = q[ref.window]
-    model = ref.areas @ prof.pseudo_voigt(qw, rs.q_all, ref.fwhm_inv_angstrom, ref.eta)
     ax.plot(q, i0, "k-", lw=1, label="I0 (reference)")
-    ax.plot(q, base, "c--", lw=1, label="wavelet baseline")
-    ax.plot(qw, base[ref.window] + ref.correction + model, "r-", lw=0.8, alpha=0.8,
-            label="baseline + correction + rings (fit)")
+    ax.plot(q, ref.background, "c--", lw=1, label="smooth background (fit)")
+    ax.plot(q, ref.model, "r-", lw=0.8, alpha=0.8, label="background + rings (fit)")
     for r, qr in zip(rs.rings, rs.q_inv_angstrom, strict=True):
         ax.axvline(qr, color="0.85", lw=0.6, zorder=0)
         ax.text(qr, 1.01, r.label, transform=ax.get_xaxis_transform(), fontsize=6, rotation=90, va="bottom",
@@ -338,7 +342,7 @@ def run_ued_profiles(data: Sequence[str | Path] | Inputs, settings: UedProfilesS
     data = prepared("ued-profiles", s, data).data
     return profiles(Path(data[0]), Path(s.structure), Path(out), _path(s.calibration), s.calibration_key, s.probe,
                     s.energy_kev, *_q(s), s.resolution_inv_angstrom, s.min_ring_intensity,
-                    s.fwhm_guess_inv_angstrom, s.baseline_terms, s.q2_max_fit, s.z_threshold, s.plot_delays)
+                    s.fwhm_guess_inv_angstrom, s.knot_spacing_fwhm, s.q2_max_fit, s.z_threshold, s.plot_delays)
 
 
 def run_ued_decompose(data: Sequence[str | Path] | Inputs, settings: UedDecomposeSettings, out: str | Path

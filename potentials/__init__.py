@@ -5,11 +5,12 @@ from .registry import (
     PotentialSet,
     available,
     coulomb_route,
+    covering,
     default_for,
     lammps_boundary,
     load,
     table,
 )
 
-__all__ = ["PotentialError", "PotentialSet", "available", "coulomb_route", "default_for", "lammps_boundary", "load",
-           "table"]
+__all__ = ["PotentialError", "PotentialSet", "available", "coulomb_route", "covering", "default_for", "lammps_boundary",
+           "load", "table"]

@@ -13,6 +13,8 @@ a user's own) with: ``name``, ``form``, ``units`` (``metal``: eV, Å), ``element
   lines after the keyword); in those lines ``{dir}`` is the YAML's folder, ``{elements}`` the
   element names in LAMMPS type order and ``{El}`` the type number of element El. ``charges``
   is optional (then atoms carry them and the style must include its own Coulomb term).
+  ``commands`` (optional): further LAMMPS lines after the pair_coeff lines, e.g. the
+  ``comm_modify cutoff`` that pair_style bop requires.
 - ``lj-coulomb``: ``charges`` {el: e}, ``lj`` {el: {epsilon_ev, sigma_angstrom}} mixed
   Lorentz-Berthelot unless ``pairs`` ["A-B": {...}] overrides, ``cutoff_angstrom``.
 - ``buckingham-coulomb``: ``charges``, ``pairs`` {"A-B": {a_ev, rho_angstrom, c_ev_angstrom6}},
@@ -196,7 +198,8 @@ class PotentialSet:
                   **{el: str(i) for i, el in enumerate(type_order, start=1)}}
         try:
             return [f"pair_style {self.data['pair_style']}"] + [
-                f"pair_coeff {_format_words(str(line), fields)}" for line in self.data["pair_coeff"]]
+                f"pair_coeff {_format_words(str(line), fields)}" for line in self.data["pair_coeff"]] + [
+                str(line) for line in self.data.get("commands", [])]
         except (KeyError, IndexError) as exc:
             raise PotentialError(
                 f"pair_coeff line of '{self.name}' names {exc}, which is neither {{dir}}, {{elements}} "
@@ -274,6 +277,8 @@ def _form_files(path: Path, data: dict) -> list[Path]:
     elif form == "lammps":
         if "pair_style" not in data or not isinstance(data.get("pair_coeff"), list):
             raise PotentialError(f"potential '{name}' (lammps) needs 'pair_style' and a list 'pair_coeff'.")
+        if not isinstance(data.get("commands", []), list):
+            raise PotentialError(f"potential '{name}' (lammps): 'commands' must be a list of LAMMPS lines.")
         names = [str(f) for f in data.get("files", [])]
     else:
         if "charges" not in data or "cutoff_angstrom" not in data:
@@ -315,6 +320,24 @@ def default_for(symbols: list[str] | set[str]) -> PotentialSet:
         f"no shipped potential covers {', '.join(sorted(wanted))}; "
         "pass --potential with a YAML parameter file of your own (see potentials/registry.py)."
     )
+
+
+def covering(symbols: list[str] | set[str]) -> tuple[list[PotentialSet], dict[str, str]]:
+    """Every shipped set that covers all of ``symbols`` (the default set first, then by name), and
+    for each shipped set that does not, why (the elements it lacks)."""
+    wanted = set(symbols)
+    sets, skipped = [], {}
+    for pot in map(load, available()):
+        missing = sorted(wanted - set(pot.elements))
+        if missing:
+            skipped[pot.name] = f"no parameters for {', '.join(missing)} (covers {', '.join(pot.elements)})"
+        else:
+            sets.append(pot)
+    if not sets:
+        raise PotentialError(f"no shipped potential covers {', '.join(sorted(wanted))}; "
+                             "pass --potential with a YAML parameter file of your own (see potentials/registry.py).")
+    first = default_for(wanted).name if any(p.data.get("default", True) for p in sets) else sets[0].name
+    return sorted(sets, key=lambda p: (p.name != first, p.name)), skipped
 
 
 def table() -> list[dict[str, str]]:

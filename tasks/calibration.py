@@ -4,6 +4,11 @@
 Debye-Waller change into a lattice temperature rise, ΔT = Δ⟨u²⟩/b, with
 σ_ΔT² = (σ_Δ/b)² + (Δ σ_b/b²)². All ⟨u²⟩ here are 3D (x + y + z); an isotropic
 Debye-Waller slope of -ln(I/I0) versus Q² equals ⟨Δu²⟩_3D/3.
+
+Force-field spread: when the same structure is calibrated with several parameter sets, the
+systematic error of a slope is the sample standard deviation (ddof = 1) of the sets' slopes, and
+that of ΔT the sample standard deviation of Δ⟨u²⟩/b_i over the sets (no linearisation in 1/b).
+It is kept apart from the statistical error of the fit, which it does not contain.
 """
 
 from __future__ import annotations
@@ -64,6 +69,43 @@ def delta_t_from_delta_msd(calibration: dict, delta_msd_angstrom2: float,
     return float(dt), float(sigma)
 
 
+SPREAD_ESTIMATOR = ("sample standard deviation (ddof = 1) of the slopes b_i of the force fields; for ΔT, "
+                    "of Δ⟨u²⟩/b_i")
+
+
+def force_field_spread(calibrations: dict[str, dict]) -> dict[str, Any]:
+    """Spread of the slopes across force fields (``calibrations``: set name -> calibration) for
+    every fit key all of them share: slopes and their statistical errors per set, mean, sample
+    standard deviation (the systematic error) and its ratio to the mean."""
+    if len(calibrations) < 2:
+        raise NclatticeError(f"a force-field spread needs at least 2 calibrations, got {len(calibrations)}.")
+    names = list(calibrations)
+    keys = [k for k in calibrations[names[0]]["fit"] if all(k in c["fit"] for c in calibrations.values())]
+    per_key = {}
+    for k in keys:
+        slopes = np.array([calibrations[n]["fit"][k]["slope_angstrom2_per_k"] for n in names], float)
+        per_key[k] = {"slope_angstrom2_per_k": dict(zip(names, slopes.tolist(), strict=True)),
+                      "slope_stderr": {n: float(calibrations[n]["fit"][k]["slope_stderr"]) for n in names},
+                      "mean_slope_angstrom2_per_k": float(slopes.mean()),
+                      "systematic_slope_stderr": float(slopes.std(ddof=1)),
+                      "relative_spread": float(slopes.std(ddof=1) / abs(slopes.mean()))}
+    return {"potentials": names, "estimator": SPREAD_ESTIMATOR, "fit": per_key}
+
+
+def delta_t_systematic(calibration: dict, delta_msd_angstrom2: float, key: str = DEFAULT_KEY) -> dict | None:
+    """The force-field systematic error of ΔT for a measured 3D Δ⟨u²⟩: ΔT with each set's slope and
+    their sample standard deviation; None when the calibration carries no force-field spread."""
+    spread = (calibration.get("force_field_spread") or {}).get("fit", {}).get(key)
+    if spread is None:
+        return None
+    slopes = spread["slope_angstrom2_per_k"]
+    if not all(b > 0 for b in slopes.values()):
+        raise NclatticeError(f"a force field's slope for '{key}' is not positive ({slopes}); the spread is unusable.")
+    per_set = {name: delta_msd_angstrom2 / b for name, b in slopes.items()}
+    return {"delta_t_k": per_set, "systematic_k": float(np.std(list(per_set.values()), ddof=1)),
+            "estimator": SPREAD_ESTIMATOR}
+
+
 def plot_calibration(calibration: dict, keys: list[str] | None = None):
     """MSD versus temperature with the linear fits (returns a matplotlib Figure)."""
     plt = pyplot()
@@ -114,6 +156,22 @@ def plot_calibration_comparison(first: dict, second: dict):
             ax.plot(grid, fit["intercept_angstrom2"] + fit["slope_angstrom2_per_k"] * grid, style,
                     color=color, lw=1)
     return _finish_msd_axes(fig, ax, "Calibrations compared", legend_fontsize=6)
+
+
+def plot_force_fields(calibrations: dict[str, dict], key: str = DEFAULT_KEY):
+    """⟨u²⟩(T) of one fit key for each force field (set name -> calibration) on one figure."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name, cal in calibrations.items():
+        temps = np.array(cal["temperatures_k"])
+        fit = cal["fit"][key]
+        points = ax.errorbar(temps, cal["msd_angstrom2"][key], yerr=cal["msd_stderr_angstrom2"][key], fmt="o", ms=4,
+                             capsize=2, label=f"{name}: b = {1e5 * fit['slope_angstrom2_per_k']:.2f}e-5 "
+                                              f"± {1e5 * fit['slope_stderr']:.2f}e-5 Å²/K")
+        grid = np.linspace(0, temps.max() * 1.05, 50)
+        ax.plot(grid, fit["intercept_angstrom2"] + fit["slope_angstrom2_per_k"] * grid, color=points[0].get_color(),
+                lw=1)
+    return _finish_msd_axes(fig, ax, f"Force fields compared ({key})", legend_fontsize=6)
 
 
 def _finish_msd_axes(fig, ax, title: str, legend_fontsize: float):

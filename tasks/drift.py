@@ -88,6 +88,6 @@ def apply_drift_policy(report: dict, policy: str, where: str) -> str | None:
                f"{report['threshold_angstrom']} Å (largest {worst['drift_angstrom']:.2f} Å: atom {worst['index']} "
                f"{worst['element']}{', ' + labels if labels else ''}); their ⟨u²⟩ includes the jump")
     if policy == "fail":
-        raise DriftError(message + "; anneal the crystal before its minimisation (--anneal-k 300) or accept "
-                                   "the atoms with --drift flag")
+        raise DriftError(message + "; anneal longer or hotter before the minimisation (--anneal-ps, "
+                                   "--anneal-k) or accept the atoms with --drift flag")
     return "WARNING " + message

@@ -10,11 +10,14 @@ Input (one sample, one fluence per file):
   ``fluence_mj_cm2`` (scalar).
 
 The reference I0(Q) is the mean of the profiles at negative delays unless a dark profile is
-given. Rings come from the real cell of the crystal (:func:`rings_from_cell`); the background
-under them is the dual-tree complex wavelet baseline of L. P. René de Cotret and B. J. Siwick,
-Struct. Dyn. 4, 044004 (2017), as implemented in scikit-ued (``skued.baseline_dt``); rings are
-fitted jointly with pseudo-Voigt profiles sharing one width and one Lorentzian fraction, their
-positions tied to one isotropic lattice strain per delay (:func:`fit_rings`).
+given. Rings come from the real cell of the crystal (:func:`rings_from_cell`). Rings and the
+background under them are fitted jointly in every profile (:func:`fit_rings`): pseudo-Voigt
+profiles sharing one width and one Lorentzian fraction, their positions tied to one isotropic
+lattice strain per delay, on a background of cubic B-splines whose knots lie several ring widths
+apart, so that it cannot take a ring's intensity, however broad the rings (a baseline estimated
+separately, e.g. by wavelets, bends at the scale of broad, overlapping rings and takes part of
+them, which inflates the relative Debye–Waller change). Errors of I/I0 come with their
+covariance (:func:`extract_rings`).
 """
 
 from __future__ import annotations
@@ -231,6 +234,14 @@ class Ring:
     multiplicity: int
     q_inv_angstrom: float
     intensity: float            # Σ m|F|²/Q², relative powder intensity at the probe
+    members: tuple[tuple[float, float], ...] = ()  # (Q, intensity) of each reflection family merged here
+
+    def member_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the merged families and their shares of the ring's intensity (summing to 1)."""
+        if not self.members:
+            return np.array([self.q_inv_angstrom]), np.ones(1)
+        q, inten = np.array(self.members, float).T
+        return q, inten / inten.sum()
 
 
 @dataclass(frozen=True)
@@ -298,7 +309,8 @@ def rings_from_cell(cell: UnitCell, probe, q_min: float, q_max: float, resolutio
 
     Reciprocal points come from pymatgen's lattice enumeration; reflections with the same |G|
     (to 1e-6) form a family; families closer than ``resolution_inv_angstrom`` merge into one
-    ring. Rings weaker than ``min_relative_intensity`` of the strongest are dropped (extinct).
+    ring, which keeps each family's position and share (its profile is the sum of theirs). Rings
+    weaker than ``min_relative_intensity`` of the strongest are dropped (extinct).
     """
     from pymatgen.core import Lattice
 
@@ -344,14 +356,18 @@ def rings_from_cell(cell: UnitCell, probe, q_min: float, q_max: float, resolutio
         qr = sum(m[0] * m[3] for m in strong) / total
         label = "+".join("".join(str(x) for x in m[1]) for m in sorted(strong, key=lambda m: -m[3]))
         main = max(strong, key=lambda m: m[3])
-        out.append(Ring(label, main[1], sum(m[2] for m in strong), float(qr), total / qr**2))
+        out.append(Ring(label, main[1], sum(m[2] for m in strong), float(qr), total / qr**2,
+                        tuple((m[0], m[3] / m[0] ** 2) for m in strong)))
     top = max((r.intensity for r in out), default=0.0)
     return [r for r in out if r.intensity >= min_relative_intensity * top and q_min <= r.q_inv_angstrom <= q_max]
 
 
 # ---------------------------------------------------------------- background and ring fits
 def wavelet_baseline(intensity: np.ndarray, max_iter: int = 200, level: int | None = None) -> np.ndarray:
-    """Dual-tree complex wavelet baseline (René de Cotret & Siwick 2017) of each profile (last axis)."""
+    """Dual-tree complex wavelet baseline (René de Cotret & Siwick 2017) of each profile (last axis).
+
+    Not used under rings: it bends at the scale of a broad ring and takes part of its intensity.
+    """
     from skued import baseline_dt
 
     arr = np.asarray(intensity, float)
@@ -360,76 +376,188 @@ def wavelet_baseline(intensity: np.ndarray, max_iter: int = 200, level: int | No
 
 def pseudo_voigt(q: np.ndarray, centre: np.ndarray, fwhm: float, eta: float) -> np.ndarray:
     """Unit-area pseudo-Voigt profiles, (n_peaks, n_q): η Lorentzian + (1 − η) Gaussian, one FWHM."""
-    x = (np.asarray(q)[None, :] - np.asarray(centre)[:, None]) / fwhm
-    gauss = np.sqrt(FOUR_LN2 / np.pi) / fwhm * np.exp(-FOUR_LN2 * x**2)
-    lorentz = 2.0 / (np.pi * fwhm) / (1.0 + 4.0 * x**2)
-    return eta * lorentz + (1.0 - eta) * gauss
+    x2 = ((np.asarray(q)[None, :] - np.asarray(centre)[:, None]) / fwhm) ** 2
+    out = (1.0 - eta) * np.sqrt(FOUR_LN2 / np.pi) / fwhm * np.exp(-FOUR_LN2 * x2)
+    if eta:
+        out += eta * 2.0 / (np.pi * fwhm) / (1.0 + 4.0 * x2)
+    return out
+
+
+def scherrer_fwhm_inv_angstrom(diameter_nm: float, shape_factor: float = 0.9) -> float:
+    """Size-broadened ring FWHM in Q of a crystal of diameter D: ΔQ = 2πK/D (Scherrer, K ≈ 0.9)."""
+    return 2.0 * np.pi * shape_factor / (10.0 * diameter_nm)
+
+
+KNOT_SPACING_FWHM = 5.0  # background knots this many ring FWHMs apart (at least)
+MAX_RATIO_ERROR = 0.2    # rings whose I/I0 is less certain than this at a typical delay are not reported
+
+
+def background_basis(q: np.ndarray, knot_spacing_inv_angstrom: float) -> np.ndarray:
+    """Cubic B-splines on uniform knots at least ``knot_spacing_inv_angstrom`` apart over Q: (n_basis, n_q).
+
+    A background built from them cannot bend on a scale shorter than the knot spacing, so with
+    knots several ring widths apart it cannot take a ring's intensity; fitted jointly with the
+    rings, its uncertainty enters the ring areas' covariance.
+    """
+    from scipy.interpolate import BSpline
+
+    q = np.asarray(q, float)
+    n = max(1, int(np.floor(np.ptp(q) / knot_spacing_inv_angstrom)))
+    knots = np.concatenate([[q[0]] * 3, np.linspace(q[0], q[-1], n + 1), [q[-1]] * 3])
+    return BSpline.design_matrix(np.clip(q, q[0], q[-1]), knots, 3).toarray().T
+
+
+def _as_rings(rings) -> list[Ring]:
+    if len(rings) and isinstance(rings[0], Ring):
+        return list(rings)
+    return [Ring(f"Q{j + 1}", (0, 0, 0), 1, float(qr), 1.0) for j, qr in enumerate(np.asarray(rings, float))]
+
+
+def _members(rings) -> tuple[np.ndarray, np.ndarray]:
+    """All families' positions and the (n_rings, n_families) matrix of their shares in each ring."""
+    parts = [r.member_arrays() for r in _as_rings(rings)]
+    centres = np.concatenate([p[0] for p in parts])
+    shares = np.zeros((len(parts), centres.size))
+    start = 0
+    for j, (qm, wm) in enumerate(parts):
+        shares[j, start:start + qm.size] = wm
+        start += qm.size
+    return centres, shares
+
+
+def ring_profiles(q: np.ndarray, rings, strain: float, fwhm: float, eta: float) -> np.ndarray:
+    """Unit-area profile of every ring, (n_rings, n_q): its families' pseudo-Voigts weighted by their shares,
+    at Q_family/(1 + ε)."""
+    centres, shares = _members(rings)
+    return shares @ pseudo_voigt(q, centres / (1.0 + strain), fwhm, eta)
 
 
 @dataclass(frozen=True)
 class RingFit:
-    """Joint pseudo-Voigt fit of all rings of one profile."""
+    """Joint fit of all rings of one profile and its smooth background."""
 
     areas: np.ndarray
-    areas_stderr: np.ndarray
+    covariance: np.ndarray      # of the areas, from the fit's full Jacobian (background and shape included)
     strain: float               # isotropic lattice strain ε: Q_j = Q_j,ref / (1 + ε)
     strain_stderr: float
     fwhm_inv_angstrom: float
     eta: float
     chi2_reduced: float
-    window: np.ndarray          # bool mask of Q points used
-    correction: np.ndarray      # fitted Legendre baseline correction on the window
+    background: np.ndarray      # fitted background on the profile's Q points
+    model: np.ndarray           # background + rings
+
+    @property
+    def areas_stderr(self) -> np.ndarray:
+        return np.sqrt(np.clip(np.diag(self.covariance), 0, None))
 
     def positions(self, q_ref: np.ndarray) -> np.ndarray:
         return np.asarray(q_ref) / (1.0 + self.strain)
 
 
-def fit_rings(q: np.ndarray, signal: np.ndarray, error: np.ndarray, q_rings: np.ndarray,
-              fwhm_guess: float, eta: float | None = None, fwhm: float | None = None,
-              areas_guess: np.ndarray | None = None, n_poly: int = 0) -> RingFit:
-    """Weighted least squares of background-free ``signal`` by Σ_j A_j pV(Q; Q_j/(1+ε), w, η)
-    plus a Legendre polynomial of degree ``n_poly − 1`` (a correction to the baseline, fitted
-    jointly so that its uncertainty enters the ring errors; 0 = none).
+def fit_rings(q: np.ndarray, signal: np.ndarray, error: np.ndarray, rings, fwhm_guess: float,
+              eta: float | None = None, background: np.ndarray | None = None, strain_guess: float = 0.0) -> RingFit:
+    """Weighted least squares of ``signal`` by Σ_j A_j P_j(Q; ε, w, η) + Σ_k c_k B_k(Q).
 
-    Free: areas A_j, strain ε, and the shared FWHM w and Lorentzian fraction η unless fixed.
-    Errors are the absolute standard errors from (JᵀWJ)⁻¹ with the given point errors.
+    P_j is ring j's unit-area profile (:func:`ring_profiles`), B_k the rows of ``background``
+    (e.g. :func:`background_basis`; None = no background). Areas and background coefficients
+    enter linearly and are solved exactly for each trial strain ε, shared FWHM w and, unless
+    ``eta`` is given, Lorentzian fraction η, which Gauss–Newton steps search (from the best width
+    on a coarse grid when η is free, else from ``fwhm_guess``). The covariance of the areas is
+    (JᵀWJ)⁻¹ of the full model (areas, background, ε and w) with the given point errors; η, when
+    fitted, is held in it, since a fixed η is shared by the profiles compared with this one.
     """
-    from scipy.optimize import least_squares
-
-    q_rings = np.asarray(q_rings, float)
-    half = 2.5 * (fwhm if fwhm is not None else fwhm_guess)
-    window = (q >= q_rings.min() - half) & (q <= q_rings.max() + half)
-    qw, yw, sw = q[window], signal[window], error[window]
-    x = 2 * (qw - qw.min()) / max(np.ptp(qw), 1e-12) - 1
-    poly = np.polynomial.legendre.legvander(x, n_poly - 1).T if n_poly > 0 else np.zeros((0, qw.size))
-    n = q_rings.size
-    a0 = areas_guess if areas_guess is not None else np.full(n, max(np.trapezoid(np.clip(yw, 0, None), qw) / n,
-                                                                     1e-12))
+    q, signal, weight = np.asarray(q, float), np.asarray(signal, float), 1.0 / np.asarray(error, float)
+    centres, shares = _members(rings)
+    basis = np.zeros((0, q.size)) if background is None else np.asarray(background, float)
+    n = shares.shape[0]
 
     def unpack(p):
-        w = fwhm if fwhm is not None else p[n + 1 + n_poly]
-        e = eta if eta is not None else p[-1]
-        return p[:n], p[n], w, e, p[n + 1:n + 1 + n_poly]
+        return p[0], p[1], (p[2] if eta is None else eta)
 
-    def resid(p):
-        a, eps, w, e, c = unpack(p)
-        return (a @ pseudo_voigt(qw, q_rings / (1 + eps), w, e) + c @ poly - yw) / sw
+    def rings_at(p):
+        eps, w, e = unpack(p)
+        out = shares @ pseudo_voigt(q, centres / (1.0 + eps), w, e)
+        out[out.max(axis=1) < 1e-6 * out.max()] = 0.0  # a ring far outside the Q range: no profile here
+        return out
 
-    free_w, free_e = ([fwhm_guess], [0.2 * fwhm_guess], [5 * fwhm_guess]) if fwhm is None else ([], [], []), \
-        ([0.5], [0.0], [1.0]) if eta is None else ([], [], [])
-    p0 = [*a0, 0.0] + [0.0] * n_poly + free_w[0] + free_e[0]
-    lo = [-np.inf] * n + [-0.05] + [-np.inf] * n_poly + free_w[1] + free_e[1]
-    hi = [np.inf] * n + [0.05] + [np.inf] * n_poly + free_w[2] + free_e[2]
-    if eta is None:  # the reference fit: η and w need bounds
-        sol = least_squares(resid, np.array(p0, float), bounds=(lo, hi), x_scale="jac", method="trf",
-                            tr_solver="lsmr")
-    else:  # MINPACK, no bounds: fast and free of BLAS threading
-        sol = least_squares(resid, np.array(p0, float), x_scale="jac", method="lm")
-    a, eps, w, e, c = unpack(sol.x)
-    dof = max(qw.size - sol.x.size, 1)
-    err = np.sqrt(np.clip(np.diag(np.linalg.pinv(sol.jac.T @ sol.jac)), 0, None))
-    return RingFit(np.asarray(a), err[:n], float(eps), float(err[n]), float(w), float(e),
-                   float(2 * sol.cost / dof), window, c @ poly)
+    def design(p):
+        return np.vstack([rings_at(p), basis])
+
+    def solve(xw, target):
+        """Least squares of target by the rows of xw: scaled normal equations (a few ms where an SVD takes ten)."""
+        norm = np.sqrt(np.einsum("ij,ij->i", xw, xw))
+        live = norm > 0  # rings without a profile here get coefficient 0
+        xs = xw[live] / norm[live, None]
+        out = np.zeros(xw.shape[0])
+        try:
+            out[live] = np.linalg.solve(xs @ xs.T, xs @ target) / norm[live]
+        except np.linalg.LinAlgError:
+            out[live] = np.linalg.lstsq(xs.T, target, rcond=None)[0] / norm[live]
+        return out
+
+    def jacobian(p, shape_only: bool = True):
+        """Weighted design rows and ∂model/∂ε, ∂model/∂w (and ∂/∂η unless ``shape_only``) at the exact linear
+        coefficients; the coefficients; the design."""
+        x = design(p)
+        coef = solve(x * weight, signal * weight)
+        derivs = []
+        for k in range(2 if shape_only else p.size):
+            h = (1e-5, 1e-4 * abs(p[1]), 1e-4)[k]
+            up, down = p.copy(), p.copy()
+            up[k] += h
+            down[k] -= h
+            derivs.append(coef[:n] @ (rings_at(up) - rings_at(down)) / (2 * h))
+        return np.vstack([x, derivs]) * weight, coef, x
+
+    def cost(p):
+        x = design(p)
+        return float(np.sum(((solve(x * weight, signal * weight) @ x - signal) * weight) ** 2))
+
+    p = np.array([strain_guess, fwhm_guess] + ([0.3] if eta is None else []), float)
+    if eta is None:  # the first fit of a series: start from the best width on a coarse logarithmic grid
+        grid = fwhm_guess * np.geomspace(0.1, 3.0, 25)
+        p[1] = grid[np.argmin([cost(np.array([strain_guess, w, 0.3])) for w in grid])]
+    # Gauss–Newton on all parameters (areas and background solved exactly at every step), η kept in [0, 1]
+    # and steps halved while they do not lower χ²
+    chi2 = cost(p)
+    for _ in range(50):
+        jac, coef, x = jacobian(p, shape_only=eta is not None)
+        step = solve(jac, (signal - coef @ x) * weight)[n + basis.shape[0]:]
+        for _ in range(10):
+            trial = p + step
+            trial[1] = max(trial[1], 0.2 * p[1])  # the width shrinks at most 5× a step and stays positive
+            if eta is None:
+                trial[2] = np.clip(trial[2], 0.0, 1.0)
+            new = cost(trial)
+            if new <= chi2 * (1 + 1e-12):
+                break
+            step = step / 2
+        converged = (abs(trial[0] - p[0]) < 1e-7 and abs(trial[1] - p[1]) < 1e-6 * abs(p[1])
+                     and (eta is not None or abs(trial[2] - p[2]) < 1e-5))
+        if new <= chi2 * (1 + 1e-12):
+            p, chi2 = trial, new
+        if converged or new > chi2 * (1 + 1e-12):
+            break
+    jac, coef, x = jacobian(p)  # the covariance holds η: a fixed η is shared by the profiles compared with this one
+    info = jac @ jac.T
+    scale = 1.0 / np.sqrt(np.where(np.diag(info) > 0, np.diag(info), 1.0))  # columns differ by many decades
+    cov = scale[:, None] * np.linalg.pinv(scale[:, None] * info * scale[None, :], hermitian=True) * scale[None, :]
+    r = (coef @ x - signal) * weight
+    dof = max(q.size - jac.shape[0] - (eta is None), 1)
+    eps, w, e = unpack(p)
+    return RingFit(coef[:n], cov[:n, :n], float(eps), float(np.sqrt(cov[-2, -2])), float(w), float(e),
+                   float(r @ r / dof), coef[n:] @ basis, coef @ x)
+
+
+def _scaled(rings: list[Ring], strain: float) -> list[Ring]:
+    """The rings at the positions of a lattice strained by ε: every family at Q/(1 + ε)."""
+    out = []
+    for r in rings:
+        qm, _ = r.member_arrays()
+        inten = [m[1] for m in r.members] if r.members else [r.intensity]
+        out.append(Ring(r.label, r.hkl, r.multiplicity, r.q_inv_angstrom / (1 + strain), r.intensity,
+                        tuple((float(a / (1 + strain)), float(b)) for a, b in zip(qm, inten, strict=True))))
+    return out
 
 
 @dataclass(frozen=True)
@@ -440,64 +568,91 @@ class RingSeries:
     delays_ps: np.ndarray
     i_over_i0: np.ndarray       # (n_delays, n_rings)
     error: np.ndarray
+    covariance: np.ndarray      # (n_delays, n_rings, n_rings): of I/I0 at each delay
     q_inv_angstrom: np.ndarray  # reference positions (after the lattice-scale fit of I0)
     strain: np.ndarray          # per delay, relative to the reference
     strain_stderr: np.ndarray
     reference: RingFit
     fits: tuple[RingFit, ...]
-    error_scale: float          # κ applied to the fit errors (see :func:`error_scale`)
+    knot_spacing_inv_angstrom: float
     kept: np.ndarray            # which of the input rings were resolved in I0
     q_all: np.ndarray           # reference positions of all input rings
 
 
-def error_scale(areas_negative: np.ndarray, stderr_negative: np.ndarray) -> float:
-    """κ ≥ 1: observed scatter of the ring areas over the negative delays / their fitted errors.
-
-    The fitted errors treat the baseline as exact; it is re-estimated from every noisy profile,
-    which adds scatter. Unpumped profiles differ only by noise, so Σ_k (A_k − Ā)²/σ_k² over the
-    n negative delays is χ² with n − 1 degrees of freedom per ring; κ² is its pooled ratio.
-    With fewer than two negative delays κ = 1 (say so in the output).
-    """
-    n = areas_negative.shape[0]
-    if n < 2:
-        return 1.0
-    z2 = ((areas_negative - areas_negative.mean(0)) / stderr_negative) ** 2
-    return float(max(1.0, np.sqrt(z2.sum() / ((n - 1) * areas_negative.shape[1]))))
+def ratio_covariance(areas: np.ndarray, cov: np.ndarray, ref_areas: np.ndarray, ref_cov: np.ndarray,
+                     shared_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A/A0 and its covariance to first order. ``shared_fraction`` f: the reference is a mean that
+    includes this profile with weight f, so cov(A, A0) = f·cov(A)."""
+    ratio = areas / ref_areas
+    d, r = np.diag(1.0 / ref_areas), np.diag(ratio / ref_areas)
+    cross = shared_fraction * d @ cov @ r
+    return ratio, d @ cov @ d + r @ ref_cov @ r - cross - cross.T
 
 
 def extract_rings(q: np.ndarray, intensity: np.ndarray, error: np.ndarray, i0: np.ndarray, i0_error: np.ndarray,
-                  delays_ps: np.ndarray, rings: list[Ring], fwhm_guess: float = 0.1,
-                  baseline_iter: int = 200, baseline_level: int | None = None,
-                  n_poly: int = 10) -> RingSeries:
-    """Background (wavelet baseline) removed per profile, then ring areas per delay / reference areas.
+                  delays_ps: np.ndarray, rings: list[Ring], fwhm_guess: float = 0.15,
+                  knot_spacing_fwhm: float = KNOT_SPACING_FWHM, reference_delays: np.ndarray | None = None
+                  ) -> RingSeries:
+    """Rings and a smooth background fitted jointly in I0 and in every profile; ring areas per delay / I0's.
 
-    The reference fit of I0 fixes the lattice scale (ring positions), the shared FWHM and η;
-    each delay then fits areas, strain, FWHM and a Legendre correction to the baseline (``n_poly``
-    terms) with η held. I/I0 errors combine both fits, scaled by :func:`error_scale`.
+    The fit of I0 fixes the lattice scale (ring positions), the shared FWHM and η; the background
+    is cubic B-splines with knots ``knot_spacing_fwhm`` fitted FWHMs apart. Each delay then fits
+    areas, strain, FWHM and the background with η held. ``reference_delays`` marks the profiles
+    whose mean is I0 (None: I0 is a separate dark profile); their share of I0 enters the
+    covariance of I/I0.
     """
     if not rings:
         raise NclatticeError("no Bragg rings of the structure fall inside the profiles' Q range.")
-    q_rings = np.array([r.q_inv_angstrom for r in rings])
-    b0 = wavelet_baseline(i0, baseline_iter, baseline_level)
-    ref0 = fit_rings(q, i0 - b0, i0_error, q_rings, fwhm_guess, n_poly=n_poly)
-    q_ref = ref0.positions(q_rings)
-    ref = fit_rings(q, i0 - b0, i0_error, q_ref, ref0.fwhm_inv_angstrom, eta=ref0.eta, areas_guess=ref0.areas,
-                    n_poly=n_poly)
-    base = wavelet_baseline(intensity, baseline_iter, baseline_level)
-    fits = tuple(fit_rings(q, intensity[i] - base[i], error[i], q_ref, ref.fwhm_inv_angstrom, eta=ref.eta,
-                           areas_guess=ref.areas, n_poly=n_poly) for i in range(len(delays_ps)))
-    areas = np.array([f.areas for f in fits])
-    kappa = error_scale(areas[np.asarray(delays_ps) < 0], np.array([f.areas_stderr for f in fits])[
-        np.asarray(delays_ps) < 0])
-    a_err = kappa * np.array([f.areas_stderr for f in fits])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = areas / ref.areas
-        ratio_err = np.abs(ratio) * np.hypot(a_err / areas, kappa * ref.areas_stderr / ref.areas)
-    keep = ref.areas > 3 * ref.areas_stderr
+    spacing = max(knot_spacing_fwhm * fwhm_guess, 1e-3)
+    ref = fit_rings(q, i0, i0_error, rings, fwhm_guess, background=background_basis(q, spacing))
+    if not 0.8 < knot_spacing_fwhm * ref.fwhm_inv_angstrom / spacing < 1.25:  # the guess was off: knots again
+        spacing = knot_spacing_fwhm * ref.fwhm_inv_angstrom
+        ref = fit_rings(q, i0, i0_error, rings, ref.fwhm_inv_angstrom, background=background_basis(q, spacing),
+                        strain_guess=ref.strain)
+    basis = background_basis(q, spacing)
+    ref_rings = _scaled(rings, ref.strain)
+    fits = tuple(fit_rings(q, intensity[i], error[i], ref_rings, ref.fwhm_inv_angstrom, eta=ref.eta, background=basis)
+                 for i in range(len(delays_ps)))
+    shared = np.zeros(len(delays_ps)) if reference_delays is None else (
+        np.asarray(reference_delays, float) / max(int(np.sum(reference_delays)), 1))
+    q_ref = np.array([r.q_inv_angstrom for r in ref_rings])
+    edge = ref.fwhm_inv_angstrom  # rings near or beyond the ends are fitted (their tails are in the data)
+    keep = (ref.areas > 3 * ref.areas_stderr) & (q_ref > q[0] + edge) & (q_ref < q[-1] - edge)
+    ratios, covs = np.zeros((len(fits), keep.sum())), np.zeros((len(fits), keep.sum(), keep.sum()))
+    for i, (f, share) in enumerate(zip(fits, shared, strict=True)):
+        ratios[i], covs[i] = ratio_covariance(f.areas[keep], f.covariance[np.ix_(keep, keep)], ref.areas[keep],
+                                              ref.covariance[np.ix_(keep, keep)], share)
+    # −ln(I/I0) of a ring known to worse than MAX_RATIO_ERROR is skewed (bias ~ σ²/2) and carries no weight
+    certain = np.median(np.sqrt(np.diagonal(covs, axis1=1, axis2=2)), axis=0) < MAX_RATIO_ERROR
+    ratios, covs = ratios[:, certain], covs[:, certain][:, :, certain]
+    keep[np.flatnonzero(keep)[~certain]] = False
     if keep.sum() < 2:
-        raise NclatticeError("fewer than two rings are resolved in I0 (area > 3 standard errors); check the "
-                             "structure, the Q range and the noise.")
+        raise NclatticeError("fewer than two rings are resolved (area > 3 standard errors in I0 and I/I0 known to "
+                             f"{MAX_RATIO_ERROR:.0%} at a typical delay); check the structure, the Q range and the "
+                             "noise.")
     return RingSeries(tuple(r for r, k in zip(rings, keep, strict=True) if k), np.asarray(delays_ps, float),
-                      ratio[:, keep], ratio_err[:, keep], q_ref[keep],
-                      np.array([f.strain for f in fits]), kappa * np.array([f.strain_stderr for f in fits]), ref, fits,
-                      kappa, keep, q_ref)
+                      ratios, np.sqrt(np.clip(np.diagonal(covs, axis1=1, axis2=2), 0, None)), covs,
+                      q_ref[keep], np.array([f.strain for f in fits]),
+                      np.array([f.strain_stderr for f in fits]), ref, fits, spacing, keep, q_ref)
+
+
+# ---------------------------------------------------------------- synthetic profiles (forward model)
+def synthesize_profiles(q: np.ndarray, rings: list[Ring], delays_ps: np.ndarray, delta_msd_angstrom2: np.ndarray,
+                        sigma_q_inv_angstrom: float, background: np.ndarray, seed: int, strongest_area: float = 2.0,
+                        counts_per_unit: float = 2.0e4, base_msd_angstrom2: float = 0.0) -> Profiles:
+    """Radial profiles of Gaussian rings (one σ_Q, every family at its Bragg Q with its powder intensity)
+    on ``background``, each ring scaled by the Debye–Waller factor exp(−Q²(⟨u²⟩₀ + Δ⟨u²⟩(t))/3),
+    with counting noise: intensities in units where the strongest ring's area at ⟨u²⟩₀ = 0 is
+    ``strongest_area``, counts = ``counts_per_unit`` × intensity, σ = √counts.
+    """
+    q = np.asarray(q, float)
+    centres = np.concatenate([r.member_arrays()[0] for r in rings])
+    inten = np.concatenate([r.member_arrays()[1] * r.intensity for r in rings])
+    inten *= strongest_area / max(r.intensity for r in rings)
+    shapes = np.exp(-0.5 * ((q[None, :] - centres[:, None]) / sigma_q_inv_angstrom) ** 2) / (
+        sigma_q_inv_angstrom * np.sqrt(2 * np.pi))
+    msd = base_msd_angstrom2 + np.asarray(delta_msd_angstrom2, float)
+    clean = np.exp(-np.outer(msd, centres**2) / 3.0) * inten @ shapes + np.asarray(background, float)
+    counts = counts_per_unit * clean
+    noisy = counts + np.sqrt(counts) * np.random.default_rng(seed).standard_normal(counts.shape)
+    return Profiles(q, np.asarray(delays_ps, float), noisy)

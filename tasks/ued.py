@@ -107,6 +107,7 @@ class UedSeries:
     fluence_mj_cm2: float | None = None
     hkl: np.ndarray | None = None
     lattice: tuple[float, ...] | None = field(default=None)
+    covariance: np.ndarray | None = None  # (n_delays, n_peaks, n_peaks) of I/I0 where peaks share a fit
 
 
 REQUIRED = ("delay_ps", "peak", "i_over_i0", "error")
@@ -277,36 +278,42 @@ class DwFit:
 
 def fit_debye_waller(q_inv_angstrom: np.ndarray, i_over_i0: np.ndarray, error: np.ndarray,
                      peaks: Sequence[str] | None = None, q2_max_fit: float = Q2_DISORDER_THRESHOLD,
-                     through_origin: bool = False) -> DwFit:
+                     through_origin: bool = False, covariance: np.ndarray | None = None) -> DwFit:
     """Weighted linear fit of −ln(I/I0) vs Q² over peaks with Q² ≤ ``q2_max_fit``.
 
-    Errors of I/I0 are absolute standard errors; σ[−ln I] = σ_I / I. Peaks above the
-    threshold are tested against the extrapolated line (fit covariance included).
+    Errors of I/I0 are absolute standard errors; σ[−ln I] = σ_I / I. With ``covariance`` (the
+    full covariance of I/I0, e.g. of rings fitted jointly in one profile) the fit is generalised
+    least squares and ``error`` is not used. Peaks above the threshold are tested against the
+    extrapolated line (fit covariance and their correlation with the fitted peaks included).
     """
     q2 = np.asarray(q_inv_angstrom, float) ** 2
     i_rel, err = np.asarray(i_over_i0, float), np.asarray(error, float)
     peaks = list(peaks) if peaks is not None else [f"Q{j + 1}" for j in range(q2.size)]
+    cov_i = np.diag(err**2) if covariance is None else np.asarray(covariance, float)
+    err = np.sqrt(np.abs(np.diag(cov_i)))
     good = np.isfinite(i_rel) & np.isfinite(err) & (i_rel > 0) & (err > 0)
-    y, sy = -np.log(np.where(good, i_rel, 1.0)), err / np.where(good, i_rel, 1.0)
+    inv_i = 1.0 / np.where(good, i_rel, 1.0)
+    y, cov_y = -np.log(np.where(good, i_rel, 1.0)), cov_i * np.outer(inv_i, inv_i)
     low = good & (q2 <= q2_max_fit)
     n_par = 1 if through_origin else 2
     if low.sum() < n_par:
         raise NclatticeError(f"a Debye–Waller fit needs {n_par} peaks with Q² <= {q2_max_fit:g} Å^-2 at "
                              "every delay; lower the peak selection threshold or add peaks.")
     design = np.column_stack([q2] if through_origin else [np.ones_like(q2), q2])
-    w = 1.0 / sy[low] ** 2
-    cov = np.linalg.inv(design[low].T @ (design[low] * w[:, None]))
-    beta = cov @ (design[low].T @ (w * y[low]))
+    w = np.linalg.inv(cov_y[np.ix_(low, low)])
+    cov = np.linalg.inv(design[low].T @ w @ design[low])
+    gain = cov @ design[low].T @ w  # β = gain · y_low
+    beta = gain @ y[low]
     resid = y[low] - design[low] @ beta
     dof = low.sum() - n_par
-    chi2 = float(resid @ (w * resid) / dof) if dof > 0 else float("nan")
+    chi2 = float(resid @ w @ resid / dof) if dof > 0 else float("nan")
     slope, slope_var = beta[-1], cov[-1, -1]
     c, c_err = (0.0, 0.0) if through_origin else (float(beta[0]), float(np.sqrt(cov[0, 0])))
     cz = c / c_err if c_err > 0 else 0.0
     high = []
     for j in np.flatnonzero(good & (q2 > q2_max_fit)):
-        pred_var = design[j] @ cov @ design[j]
-        excess, ex_err = y[j] - design[j] @ beta, float(np.sqrt(sy[j] ** 2 + pred_var))
+        pred_var = design[j] @ cov @ design[j] - 2 * design[j] @ gain @ cov_y[low, j]
+        excess, ex_err = y[j] - design[j] @ beta, float(np.sqrt(cov_y[j, j] + pred_var))
         z = float(excess / ex_err)
         high.append(PeakExcess(peaks[j], float(np.sqrt(q2[j])), float(excess), ex_err, z, float(stats.norm.sf(z))))
     return DwFit(float(slope), float(np.sqrt(slope_var)), c, c_err, float(cz),
@@ -357,8 +364,9 @@ class DwSeries:
 def analyze_series(series: UedSeries, q2_max_fit: float = Q2_DISORDER_THRESHOLD,
                    z_threshold: float = 3.0, through_origin: bool = False) -> DwSeries:
     """Debye–Waller fit at every delay of a series."""
+    cov = series.covariance
     fits = tuple(fit_debye_waller(series.q_inv_angstrom, series.i_over_i0[i], series.error[i],
-                                  series.peaks, q2_max_fit, through_origin)
+                                  series.peaks, q2_max_fit, through_origin, None if cov is None else cov[i])
                  for i in range(series.delays_ps.size))
     return DwSeries(series.delays_ps, fits, z_threshold, q2_max_fit)
 

@@ -7,6 +7,9 @@ deviation of time-averaged positions from the lattice sites, and the space group
 time-averaged structure), the MD speed (atom-steps per second of wall time, one thread), and
 the per-element one-dimensional ⟨u_n²⟩ = ⟨u²⟩_3D/3 at 300 K against the quantum Debye model
 with the measured Debye temperatures (tasks/debye.py). Ratios are reported, never tuned.
+Optionally the harmonic phonons of the relaxed periodic supercell (Γ point of the supercell, the
+Hessian by central differences): its density of states, highest frequency, and the classical
+harmonic ⟨u_n²⟩ per element at 300 K, the limit the MD value approaches when anharmonicity is small.
 """
 
 from __future__ import annotations
@@ -117,7 +120,31 @@ def md_check(relaxed_cell: Atoms, ref: BulkReference, potential: PotentialSet, t
             "per_element": per_element}
 
 
-def validate(potential: PotentialSet, ref: BulkReference, production_ps: float = 20.0) -> dict:
+def bulk_phonons(relaxed_cell: Atoms, ref: BulkReference, potential: PotentialSet,
+                 temperature_k: float = 300.0) -> dict:
+    """Harmonic modes of the periodic supercell at the relaxed lattice constant: DOS (0.1 THz
+    Gaussian broadening), highest and median frequency, classical harmonic ⟨u_n²⟩ per element."""
+    from .phonons import density_of_states, harmonic_msd, minimize_and_hessian, normal_modes
+
+    cell = relaxed_cell.repeat(ref.repeat)
+    cell.pbc = True
+    static = minimize_and_hessian(cell, potential, minimize=False)
+    modes = normal_modes(static.hessian_ev_a2, cell.get_masses(), cell.positions, free=False)
+    vib = np.setdiff1d(np.arange(len(modes.frequencies_thz)), modes.rigid_body_modes)
+    freq = modes.frequencies_thz[vib]
+    grid, dos = density_of_states(freq, grid_thz=np.linspace(0.0, 10.0, 201))
+    symbols = np.array(cell.get_chemical_symbols())
+    out = {"atoms": len(cell), "max_frequency_thz": float(freq.max()), "median_frequency_thz": float(np.median(freq)),
+           "imaginary_modes": int((freq < 0).sum()), "dos_grid_thz": grid.round(3).tolist(),
+           "dos_per_thz": dos.round(4).tolist()}
+    if not out["imaginary_modes"]:
+        per_atom = harmonic_msd(modes, cell.get_masses(), temperature_k)
+        out["harmonic_u1d_angstrom2"] = {el: float(per_atom[symbols == el].mean() / 3) for el in sorted(set(symbols))}
+    return out
+
+
+def validate(potential: PotentialSet, ref: BulkReference, production_ps: float = 20.0,
+             phonons: bool = False) -> dict:
     """All validation numbers of one set against one bulk reference."""
     relaxed = relax_bulk(bulk_cell(ref, ref.a_angstrom), potential)
     lengths = relaxed.cell.cellpar()[:3]
@@ -131,4 +158,6 @@ def validate(potential: PotentialSet, ref: BulkReference, production_ps: float =
     if ref.bulk_modulus_gpa:
         out["bulk_modulus_ratio"] = b / ref.bulk_modulus_gpa
     out["md_300k"] = md_check(relaxed, ref, potential, production_ps=production_ps)
+    if phonons:
+        out["phonons"] = bulk_phonons(relaxed, ref, potential)
     return out

@@ -9,7 +9,7 @@ from nclattice.cli import main
 from nclattice.flows.calibration import run_calibration
 from nclattice.flows.delta_t import run_delta_t
 from nclattice.flows.settings import CalibrationSettings, DeltaTSettings
-from nclattice.structio import write_structure
+from nclattice.structio import read_structure, write_structure
 from nclattice.structures import build_cdse_cds
 from nclattice.tasks.calibration import delta_t_from_delta_msd, fit_linear
 
@@ -69,10 +69,13 @@ def test_broken_temperature_is_reported_and_the_rest_completes(calibration):
 
 
 def test_same_seed_gives_identical_numbers(structure, tmp_path):
-    settings = CalibrationSettings(temperatures_k=[200, 300, 400], equilibration_ps=1, production_ps=4, seed=3)
+    """Anneal included: the same seed gives the same minimised start and the same ⟨u²⟩."""
+    settings = CalibrationSettings(temperatures_k=[200, 300, 400], equilibration_ps=1, production_ps=4, seed=3,
+                                   anneal_ps=2)
     runs = [run_calibration(structure, settings, tmp_path / name) for name in ("a", "b")]
     assert runs[0]["msd_angstrom2"] == runs[1]["msd_angstrom2"]
     assert runs[0]["fit"] == runs[1]["fit"]
+    assert (tmp_path / "a" / "minimised.extxyz").read_text() == (tmp_path / "b" / "minimised.extxyz").read_text()
 
 
 def test_apply_converts_delta_msd_to_delta_t(calibration, capsys):
@@ -94,23 +97,47 @@ def test_bad_calibrate_input_writes_nothing(structure, tmp_path, capsys):
 
 def test_delta_t_shows_broadening_at_the_wurtzite_peaks(structure, tmp_path):
     """A 100 K step on a tiny crystal (a 14 K step needs the larger runs of the benchmark)."""
-    summary = run_delta_t(structure, DeltaTSettings(delta_t_k=100.0, equilibration_ps=2, production_ps=20, seed=5),
-                          tmp_path)
+    summary = run_delta_t(structure, DeltaTSettings(delta_t_k=100.0, equilibration_ps=2, production_ps=20, seed=5,
+                                                    no_anneal=True), tmp_path)
     for name in ("first_neighbour", "a_axis", "c_axis"):
         assert summary["peaks"][name]["broadening"], name
     assert 2.5 < summary["peaks"]["first_neighbour"]["r_peak_angstrom"] < 2.65
     header = (tmp_path / "delta_g.csv").read_text().splitlines()[0]
     assert header == "r_angstrom,g_t0,g_t1,delta_g"
     assert set(summary["md_protocol"]) == {"300", "400"}
-    assert all(p["minimization"] and p["anneal_temperature_k"] == 0 for p in summary["md_protocol"].values())
+    # --no-anneal: minimised as given, and that minimum is written beside the result
+    assert summary["minimised"]["anneal_temperature_k"] == 0 and summary["minimised"]["minimisation_converged"]
+    assert read_structure(tmp_path / "minimised.extxyz").info["anneal_ps"] == 0
 
 
-def test_delta_t_anneals_both_temperatures_into_the_same_minimum(structure, tmp_path):
-    """Same seed, same anneal: the two runs start from one annealed, minimised crystal."""
-    settings = DeltaTSettings(delta_t_k=50.0, equilibration_ps=0.5, production_ps=2, seed=5, anneal_temperature_k=300,
-                              anneal_ps=2)
-    summary = run_delta_t(structure, settings, tmp_path)
-    protocol = list(summary["md_protocol"].values())
-    assert [p["anneal_temperature_k"] for p in protocol] == [300, 300]
-    energies = [p["minimization"]["energy_final_ev"] for p in protocol]
-    assert energies[0] == pytest.approx(energies[1], abs=1e-6)
+def test_one_annealed_minimum_is_shared_by_temperatures_and_capabilities(structure, tmp_path):
+    """delta-t's two temperatures and a calibration with the same seed and anneal start from one
+    annealed, minimised crystal, computed once in the shared cache."""
+    runs = tmp_path / "runs"
+    delta = run_delta_t(structure, DeltaTSettings(delta_t_k=50.0, equilibration_ps=0.5, production_ps=2, seed=5,
+                                                  anneal_ps=2), tmp_path / "dt", runs)
+    calibration = run_calibration(structure, CalibrationSettings(temperatures_k=[200, 300, 400], equilibration_ps=0.5,
+                                                                 production_ps=1, seed=5, anneal_ps=2),
+                                  tmp_path / "cal", runs)
+    assert len(list((runs / "minimised").iterdir())) == 1
+    assert delta["minimised"]["key"] == calibration["minimised"]["key"]
+    starts = [read_structure(tmp_path / name / "minimised.extxyz") for name in ("dt", "cal")]
+    assert np.array_equal(starts[0].positions, starts[1].positions)
+    info = starts[0].info
+    assert (info["anneal_temperature_k"], info["anneal_ps"], info["anneal_seed"]) == (300, 2, 5)
+    assert info["energy_ev"] == pytest.approx(delta["minimised"]["energy_ev"], abs=1e-9)
+    assert info["energy_ev"] < delta["minimised"]["minimization"]["energy_initial_ev"]
+
+
+def test_anneal_options_map_to_one_protocol():
+    from nclattice.flows.mdruns import anneal_protocol, md_settings
+
+    default = anneal_protocol(DeltaTSettings(), seed=7)
+    assert default.anneals and (default.temperature_k, default.duration_ps, default.seed) == (300, 20, 7)
+    for off in ({"no-anneal": True}, {"anneal-k": 0}):
+        assert not anneal_protocol(DeltaTSettings.parse(off), seed=7).anneals
+    assert CalibrationSettings.parse({"no-minimize": True}).no_minimize  # the default anneal gives way
+    # one mapping of MD options: the thermostat where the capability has one, the start already minimised
+    run = md_settings(CalibrationSettings(thermostat="csvr", timestep_fs=1.5), 250.0)
+    assert (run.thermostat, run.timestep_fs, run.temperature_k, run.minimize_first) == ("csvr", 1.5, 250.0, False)
+    assert md_settings(DeltaTSettings(), 300.0).thermostat == "langevin"

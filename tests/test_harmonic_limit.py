@@ -1,47 +1,42 @@
-"""MD protocol: minimised start, site-drift check, and the harmonic limit of ⟨u²⟩ at low T.
+"""MD protocol: the annealed and minimised start, site-drift check, and the harmonic limit of ⟨u²⟩.
 
-A 141-atom wurtzite CdSe dot (2.0 nm) with the Zhou 2013 Stillinger-Weber potential. The
-as-cut sphere, even minimised, has two-coordinated surface atoms in shallow minima that MD
-leaves at 50 K; annealed at 300 K and then minimised it sits in a basin MD does not leave,
-and the MD ⟨u²⟩ of every atom group at 100 K must equal the classical harmonic value
-k_B T Σ_k |e_ik|²/(m_i ω_k²) from the Hessian of that same minimised crystal within 3 %.
+A 141-atom wurtzite CdSe dot (2.0 nm) with the Zhou 2013 Stillinger-Weber potential. Minimised as
+cut, it has two-coordinated surface atoms in shallow minima that MD leaves at 60 K; with the
+default protocol (a 20 ps anneal at 300 K, then minimisation) it sits in a basin MD does not leave,
+and the MD ⟨u²⟩ of every element and of all atoms at 60-120 K equals the classical harmonic
+value k_B T Σ_k |e_ik|²/(m_i ω_k²) from the Hessian of the saved start (minimised.extxyz).
 """
+
+import json
 
 import numpy as np
 import pytest
 
+from nclattice.cli import main
 from nclattice.potentials import load
+from nclattice.structio import read_structure, write_structure
 from nclattice.structures.spheres import build_cdse
 from nclattice.tasks.drift import DriftError, apply_drift_policy
-from nclattice.tasks.md import MDSettings, run_nvt
-from nclattice.tasks.msd import group_masks, msd_from_frames
-from nclattice.tasks.phonons import LammpsSession, harmonic_msd, hessian, normal_modes
+from nclattice.tasks.msd import group_masks
+from nclattice.tasks.phonons import harmonic_msd, minimize_and_hessian, normal_modes
 
 
 @pytest.fixture(scope="module")
-def dot():
-    return build_cdse(2.0)
+def dot(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dot") / "dot.extxyz"
+    write_structure(build_cdse(2.0), path)
+    return str(path)
 
 
-@pytest.fixture(scope="module")
-def sw():
-    return load("zhou2013-sw")
-
-
-def _harmonic(atoms, potential, positions, temperature_k):
-    crystal = atoms.copy()
-    crystal.positions = positions
-    session = LammpsSession(crystal, potential)
-    try:
-        record = session.minimize(1e-6)  # already at the minimum: only tightens the tolerance
-        x = session.positions()
-        modes = normal_modes(hessian(session), crystal.get_masses(), x)
-    finally:
-        session.close()
-    assert record["converged"] and len(modes.imaginary_modes) == 0
-    # the MD's sites are this minimum (compared centred: the session's frame is offset)
-    assert np.abs((x - x.mean(0)) - (positions - positions.mean(0))).max() < 0.02
-    return harmonic_msd(modes, crystal.get_masses(), temperature_k)
+def _harmonic_msd(start, temperatures_k):
+    """Per-atom classical harmonic ⟨u²⟩ at each temperature, from the Hessian at ``start``."""
+    static = minimize_and_hessian(start, load("zhou2013-sw"), 1e-6)  # at the minimum: only tightens it
+    assert static.minimization["converged"]
+    centred = static.positions_angstrom - static.positions_angstrom.mean(0)
+    assert np.abs(centred - (start.positions - start.positions.mean(0))).max() < 1e-3  # the saved start is the minimum
+    modes = normal_modes(static.hessian_ev_a2, start.get_masses(), static.positions_angstrom)
+    assert len(modes.imaginary_modes) == 0
+    return {t: harmonic_msd(modes, start.get_masses(), t) for t in temperatures_k}
 
 
 def test_harmonic_msd_of_a_single_mode_is_kt_over_m_omega2():
@@ -62,31 +57,45 @@ def test_harmonic_msd_of_a_single_mode_is_kt_over_m_omega2():
     assert u2 == pytest.approx([(3 / 4) ** 2 * kt / k, (1 / 4) ** 2 * kt / k], rel=1e-9)
 
 
-def test_annealed_and_minimised_crystal_md_matches_the_harmonic_limit(dot, sw):
-    settings = MDSettings(100.0, equilibration_ps=2, production_ps=40, timestep_fs=4, sample_every_fs=20,
-                          seed=3, anneal_temperature_k=300.0, anneal_ps=20)
-    traj = run_nvt(dot, sw, settings)
-    assert traj.minimization["converged"]
-    assert traj.minimization["energy_final_ev"] < traj.minimization["energy_initial_ev"]
-    assert traj.site_drift["checked"] and traj.site_drift["n_drifting"] == 0
-    assert traj.site_drift["max_drift_angstrom"] < 0.2
-    harmonic = _harmonic(dot, sw, traj.site_positions_angstrom, 100.0)
-    md = msd_from_frames(traj.positions_angstrom, traj.masses_amu, n_blocks=10)
-    for name in ("all", "Cd", "Se", "surface", "interior"):
-        mask = group_masks(traj.symbols, traj.arrays)[name]
-        value, _ = md.select(mask)
-        assert value / harmonic[mask].mean() == pytest.approx(1.0, abs=0.03), name
+def test_default_calibration_matches_the_harmonic_limit_of_its_saved_start(dot, tmp_path, capsys):
+    out = tmp_path / "cal"
+    # default protocol (anneal, minimisation, Langevin, 2 fs); only the lengths are cut for speed
+    assert main(["calibrate", dot, "--temperatures", "60,90,120", "--equilibration-ps", "2",
+                 "--production-ps", "16", "--out", str(out)]) == 0
+    summary = capsys.readouterr().out.split("\n\n")[-1]
+    assert summary.startswith("slope b") and "minimised.extxyz" in summary
+    calibration = json.loads((out / "calibration.json").read_text())
+    start = read_structure(out / "minimised.extxyz")
+    assert start.info["anneal_temperature_k"] == 300 and start.info["anneal_ps"] == 20
+    assert start.info["energy_ev"] == pytest.approx(calibration["minimised"]["energy_ev"], abs=1e-9)
+    assert start.info["energy_ev"] < calibration["minimised"]["minimization"]["energy_initial_ev"]
+    assert calibration["site_drift_summary"] is None
+    assert all(p["site_drift"]["n_drifting"] == 0 for p in calibration["md_protocol"].values())
+    labels = {k: v for k, v in start.arrays.items() if k not in ("numbers", "positions")}
+    masks = group_masks(start.get_chemical_symbols(), labels)
+    harmonic = _harmonic_msd(start, (60.0, 120.0))
+    for t in (60.0, 120.0):
+        i = calibration["temperatures_k"].index(t)
+        for group in ("all", "Cd", "Se"):
+            ratio = calibration["msd_angstrom2"][group][i] / harmonic[t][masks[group]].mean()
+            assert ratio == pytest.approx(1.0, abs=0.05), (t, group)
 
 
-def test_as_cut_surface_atoms_leave_their_sites_and_are_reported(dot, sw):
-    traj = run_nvt(dot, sw, MDSettings(50.0, equilibration_ps=2, production_ps=40, timestep_fs=4,
-                                       sample_every_fs=20, seed=3))
-    drift = traj.site_drift
-    assert traj.minimization["converged"] and drift["n_drifting"] >= 1
+def test_without_the_anneal_surface_atoms_leave_their_sites_and_the_summary_says_so_first(dot, tmp_path, capsys):
+    out = tmp_path / "cal"
+    main(["calibrate", dot, "--no-anneal", "--temperatures", "60,90,120", "--equilibration-ps", "2",
+          "--production-ps", "16", "--out", str(out)])
+    first = capsys.readouterr().out.split("\n\n")[-1].splitlines()[0]
+    assert first.startswith("WARNING Atoms left their sites during the MD: ")
+    calibration = json.loads((out / "calibration.json").read_text())
+    assert calibration["site_drift_summary"] == first
+    assert read_structure(out / "minimised.extxyz").info["anneal_temperature_k"] == 0
+    drifted = [p["site_drift"] for p in calibration["md_protocol"].values() if p["site_drift"]["n_drifting"]]
+    drift = drifted[0]
     assert drift["n_drifting_surface"] == drift["n_drifting"]  # only surface atoms hop
     atom = drift["atoms"][0]
     assert {"index", "element", "region", "surface", "layer", "drift_angstrom"} <= set(atom)
     assert atom["drift_angstrom"] > 0.5 and atom["surface"] is True
-    assert apply_drift_policy(drift, "flag", "MD at 50 K").startswith("WARNING MD at 50 K:")
+    assert apply_drift_policy(drift, "flag", "MD").startswith("WARNING MD:")
     with pytest.raises(DriftError, match="left their sites"):
-        apply_drift_policy(drift, "fail", "MD at 50 K")
+        apply_drift_policy(drift, "fail", "MD")

@@ -69,7 +69,7 @@ def test_calibrate_diffract_and_ued_without_prefect_option_import_no_prefect(tmp
            "from nclattice.structures import build_cdse\n"
            "write_structure(build_cdse(1.2), 's.extxyz')\n"
            "assert main(['calibrate', 's.extxyz', '--temperatures', '200,300,400', '--equilibration-ps', '0.1',\n"
-           "             '--production-ps', '0.2', '--out', 'cal']) == 0\n"
+           "             '--production-ps', '0.2', '--anneal-ps', '0.2', '--out', 'cal']) == 0\n"
            "assert main(['diffract', 's.extxyz', '--powder', '--q-points', '50', '--out', 'dif']) == 0\n"
            f"assert main(['ued', 'analyze', r'{csv}', '--calibration', r'{cal}', '--out', 'ued']) == 0\n"
            "assert not [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'xraydb')]", tmp_path)

@@ -15,7 +15,7 @@ from nclattice.cli import main
 from nclattice.flows.phonons import run_phonons
 from nclattice.flows.settings import PhononSettings
 from nclattice.potentials import load
-from nclattice.structio import write_structure
+from nclattice.structio import read_structure, write_structure
 from nclattice.structures import build_cdse, build_cdse_cds
 from nclattice.tasks.lammps_calc import lammps_calculator
 from nclattice.tasks.phonons import (
@@ -145,8 +145,10 @@ def structure(tmp_path_factory):
 
 
 def test_lifetimes_are_long_in_the_harmonic_limit_and_short_at_300_k(structure, tmp_path):
+    # the as-given minimum (--no-anneal): this test is about lifetimes, the anneal is tested below
     runs = {t: run_phonons(structure, PhononSettings(temperature_k=t, production_ps=24, equilibration_ps=4,
-                                                     window_ps=10, seed=4), tmp_path / f"t{t}", tmp_path / "runs")
+                                                     window_ps=10, seed=4, no_anneal=True),
+                           tmp_path / f"t{t}", tmp_path / "runs")
             for t in (300.0, 5.0)}
     hot, cold = (runs[t]["lifetime_summary"] for t in (300.0, 5.0))
     assert hot["resolved_fraction"] > 0.6 and hot["median_lifetime_ps"] < 10 / 4
@@ -158,6 +160,21 @@ def test_lifetimes_are_long_in_the_harmonic_limit_and_short_at_300_k(structure, 
     assert written["frequencies_thz"] == sorted(written["frequencies_thz"])
     assert all(written["lifetimes_ps"][i] is None for i in written["rigid_body_modes"])
     assert (tmp_path / "t300.0" / "lifetimes.png").exists() and (tmp_path / "t300.0" / "dos.png").exists()
+
+
+def test_phonons_take_the_hessian_at_the_annealed_minimum(tmp_path):
+    structure = write_structure(build_cdse(1.2), tmp_path / "cdse.extxyz")
+    settings = PhononSettings(equilibration_ps=0.2, production_ps=0.4, window_ps=0.2, anneal_ps=2, seed=3)
+    result = run_phonons(structure, settings, tmp_path / "ph")
+    start = read_structure(tmp_path / "ph" / "minimised.extxyz")
+    assert (start.info["anneal_temperature_k"], start.info["anneal_ps"]) == (300, 2)
+    assert result["minimised"]["energy_ev"] == pytest.approx(start.info["energy_ev"], abs=1e-9)
+    # the Hessian's minimisation (to --fmax) starts there and barely moves it: the modes are its modes
+    with np.load(next((tmp_path / "ph" / "runs" / "modes").glob("*/modes.npz"))) as modes:
+        x = modes["positions_angstrom"]
+    assert np.abs((x - x.mean(0)) - (start.positions - start.positions.mean(0))).max() < 0.01
+    assert result["minimization"]["energy_ev"] <= start.info["energy_ev"] + 1e-6
+    assert len(result["imaginary_modes"]) == 0
 
 
 def test_bad_phonon_requests(structure, tmp_path, capsys):

@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from nclattice.cache import verified_result
 from nclattice.provenance import input_key, provenance, structure_fingerprint
-from nclattice.results import is_complete, read_json, save_arrays, write_json
+from nclattice.results import read_json, save_arrays, write_json
 from nclattice.structures import build_cdse
 
 
@@ -30,10 +31,10 @@ def test_provenance_records_versions_and_seed():
 
 def test_result_written_atomically_and_json_safe(tmp_path):
     d = tmp_path / "flow" / "key"
-    assert not is_complete(d)
+    assert verified_result(d) is None
     save_arrays(d / "arrays.npz", x=np.arange(3))
     write_json(d / "result.json", {"value": np.float64(1.5), "bad": float("nan"), "n": np.int64(2)})
-    assert is_complete(d)
+    assert verified_result(d) is not None
     assert read_json(d / "result.json") == {"value": 1.5, "bad": None, "n": 2}
     assert sorted(p.name for p in d.iterdir()) == ["arrays.npz", "result.json"]
 

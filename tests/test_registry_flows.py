@@ -19,7 +19,7 @@ from nclattice.structures import build_cdse, build_cdse_cds
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-MD = {"equilibration-ps": 0.1, "production-ps": 0.2, "sample-every-fs": 20}
+MD = {"equilibration-ps": 0.1, "production-ps": 0.2, "sample-every-fs": 20, "anneal-ps": 0.2}
 
 
 def tiny_parameters(tmp: Path) -> dict[str, dict]:
@@ -33,7 +33,7 @@ def tiny_parameters(tmp: Path) -> dict[str, dict]:
         "calibrate": {"structure": small, "settings": {"temperatures": "200,300,400", **MD}},
         "delta-t": {"structure": small, "settings": MD},
         "phonons": {"structure": small, "settings": {"equilibration-ps": 0.1, "md-ps": 0.2, "window-ps": 0.1,
-                                                     "fmax": 1e-3}},
+                                                     "anneal-ps": 0.2, "fmax": 1e-3}},
         "spin-relax": {"structure": str(EXAMPLES / "cs4pbbr6.extxyz"), "settings": {"fmax": 0.1}},
         "diffract": {"structure": small, "settings": {"powder": True, "q-points": 50}},
         "polaron-diffraction": {"settings": {"model": "orthorhombic", "sizes": "fixed:3", "samples": 1,

@@ -41,3 +41,11 @@ def test_computed_rows_show_the_values_in_their_json():
     assert "| 0.368/0.504/0.128; mean 0.760 |" in text  # occupation model, computed
     occupation = table._load("occupation")
     assert occupation is not None and round(occupation[0]["p1"], 3) == 0.504
+
+
+def test_every_row_names_its_material():
+    table = _module()
+    rows = [line for line in table.render().splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0].split(" | ")[1] == "material"
+    materials = {row.split(" | ")[1] for row in rows[1:]}
+    assert all(m.strip() for m in materials) and {"PbSe", "InP/ZnSe/ZnS", "CdSe/CdS", "CsPbBr3"} <= materials

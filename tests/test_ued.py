@@ -57,6 +57,23 @@ def test_synthetic_delta_msd_recovered_within_error_bars(through_origin):
     assert np.max(np.abs(z)) < 4
 
 
+def test_correlated_errors_generalised_least_squares():
+    """A common scale error of every I/I0 (a shared reference) moves −ln(I/I0) by one constant: the
+    intercept absorbs it, so the slope error is that of the independent part alone (analytic limit),
+    while the intercept error grows by the common part. A correlated high-Q peak is tested with it."""
+    q = np.array([1.7, 2.5, 2.9, 3.2, 4.3, 5.1, 6.9])
+    i_rel = ued.debye_waller_intensity(q, np.array([0.006]))[0]
+    sigma, common = np.full(q.size, 0.004), 0.01
+    independent = ued.fit_debye_waller(q, i_rel, sigma * i_rel)
+    cov = np.diag((sigma * i_rel) ** 2) + common**2 * np.outer(i_rel, i_rel)
+    joint = ued.fit_debye_waller(q, i_rel, np.sqrt(np.diag(cov)), covariance=cov)
+    assert joint.slope_stderr == pytest.approx(independent.slope_stderr, rel=1e-9)
+    assert joint.intercept_stderr == pytest.approx(np.hypot(independent.intercept_stderr, common), rel=1e-9)
+    assert joint.delta_msd_angstrom2 == pytest.approx(0.006, rel=1e-9)
+    (high,) = joint.high_q  # Q² = 47.6 > 40: its excess error is that of the independent fit
+    assert high.excess_stderr == pytest.approx(independent.high_q[0].excess_stderr, rel=1e-9)
+
+
 def test_heating_only_not_flagged_but_extra_high_q_loss_is():
     for seed in range(3):
         clean = ued.analyze_series(ued.synthesize_series(DELAYS, PEAKS, Q, heating_msd(), 0.002, seed))

@@ -18,6 +18,8 @@ from .build import MAX_BUILD_ATOMS, BuildSettings
 from .diffraction import DiffractSettings, PolaronDiffractionSettings, ProbeOptions
 from .kinetics import AugerSettings, OccupationSettings, OpticalOptions, StateFillingSettings, TrappingSettings
 from .md import (
+    ANNEAL_DEFAULT_K,
+    ANNEAL_DEFAULT_PS,
     TEMPERATURE_RANGE_K,
     THERMOSTATS,
     AnnealOptions,
@@ -30,7 +32,8 @@ from .spin import SpinRelaxSettings
 from .ued import CalibrationInput, DisorderTest, ProfileOptions, UedDecomposeSettings, UedProfilesSettings, UedSettings
 
 __all__ = [
-    "MAX_BUILD_ATOMS", "MAX_SEED", "TEMPERATURE_RANGE_K", "THERMOSTATS", "AnnealOptions", "AugerSettings",
+    "ANNEAL_DEFAULT_K", "ANNEAL_DEFAULT_PS", "MAX_BUILD_ATOMS", "MAX_SEED",
+    "TEMPERATURE_RANGE_K", "THERMOSTATS", "AnnealOptions", "AugerSettings",
     "BuildSettings", "CalibrationInput", "CalibrationSettings", "DeltaTSettings", "DiffractSettings", "DisorderTest",
     "MDOptions", "OccupationSettings", "OpticalOptions", "PhononSettings", "PolaronDiffractionSettings",
     "ProbeOptions", "ProfileOptions", "Settings", "SettingsError", "SpinRelaxSettings", "StateFillingSettings",

@@ -33,15 +33,22 @@ class MDOptions(Settings):
 
 
 TEMPERATURE_RANGE_K = (1.0, 3000.0)  # the potentials are fitted to solids well below their melting points
+# the default anneal: with it a 2.0 nm CdSe dot (Zhou 2013 SW) keeps every site at 60-120 K and its
+# MD ⟨u²⟩ matches the harmonic limit of the minimum (README, "MD protocol"; tests/test_harmonic_limit.py)
+ANNEAL_DEFAULT_K, ANNEAL_DEFAULT_PS = 300.0, 20.0
 
 
 class AnnealOptions(Settings):
-    """An anneal before the minimisation that starts every MD run of a capability."""
+    """The anneal and minimisation that start every MD run of a capability (tasks/anneal.py): done
+    once per structure, potential and anneal protocol, shared by all temperatures and capabilities."""
 
-    anneal_temperature_k: FiniteFloat = opt(0.0, "anneal at this temperature in K before minimising (0 = no anneal): "
-                                            "puts loose surface atoms into a basin they keep during production",
+    anneal_temperature_k: FiniteFloat = opt(ANNEAL_DEFAULT_K, "anneal at this temperature in K before minimising "
+                                            "(0 = no anneal, as --no-anneal): puts loose surface atoms into a "
+                                            "basin they keep during production",
                                             alias="anneal-k", ge=0, le=TEMPERATURE_RANGE_K[1])
-    anneal_ps: FiniteFloat = opt(20.0, "anneal length in ps (with --anneal-k)", ge=0, le=10_000)
+    anneal_ps: FiniteFloat = opt(ANNEAL_DEFAULT_PS, "anneal length in ps", ge=0, le=10_000)
+    anneal_timestep_fs: FiniteFloat = opt(2.0, "anneal timestep in fs", gt=0, le=10)
+    no_anneal: bool = opt(False, "minimise the structure as given, without the anneal before it")
 
 
 class CalibrationSettings(AnnealOptions, MDOptions):
@@ -52,12 +59,36 @@ class CalibrationSettings(AnnealOptions, MDOptions):
     drift: Literal["flag", "fail"] = opt("flag", "atoms leaving their sites (> 0.5 Å between production quarters): "
                                          "flag = warn and list them in calibration.json, fail = drop that temperature")
     no_minimize: bool = opt(False, "start MD from the structure as given instead of its energy minimum")
+    potentials: list[str] | None = opt(None, "several force fields: 'all' (every shipped set covering the "
+                                       "structure's elements) or a comma list of names or YAML files; one "
+                                       "calibration per set, and the spread of their slopes (sample standard "
+                                       "deviation) as the force-field systematic error")
 
     @model_validator(mode="after")
     def _anneal_needs_minimisation(self) -> Self:
-        if self.anneal_temperature_k and self.no_minimize:
+        # --no-minimize alone turns the default anneal off; an anneal asked for needs its minimisation
+        asked = {"anneal_temperature_k", "anneal_ps"} & self.model_fields_set
+        if asked and self.anneal_temperature_k and not self.no_anneal and self.no_minimize:
             raise ValueError("--anneal-k needs the minimisation that follows it; drop --no-minimize")
+        if self.potentials is not None and self.potential is not None:
+            raise ValueError("give either --potential (one set) or --potentials (several), not both")
         return self
+
+    @field_validator("potentials", mode="before")
+    @classmethod
+    def _parse_potentials(cls, v: Any) -> Any:
+        return [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
+
+    @field_validator("potentials")
+    @classmethod
+    def _check_potentials(cls, v: list[str] | None) -> list[str] | None:
+        if v is None or v == ["all"]:
+            return v
+        if "all" in v:
+            raise ValueError(f"'all' stands alone; give 'all' or a comma list of sets, got {','.join(v)}")
+        if len(v) < 2 or len(set(v)) != len(v):
+            raise ValueError(f"a force-field spread needs at least 2 different sets, got {','.join(v) or 'none'}")
+        return v
 
     @field_validator("temperatures_k", mode="before")
     @classmethod
@@ -109,7 +140,7 @@ class DeltaTSettings(AnnealOptions, MDOptions):
         return self
 
 
-class PhononSettings(MDOptions):
+class PhononSettings(AnnealOptions, MDOptions):
     temperature_k: FiniteFloat = opt(300.0, "MD temperature in K", alias="temperature", ge=TEMPERATURE_RANGE_K[0],
                                      le=TEMPERATURE_RANGE_K[1])
     production_ps: FiniteFloat = opt(40.0, "NVE production length in ps", alias="md-ps", gt=0, le=100_000)

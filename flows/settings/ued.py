@@ -79,10 +79,11 @@ class ProfileOptions(CalibrationInput):
 class UedProfilesSettings(DisorderTest, ProfileOptions):
     resolution_inv_angstrom: FiniteFloat = opt(0.1, "merge rings closer than this, in 1/Å", alias="resolution",
                                                gt=0, le=5)
-    min_ring_intensity: FiniteFloat = opt(0.02, "drop rings weaker than this fraction of the strongest", ge=0,
+    min_ring_intensity: FiniteFloat = opt(0.002, "drop rings weaker than this fraction of the strongest", ge=0,
                                           lt=1)
     fwhm_guess_inv_angstrom: FiniteFloat = opt(0.15, "starting ring FWHM in 1/Å", alias="fwhm-guess", gt=0, le=5)
-    baseline_terms: int = opt(10, "Legendre terms fitted with the rings", ge=0, le=50)
+    knot_spacing_fwhm: FiniteFloat = opt(5.0, "background spline knots at least this many ring FWHMs apart",
+                                         alias="knot-spacing", gt=1, le=100)
 
 
 class UedDecomposeSettings(ProfileOptions):
