@@ -53,6 +53,8 @@ def apply(args: argparse.Namespace) -> int:
     print(f"ΔT = {dt:.2f} ± {sigma:.2f} (stat.) ± {systematic['systematic_k']:.2f} (force field) K  "
           f"(Δ<u²> = {args.delta_msd} Å², fit '{args.key}', slope of {first})")
     print("  per force field: " + ", ".join(f"{name} {t:.2f} K" for name, t in systematic["delta_t_k"].items()))
+    if calibration["force_field_spread"].get("warning"):
+        print(f"  WARNING {calibration['force_field_spread']['warning']}")
     print(f"  force-field error: {systematic['estimator']}")
     return 0
 
@@ -120,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
               f"({100 * spread['relative_spread']:.0f} % of the mean {spread['mean_slope_angstrom2_per_k']:.3e}; "
               f"sample standard deviation over {len(spread['slope_angstrom2_per_k'])} sets); "
               f"the headline slope is {next(iter(spread['slope_angstrom2_per_k']))}'s")
+        if "sites_kept" in spread:
+            kept = spread["sites_kept"]
+            print(f"  over the sets that kept their sites ({', '.join(kept['potentials'])}): "
+                  f"± {kept['systematic_slope_stderr']:.1e} Å²/K ({100 * kept['relative_spread']:.0f} % of the mean "
+                  f"{kept['mean_slope_angstrom2_per_k']:.3e})")
     validation = calibration.get("potential_validation") or {}
     print(f"potential validation: {validation.get('status')}"
           + (f" ({validation['summary']})" if validation.get("summary") else ""))

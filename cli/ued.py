@@ -54,6 +54,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(r['series'])} series, {len(r['delays_ps'])} delays; Δ⟨u²⟩ rise time {tau}; "
           f"localized disorder: {'yes' if r['localized_disorder_detected'] else 'no'} "
           f"({len(r['disorder_flags'])} flagged delay/peak pairs)")
+    if "delta_t_force_field_systematic_k" in r:
+        print(f"ΔT at the last delay: {r['delta_t_k'][-1]:.2f} ± {r['delta_t_stderr_k'][-1]:.2f} (stat. + slope) "
+              f"± {r['delta_t_force_field_systematic_k'][-1]:.2f} (force field) K")
+        if r.get("force_field_warning"):
+            print(f"WARNING {r['force_field_warning']}")
+    elif "delta_t_k" in r:
+        print(f"ΔT at the last delay: {r['delta_t_k'][-1]:.2f} ± {r['delta_t_stderr_k'][-1]:.2f} K")
     out = Path(args.out)
     print(f"results: {out / 'ued.json'}, figures: {out / 'dw_vs_q2.png'}, {out / 'delta_t.png'}")
     return 0

@@ -117,6 +117,9 @@ def run_force_field_calibrations(structure: str | Path | Inputs, settings: Calib
                                       "potential_validation": c["potential_validation"], "failed": c["failed"],
                                       "potential": c["provenance"].get("potential")}
                                for name, c in calibrations.items()}}
+    if spread["warning"]:  # the summary's first line names every set whose atoms left their sites
+        combined["site_drift_summary"] = " ".join(filter(None, [first.get("site_drift_summary"),
+                                                                f"WARNING force-field spread: {spread['warning']}"]))
     save_figure(plot_calibration(first), out_dir / "calibration.png")
     save_figure(plot_force_fields(calibrations), out_dir / "calibration_force_fields.png")
     outcome = CalibrationOutcome.of(combined)

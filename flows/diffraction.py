@@ -23,6 +23,7 @@ from ..structio import read_structure
 from ..structures import build_cspbbr3_superellipsoid
 from ..tasks import diffraction as dif
 from ..tasks import models
+from ..tasks.alignment import displacement_field
 from ..tasks.beams import DEFAULT_HKL
 from ..tasks.scattering import Probe, nearby_edges
 from .outcomes import SCHEMA_VERSION, DiffractionOutcome
@@ -115,7 +116,7 @@ def polaron_members(s: PolaronSettings, rng: np.random.Generator, pair: tuple[At
     if s.model == "dft":
         singlet, triplet = pair  # type: ignore[misc]
         yield singlet.positions, singlet.get_chemical_symbols(), \
-            models.displacement_from_relaxations(singlet, triplet)
+            displacement_field(singlet, triplet)[1]
         return
     for size in s.sizes.draw(rng, s.samples):
         record: dict = {"size_nm": float(size)}
@@ -336,7 +337,7 @@ def relaxed_pair(spin_dir: str | Path) -> tuple[Atoms, Atoms]:
     """singlet.extxyz and triplet.extxyz of a spin-relax output directory, checked for pairing."""
     d = Path(spin_dir)
     pair = (read_structure(d / "singlet.extxyz"), read_structure(d / "triplet.extxyz"))
-    models.displacement_from_relaxations(*pair)
+    displacement_field(*pair)  # refuses a pair that does not list the same atoms
     return pair
 
 

@@ -2,7 +2,8 @@
 triplet relaxation, and the displacement field between the two relaxed geometries.
 
 Composition only; the physics is in tasks/spin.py (and tasks/cp2k_backend.py). Stages write
-checkpoints (geometry, BFGS Hessian, log) to ``OUT/.progress/`` after every step, so a killed run
+checkpoints (geometry, BFGS Hessian, log) to ``OUT/.progress/spin-relax/<input key>/`` (a
+cache.py key folder, under its lock) after every step, so a killed run
 continues where it stopped; the checkpoints go once every stage has converged. Results:
 ``OUT/singlet.extxyz`` and ``OUT/triplet.extxyz`` (same atoms, same order: the input of the
 diffraction ``dft`` model), ``OUT/spin.json`` (written last) and ``OUT/displacement.png``.
@@ -33,10 +34,12 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from ..cache import key_dir, key_lock
 from ..errors import NclatticeError
 from ..provenance import file_sha256, input_key, provenance, structure_fingerprint
 from ..results import read_json, save_arrays, save_figure
 from ..structio import read_structure, write_structure
+from ..tasks.alignment import displacement_field
 from ..tasks.spin import (
     Backend,
     RelaxCheckpoint,
@@ -44,7 +47,6 @@ from ..tasks.spin import (
     SinglePoint,
     as_backend,
     check_spin_parity,
-    displacement_field,
     make_backend,
     plot_displacement,
     polaron_energetics,
@@ -59,6 +61,7 @@ from .registry import Inputs, prepared
 from .settings import SpinRelaxSettings
 
 RESULT_FILES = ("singlet.extxyz", "triplet.extxyz", "spin.json", "displacement.png")
+PROGRESS_DIR = ".progress"  # checkpoints of unfinished stages: OUT/.progress/spin-relax/<key>/
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,11 @@ def print_progress(label: str, step: int, energy_ev: float, fmax: float) -> None
 
 
 # ------------------------------------------------------------------ checkpoints (resume)
-def save_checkpoint(path: Path, key: str, ckpt: RelaxCheckpoint) -> None:
-    arrays = {"key": np.array(key), "positions": ckpt.positions, "step": np.array(ckpt.step),
+# A stage's checkpoint lives in the cache key folder of its inputs, OUT/.progress/spin-relax/<key>/
+# (cache.key_dir), written only under that folder's lock (cache.key_lock): other inputs never
+# find it, and two runs into one OUT never write it at once.
+def save_checkpoint(path: Path, ckpt: RelaxCheckpoint) -> None:
+    arrays = {"positions": ckpt.positions, "step": np.array(ckpt.step),
               "log": np.array(ckpt.log, float).reshape(-1, 3), "maxstep": np.array(ckpt.maxstep),
               "attempt": np.array(ckpt.attempt),
               "retried_at_steps": np.array(ckpt.retried_at_steps, int)}
@@ -91,12 +97,10 @@ def save_checkpoint(path: Path, key: str, ckpt: RelaxCheckpoint) -> None:
     save_arrays(path, **arrays)
 
 
-def load_checkpoint(path: Path, key: str) -> RelaxCheckpoint | None:
-    """The saved state of a stage with the same inputs, or None (absent, other inputs, unreadable)."""
+def load_checkpoint(path: Path) -> RelaxCheckpoint | None:
+    """The saved state of a stage, or None (absent or unreadable)."""
     try:
         with np.load(path) as d:
-            if str(d["key"]) != key:
-                return None
             has_h = "hessian" in d
             return RelaxCheckpoint(
                 positions=d["positions"], step=int(d["step"]),
@@ -109,12 +113,12 @@ def load_checkpoint(path: Path, key: str) -> RelaxCheckpoint | None:
 
 
 def _stage(atoms: Atoms, backend: Backend, multiplicity: int, settings: PolaronSettings,
-           label: str, key: str, progress_dir: Path | None, progress) -> RelaxResult:
+           label: str, progress_dir: Path | None, progress) -> RelaxResult:
     path = progress_dir / f"{label}.npz" if progress_dir is not None else None
-    resume = load_checkpoint(path, key) if path is not None else None
+    resume = load_checkpoint(path) if path is not None else None
     if resume is not None and progress is not None:
         print(f"{label:<8} resuming at step {resume.step} from {path}", flush=True)
-    save = (lambda c: save_checkpoint(path, key, c)) if path is not None else None
+    save = (lambda c: save_checkpoint(path, c)) if path is not None else None
     return relax(atoms, backend, multiplicity, settings.charge, settings.fmax_ev_per_angstrom,
                  settings.max_steps, label=label, resume=resume, on_checkpoint=save,
                  progress=progress)
@@ -141,7 +145,8 @@ def polaron_key(atoms: Atoms, backend: Backend, settings: PolaronSettings) -> st
 
 def run_polaron(atoms: Atoms, backend: str | Backend, settings: PolaronSettings = PolaronSettings(),
                 progress_dir: Path | None = None, progress=print_progress) -> PolaronRun:
-    """S=0 relaxation, S=1 single point at that geometry, S=1 relaxation from it."""
+    """S=0 relaxation, S=1 single point at that geometry, S=1 relaxation from it; checkpoints
+    go to ``progress_dir`` (the caller holds its lock, see :func:`spin_relax`)."""
     backend = as_backend(backend)
     if getattr(backend, "spin_aware", True) is False:
         raise NclatticeError("the polaron flow needs two spin states; pass a factory "
@@ -149,12 +154,11 @@ def run_polaron(atoms: Atoms, backend: str | Backend, settings: PolaronSettings 
     settings.validate()
     check_spin_parity(atoms, 3, settings.charge)
     key = polaron_key(atoms, backend, settings)
-    singlet = _stage(atoms, backend, 1, settings, "singlet", key + "-s0", progress_dir, progress)
+    singlet = _stage(atoms, backend, 1, settings, "singlet", progress_dir, progress)
     if not singlet.converged:
         return PolaronRun(singlet, SinglePoint(float("nan"), np.zeros((0, 3)), {}), singlet, key)
     vertical = single_point(singlet.atoms, backend, 3, settings.charge, label="vertical triplet")
-    triplet = _stage(singlet.atoms, backend, 3, settings, "triplet", key + "-s1", progress_dir,
-                     progress)
+    triplet = _stage(singlet.atoms, backend, 3, settings, "triplet", progress_dir, progress)
     return PolaronRun(singlet, vertical, triplet, key)
 
 
@@ -192,6 +196,7 @@ def spin_record(run: PolaronRun | None, analysis: dict[str, Any], backend: Backe
         "schema_version": SCHEMA_VERSION,
         "backend": backend.name if backend is not None else "imported",
         "backend_settings": backend.settings() if backend is not None else None,
+        "singlet_state": getattr(backend, "singlet", None),
         **{k: v for k, v in zip(("energy_singlet_ev", "energy_triplet_vertical_ev",
                                  "energy_triplet_relaxed_ev"), e, strict=True)},
         **derived,
@@ -219,6 +224,10 @@ def spin_record(run: PolaronRun | None, analysis: dict[str, Any], backend: Backe
                     "triplet_start_energy_ev": start,
                     "triplet_start_matches_vertical": bool(abs(start - run.vertical.energy_ev) < 1e-3)},
             "log": {"singlet": run.singlet.log, "triplet": run.triplet.log},
+            # <S^2> as the engine reports it (CP2K; 0 for the restricted closed shell)
+            "s_squared": {"singlet": run.singlet.scf.get("s_squared"),
+                          "triplet_vertical": run.vertical.scf.get("s_squared"),
+                          "triplet": run.triplet.scf.get("s_squared")},
         })
     record["provenance"] = provenance(blas=prefer_openblas() or "bundled with tblite",
                                       reference="Shen et al., CsPbBr3 exciton polaron, supplement S4 / Table S2")
@@ -254,22 +263,26 @@ def spin_relax(atoms: Atoms, backend: str | Backend, settings: PolaronSettings, 
     if done.exists() and read_json(done).get("input_key") == key:
         print(f"already complete: {done}", flush=True)
         return SpinOutcome.from_json(done)
-    run = run_polaron(atoms, backend, settings, out / ".progress", progress)
-    # an unconverged triplet may be written on request; without a singlet there is no triplet
-    if not run.singlet.converged or (not run.triplet.converged and not allow_unconverged):
-        stage = "singlet" if not run.singlet.converged else "triplet"
-        r = run.singlet if stage == "singlet" else run.triplet
-        raise NclatticeError(
-            f"the {stage} relaxation did not reach max|F| <= {settings.fmax_ev_per_angstrom} eV/Å "
-            f"in {r.steps} steps (now {r.max_force_ev_per_angstrom:.3f}); re-run with a larger "
-            f"--max-steps to continue from {out / '.progress'} (or --allow-unconverged).")
-    run.triplet.atoms.info["energy_triplet_vertical_ev"] = run.vertical.energy_ev
-    analysis = analyze_pair(run.singlet.atoms, run.triplet.atoms, settings)
-    record = spin_record(run, analysis, backend, settings, structure_record(atoms, source))
-    write_outputs(out, run.singlet.atoms, run.triplet.atoms, analysis, record)
-    if run.converged:
-        shutil.rmtree(out / ".progress", ignore_errors=True)
-    return SpinOutcome.from_json(out)
+    progress_dir = key_dir(out / PROGRESS_DIR, "spin-relax", key)
+    with key_lock(progress_dir, waiting=lambda line: print(line, flush=True)):
+        if done.exists() and read_json(done).get("input_key") == key:  # finished meanwhile
+            return SpinOutcome.from_json(done)
+        run = run_polaron(atoms, backend, settings, progress_dir, progress)
+        # an unconverged triplet may be written on request; without a singlet there is no triplet
+        if not run.singlet.converged or (not run.triplet.converged and not allow_unconverged):
+            stage = "singlet" if not run.singlet.converged else "triplet"
+            r = run.singlet if stage == "singlet" else run.triplet
+            raise NclatticeError(
+                f"the {stage} relaxation did not reach max|F| <= {settings.fmax_ev_per_angstrom} eV/Å "
+                f"in {r.steps} steps (now {r.max_force_ev_per_angstrom:.3f}); re-run with a larger "
+                f"--max-steps to continue from {progress_dir} (or --allow-unconverged).")
+        run.triplet.atoms.info["energy_triplet_vertical_ev"] = run.vertical.energy_ev
+        analysis = analyze_pair(run.singlet.atoms, run.triplet.atoms, settings)
+        record = spin_record(run, analysis, backend, settings, structure_record(atoms, source))
+        write_outputs(out, run.singlet.atoms, run.triplet.atoms, analysis, record)
+        if run.converged:  # the lock holder removes its own checkpoints
+            shutil.rmtree(out / PROGRESS_DIR, ignore_errors=True)
+    return SpinOutcome.from_json(done)
 
 
 # ------------------------------------------------------------------ import and dry run
@@ -355,7 +368,7 @@ def backend_for(s: SpinRelaxSettings, out: Path):
     from ..tasks.cp2k_backend import parse_backend_options
 
     options = {"mpi_ranks": s.cp2k_ranks, "command": s.cp2k_command, "data_dir": s.cp2k_data_dir,
-               "workdir": str(Path(out) / "cp2k_work")}
+               "workdir": str(Path(out) / "cp2k_work"), "singlet": s.singlet}
     if s.vacuum_angstrom is not None:
         options["vacuum_angstrom"] = s.vacuum_angstrom
     options.update(parse_backend_options(s.cp2k_option))

@@ -128,6 +128,12 @@ def _high_q_excess(series: ued.UedSeries, high: str, low: str) -> dict[str, Any]
 def _temperature(delays, d, de, calibration, mean_excitons, heat_capacity) -> dict[str, Any]:
     dt, dt_err, dt_stat = ued.delta_temperature(d, de, calibration)
     out: dict[str, Any] = {"delta_t_k": dt, "delta_t_stderr_k": dt_err, "delta_t_stat_stderr_k": dt_stat}
+    systematic = ued.delta_temperature_systematic(d, calibration)
+    if systematic is not None:  # a separate band: not in delta_t_stderr_k, not in the fits' weights
+        out.update({"delta_t_force_field_systematic_k": systematic["systematic_k"],
+                    "delta_t_per_force_field_k": systematic["delta_t_k"],
+                    "force_field_estimator": systematic["estimator"],
+                    "force_field_warning": calibration.force_field_warning})
     out["fits_delta_t"] = {"single": _fit_or_reason(kin.fit_exponential, delays, dt, dt_stat),
                            "double": _fit_or_reason(kin.fit_exponential, delays, dt, dt_stat, n_components=2)}
     if heat_capacity is not None:
@@ -176,6 +182,9 @@ def run_ued(data: Sequence[str | Path] | Inputs, settings: UedSettings, out: str
                                "msd_along_q_angstrom2": "1D ⟨Δu²⟩ along Q = −ln(I/I0)/Q² (⟨Δu²⟩_s, Yue et al. 2024)",
                                "q": "Q = 2π/d in Å⁻¹; s = 1/d = Q/2π",
                                "delta_t_k": "Δ⟨u²⟩_3D / b_3D of the calibration",
+                               "delta_t_force_field_systematic_k": "sample standard deviation over the force fields "
+                                                                   "of a calibrate --potentials file of Δ⟨u²⟩_3D/b_i; "
+                                                                   "systematic, not in delta_t_stderr_k",
                                "disorder": f"high-Q peaks (Q² > {q2_max_fit:g} Å⁻²) vs the low-Q line; "
                                            f"flag at z > {z_threshold:g}"},
                "calibration": None if cal is None else {**cal.__dict__, "file": str(calibration),
@@ -264,7 +273,11 @@ def _plot_time(r: dict):
     e = np.asarray(r["delta_t_stat_stderr_k"] if calibrated else r["delta_msd_stderr"])
     fit = (r["fits_delta_t"] if calibrated else r["fits"])["single" if calibrated else "delta_msd_single"]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.errorbar(t, y, e, fmt="o", ms=3, capsize=2, label="data")
+    if calibrated and "delta_t_force_field_systematic_k" in r:
+        band = np.asarray(r["delta_t_force_field_systematic_k"])
+        ax.fill_between(t, y - band, y + band, color="0.8", lw=0,
+                        label=f"± force-field spread (systematic, {len(r['delta_t_per_force_field_k'])} sets)")
+    ax.errorbar(t, y, e, fmt="o", ms=3, capsize=2, label="data (statistical error)" if calibrated else "data")
     tt = np.linspace(min(t.min(), 0), t.max(), 400)
     if "time_constants_ps" in fit:
         tau, amp = fit["time_constants_ps"][0], fit["amplitudes"][0]

@@ -221,6 +221,9 @@ def _columns(fits: list[dec.DelayFit], md, cal: ued.MsdCalibration | None) -> di
         if cal is not None:
             dt, dt_err, dt_stat = ued.delta_temperature(heat, heat_err, cal)
             col.update(delta_t_k=dt, delta_t_stderr_k=dt_err, delta_t_stat_stderr_k=dt_stat)
+            systematic = ued.delta_temperature_systematic(heat, cal)
+            if systematic is not None:  # a separate band, as in ued analyze
+                col["delta_t_force_field_systematic_k"] = systematic["systematic_k"]
     else:
         col["heat_amplitude_a"], col["heat_amplitude_stderr"] = heat, heat_err
         col["delta_t_k"], col["delta_t_stderr_k"] = heat * md.delta_t_k, heat_err * abs(md.delta_t_k)
@@ -229,7 +232,8 @@ def _columns(fits: list[dec.DelayFit], md, cal: ued.MsdCalibration | None) -> di
 
 def _csv(delays: np.ndarray, col: dict[str, Any]) -> str:
     keys = [k for k in ("delta_msd_angstrom2", "delta_msd_stderr", "heat_amplitude_a", "heat_amplitude_stderr",
-                        "delta_t_k", "delta_t_stderr_k", "disorder_b", "disorder_b_stderr", "disorder_z",
+                        "delta_t_k", "delta_t_stderr_k", "delta_t_force_field_systematic_k", "disorder_b",
+                        "disorder_b_stderr", "disorder_z",
                         "chi2_reduced") if k in col]
     buf = io.StringIO()
     w = csv.writer(buf)

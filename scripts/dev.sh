@@ -3,7 +3,9 @@
 #   scripts/dev.sh demo [--out DIR]   run the demonstration (the README's main job)
 #   scripts/dev.sh test [PYTEST ARGS] run the test suite with pytest (installs CP2K and Chromium
 #                                     first where it can, so the tests marked cp2k and browser run
-#                                     rather than skip)
+#                                     rather than skip), in NCLATTICE_TEST_WORKERS (default 2)
+#                                     processes (pytest-xdist), one test file per process at a
+#                                     time (-n 0: one process)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,6 +59,7 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   demo) exec .venv/bin/nclattice demo "$@" ;;
-  test) ensure_cp2k; ensure_chromium; exec .venv/bin/python -m pytest "$@" ;;
+  test) ensure_cp2k; ensure_chromium
+    exec .venv/bin/python -m pytest -n "${NCLATTICE_TEST_WORKERS:-2}" --dist loadfile "$@" ;;
   *) echo "usage: scripts/dev.sh demo|test [args]" >&2; exit 2 ;;
 esac

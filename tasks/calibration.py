@@ -8,7 +8,9 @@ Debye-Waller slope of -ln(I/I0) versus Q² equals ⟨Δu²⟩_3D/3.
 Force-field spread: when the same structure is calibrated with several parameter sets, the
 systematic error of a slope is the sample standard deviation (ddof = 1) of the sets' slopes, and
 that of ΔT the sample standard deviation of Δ⟨u²⟩/b_i over the sets (no linearisation in 1/b).
-It is kept apart from the statistical error of the fit, which it does not contain.
+It is kept apart from the statistical error of the fit, which it does not contain. A set whose
+calibration had atoms leave their sites is named in the spread record (its slope then carries the
+jumps, not only vibrations), and the spread over the sets that kept their sites is given beside it.
 """
 
 from __future__ import annotations
@@ -73,37 +75,78 @@ SPREAD_ESTIMATOR = ("sample standard deviation (ddof = 1) of the slopes b_i of t
                     "of Δ⟨u²⟩/b_i")
 
 
+def atoms_off_sites(calibration: dict) -> dict[str, int]:
+    """Atoms that left their sites in production, per temperature (K as text), from the calibration's
+    ``md_protocol`` site-drift records; empty when every run kept its sites."""
+    protocol = calibration.get("md_protocol") or {}
+    return {t: int(p["site_drift"]["n_drifting"]) for t, p in protocol.items()
+            if isinstance(p, dict) and (p.get("site_drift") or {}).get("n_drifting")}
+
+
+def _spread_of(slopes: np.ndarray) -> dict[str, float]:
+    return {"mean_slope_angstrom2_per_k": float(slopes.mean()), "systematic_slope_stderr": float(slopes.std(ddof=1)),
+            "relative_spread": float(slopes.std(ddof=1) / abs(slopes.mean()))}
+
+
 def force_field_spread(calibrations: dict[str, dict]) -> dict[str, Any]:
     """Spread of the slopes across force fields (``calibrations``: set name -> calibration) for
     every fit key all of them share: slopes and their statistical errors per set, mean, sample
-    standard deviation (the systematic error) and its ratio to the mean."""
+    standard deviation (the systematic error) and its ratio to the mean. Sets whose runs had atoms
+    off their sites are listed (``atoms_off_sites``, ``warning``) and, when at least two sets kept
+    their sites, the spread over those alone is given per key as ``sites_kept``."""
     if len(calibrations) < 2:
         raise NclatticeError(f"a force-field spread needs at least 2 calibrations, got {len(calibrations)}.")
     names = list(calibrations)
     keys = [k for k in calibrations[names[0]]["fit"] if all(k in c["fit"] for c in calibrations.values())]
+    off = {n: moved for n, c in calibrations.items() if (moved := atoms_off_sites(c))}
+    kept = [n for n in names if n not in off]
     per_key = {}
     for k in keys:
         slopes = np.array([calibrations[n]["fit"][k]["slope_angstrom2_per_k"] for n in names], float)
         per_key[k] = {"slope_angstrom2_per_k": dict(zip(names, slopes.tolist(), strict=True)),
                       "slope_stderr": {n: float(calibrations[n]["fit"][k]["slope_stderr"]) for n in names},
-                      "mean_slope_angstrom2_per_k": float(slopes.mean()),
-                      "systematic_slope_stderr": float(slopes.std(ddof=1)),
-                      "relative_spread": float(slopes.std(ddof=1) / abs(slopes.mean()))}
-    return {"potentials": names, "estimator": SPREAD_ESTIMATOR, "fit": per_key}
+                      **_spread_of(slopes)}
+        if off and len(kept) >= 2:
+            per_key[k]["sites_kept"] = {"potentials": kept, **_spread_of(slopes[[names.index(n) for n in kept]])}
+    warning = None
+    if off:
+        def counts(moved: dict[str, int]) -> str:
+            return ", ".join(f"{c} at {t} K" for t, c in sorted(moved.items(), key=lambda kv: float(kv[0])))
+
+        def of(name: str) -> str:
+            atoms = (calibrations[name].get("structure") or {}).get("atoms")
+            return f" of {atoms}" if atoms else ""
+
+        which = "; ".join(f"{n} ({counts(m)}{of(n)} atoms)" for n, m in off.items())
+        warning = (f"atoms left their sites in the calibration of {which}: those slopes include the jumps, not only "
+                   "vibrations, and widen the force-field spread"
+                   + (f"; the spread over the sets that kept their sites ({', '.join(kept)}) is given beside it."
+                      if len(kept) >= 2 else "."))
+    return {"potentials": names, "estimator": SPREAD_ESTIMATOR, "fit": per_key,
+            "atoms_off_sites": off, "warning": warning}
 
 
-def delta_t_systematic(calibration: dict, delta_msd_angstrom2: float, key: str = DEFAULT_KEY) -> dict | None:
-    """The force-field systematic error of ΔT for a measured 3D Δ⟨u²⟩: ΔT with each set's slope and
-    their sample standard deviation; None when the calibration carries no force-field spread."""
-    spread = (calibration.get("force_field_spread") or {}).get("fit", {}).get(key)
-    if spread is None:
-        return None
-    slopes = spread["slope_angstrom2_per_k"]
+def force_field_delta_t(spread_fit: dict, delta_msd_angstrom2: Any) -> dict[str, Any]:
+    """ΔT of a measured 3D Δ⟨u²⟩ (a number or an array, e.g. one per delay) with each force field's
+    slope (``spread_fit``: one key's entry of a force-field spread) and its force-field systematic
+    error, the sample standard deviation of Δ⟨u²⟩/b_i over the sets (no linearisation in 1/b)."""
+    slopes = spread_fit["slope_angstrom2_per_k"]
     if not all(b > 0 for b in slopes.values()):
-        raise NclatticeError(f"a force field's slope for '{key}' is not positive ({slopes}); the spread is unusable.")
-    per_set = {name: delta_msd_angstrom2 / b for name, b in slopes.items()}
-    return {"delta_t_k": per_set, "systematic_k": float(np.std(list(per_set.values()), ddof=1)),
-            "estimator": SPREAD_ESTIMATOR}
+        raise NclatticeError(f"a force field's slope is not positive ({slopes}); the force-field spread is unusable.")
+    delta = np.asarray(delta_msd_angstrom2, float)
+    per_set = {name: delta / b for name, b in slopes.items()}
+    systematic = np.std(np.stack(list(per_set.values())), axis=0, ddof=1)
+    if delta.ndim == 0:
+        return {"delta_t_k": {n: float(v) for n, v in per_set.items()}, "systematic_k": float(systematic),
+                "estimator": SPREAD_ESTIMATOR}
+    return {"delta_t_k": per_set, "systematic_k": systematic, "estimator": SPREAD_ESTIMATOR}
+
+
+def delta_t_systematic(calibration: dict, delta_msd_angstrom2: Any, key: str = DEFAULT_KEY) -> dict | None:
+    """The force-field systematic error of ΔT for a measured 3D Δ⟨u²⟩ (force_field_delta_t) from a
+    calibration file's ``force_field_spread``; None when the calibration carries none."""
+    spread = (calibration.get("force_field_spread") or {}).get("fit", {}).get(key)
+    return None if spread is None else force_field_delta_t(spread, delta_msd_angstrom2)
 
 
 def plot_calibration(calibration: dict, keys: list[str] | None = None):

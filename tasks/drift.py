@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import NclatticeError
-from .msd import kabsch, remove_rigid_body_motion
+from .alignment import superpose
+from .msd import remove_rigid_body_motion
 
 DRIFT_POLICIES = ("flag", "fail")
 LABELS = ("region", "surface", "layer")
@@ -42,7 +43,7 @@ def site_drift(frames: np.ndarray, masses: np.ndarray, symbols: list[str], array
         return {"checked": False, "reason": f"fewer than {n_blocks} frames"}
     aligned = remove_rigid_body_motion(frames, masses, pbc=pbc)  # a chain only spins about its axis
     means = np.array([b.mean(0) for b in np.array_split(aligned, n_blocks, axis=0)])  # (blocks, atoms, 3)
-    reference = means[0] if sites is None else _superpose(np.asarray(sites, float), aligned.mean(0), masses)
+    reference = means[0] if sites is None else superpose(np.asarray(sites, float), aligned.mean(0), masses)
     drift = np.linalg.norm(means - reference, axis=2).max(0)
     excursion = np.linalg.norm(aligned - aligned.mean(0), axis=2).max(0)
     arrays = arrays or {}
@@ -67,13 +68,6 @@ def site_drift(frames: np.ndarray, masses: np.ndarray, symbols: list[str], array
         "max_drift_angstrom": float(drift.max()), "median_drift_angstrom": float(np.median(drift)),
         "max_excursion_angstrom": float(excursion.max()), "atoms": atoms,
     }
-
-
-def _superpose(mobile: np.ndarray, target: np.ndarray, masses: np.ndarray) -> np.ndarray:
-    """``mobile`` moved onto ``target`` (centred; mass-weighted Kabsch rotation)."""
-    w = np.asarray(masses, float) / np.sum(masses)
-    centred = mobile - w @ mobile
-    return centred @ kabsch(centred, target - w @ target, w).T + w @ target
 
 
 def apply_drift_policy(report: dict, policy: str, where: str) -> str | None:

@@ -4,8 +4,8 @@ Each model maps a structure (plus parameters and, where random, a ``numpy`` Gene
 displaced positions; the caller takes ``displaced − positions`` as the displacement of one
 excitation. Positions in Å, force constants in eV/Å², fields in V/Å.
 
-(a) ``apply_displacement`` / ``displacement_from_relaxations``: a given field, e.g. the
-    triplet-minus-singlet relaxation, with rigid translation and rotation removed (Kabsch).
+(a) ``apply_displacement``: a given field, e.g. the triplet-minus-singlet relaxation
+    (``tasks.alignment.displacement_field``: rigid translation and rotation removed, Kabsch).
 (b) ``orthorhombic_t_model``: r = t·r_ortho + (1 − t)·r_cubic with t = t_center at the centre
     rising as the squared distance to 1 at the crystal's outermost atom. The dark crystal is
     the orthorhombic one (t = 1), so the field is a partial relaxation of the octahedral tilts
@@ -65,28 +65,6 @@ def apply_displacement(atoms: Atoms, displacement: np.ndarray, scale: float = 1.
         raise NclatticeError(f"the displacement field has shape {u.shape} but the structure has "
                              f"{len(atoms)} atoms; use a field of the same structure.")
     return atoms.positions + scale * u
-
-
-def kabsch_align(mobile: np.ndarray, reference: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """``mobile`` rotated and translated onto ``reference`` (weighted least squares)."""
-    w = np.ones(len(mobile)) if weights is None else np.asarray(weights, float)
-    w = w / w.sum()
-    cm, cr = w @ mobile, w @ reference
-    h = (mobile - cm).T @ ((reference - cr) * w[:, None])
-    u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(vt.T @ u.T))
-    rot = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-    return (mobile - cm) @ rot.T + cr
-
-
-def displacement_from_relaxations(singlet: Atoms, triplet: Atoms, mass_weighted: bool = True) -> np.ndarray:
-    """u = r(triplet) − r(singlet) after removing rigid translation and rotation of the triplet."""
-    if singlet.get_chemical_symbols() != triplet.get_chemical_symbols():
-        raise NclatticeError("singlet and triplet structures must hold the same atoms in the same "
-                             "order; use the pair written by one spin-relax run.")
-    weights = singlet.get_masses() if mass_weighted else None
-    aligned = kabsch_align(triplet.positions, singlet.positions, weights)
-    return aligned - singlet.positions
 
 
 # ---------------------------------------------------------------- (b) orthorhombic t-model

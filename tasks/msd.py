@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NclatticeError
+from .alignment import kabsch
 
 # crystallographic direction families per lattice, in the builders' Cartesian frames
 DIRECTIONS = {
@@ -34,14 +35,6 @@ FAMILIES = {
     "c-axis": np.array([[0, 0, 1.0]]),  # wurtzite c is z in the builders
     "a-plane": np.array([[1.0, 0, 0], [0.5, np.sqrt(3) / 2, 0], [-0.5, np.sqrt(3) / 2, 0]]),
 }
-
-
-def kabsch(mobile: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Rotation R (3x3) minimising Σ w |R·mobile_i - target_i|² for centred coordinates."""
-    h = (mobile * weights[:, None]).T @ target
-    u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(vt.T @ u.T))
-    return vt.T @ np.diag([1.0, 1.0, d]) @ u.T
 
 
 def rotation_about_axis(mobile: np.ndarray, target: np.ndarray, weights: np.ndarray,

@@ -46,9 +46,9 @@ from ..errors import NclatticeError
 from ..potentials import PotentialSet
 from ..runtime import started, worker_slots
 from ..structio import lammps_ready, species_order, write_structure
+from .alignment import kabsch
 from .lammps_env import load_lammps, worker_environment
 from .md import _failure_cause, system_commands
-from .msd import kabsch
 
 THZ_PER_SQRT_EV_A2_AMU = 15.6333  # sqrt(eV / (Å² amu)) / 2π in THz
 

@@ -15,7 +15,7 @@ electronic temperature did not), records the step at which it did, and otherwise
 Analysis follows the supplement of Shen et al. (supplement S4): relaxation energy
 E_T(S0 geometry) - E_T(relaxed) (56 meV mean over 5 models for Cs200Pb125Br450 with
 CP2K/PBE), Stokes shift = 2 x that, adiabatic gap E_T(relaxed) - E_S(relaxed) (2.479 eV),
-displacement field u = r(S=1) - r(S=0) after removing rigid-body motion, and per species
+displacement field u = r(S=1) - r(S=0) after removing rigid-body motion (tasks/alignment.py), and per species
 the slope of each component of u against each coordinate (Table S2 layout).
 """
 
@@ -97,7 +97,9 @@ class XtbBackend:
     ``spin_polarization`` None is plain GFN2 with multiplicity - 1 unpaired electrons
     (restricted open-shell-like occupations); 1.0 switches on tblite's spin-polarization
     term, closer to the unrestricted Kohn-Sham of the paper (measured: 2x slower, triplet
-    energy of Cs20Pb8Br36 lower by 0.03 eV).
+    energy of Cs20Pb8Br36 lower by 0.03 eV). The singlet is the closed-shell one: the SAD guess
+    has equal alpha and beta densities, which the SCF keeps. tblite's interface takes no
+    starting spin density, so there is no defined broken-symmetry singlet here.
     """
 
     method: str = "GFN2-xTB"
@@ -106,8 +108,20 @@ class XtbBackend:
     electronic_temperature_k: float = 300.0
     max_iterations: int = 250
     spin_polarization: float | None = None
+    singlet: str = "closed-shell"
     name: str = field(default="xtb", init=False)
     max_attempts: int = field(default=2, init=False)
+
+    def __post_init__(self):
+        if self.singlet != "closed-shell":
+            raise NclatticeError(
+                "the xtb backend computes the closed-shell singlet only: tblite takes no starting "
+                "spin density (no per-atom magnetisation, no settable density), so a broken-symmetry "
+                "singlet would be left to rounding; use --backend cp2k --singlet broken-symmetry.")
+
+    def describe_attempt(self, attempt: int) -> str:
+        return (f"{self.method} from a fresh SAD guess, accuracy "
+                f"{self.accuracy if attempt == 0 else self.retry_accuracy:g}")
 
     def prepare(self, atoms: Atoms) -> Atoms:
         out = atoms.copy()
@@ -205,6 +219,7 @@ class GuardedCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
+        failures: list[str] = []
         while True:
             work = self.atoms.copy()
             work.calc = self.inner
@@ -213,12 +228,14 @@ class GuardedCalculator(Calculator):
                 break
             except CalculationFailed as exc:
                 self.close()
+                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "failed"
+                failures.append(f"attempt {self.attempt + 1}, {describe_attempt(self.backend, self.attempt)}: "
+                                f"{reason}")
                 if self.attempt + 1 >= self.backend.max_attempts:
                     raise SCFNotConverged(
                         f"the {self.backend.name} SCF of the {self.label_text} did not converge at "
-                        f"step {self.step} ({str(exc).strip().splitlines()[-1] if str(exc) else ''}) "
-                        "even with the fallback settings; check the structure or loosen the SCF "
-                        "settings."
+                        f"step {self.step} ({'; '.join(failures)}); check the structure or change "
+                        "the SCF settings."
                     ) from exc
                 self.attempt += 1
                 self.retried_at_steps.append(self.step)
@@ -232,8 +249,17 @@ class GuardedCalculator(Calculator):
             self.inner.close()
 
     def scf_record(self) -> dict[str, Any]:
+        """Settings of the attempt that gave the numbers, retries, and <S^2> where the engine
+        reports it (CP2K; None otherwise)."""
         return {"settings": self.backend.settings(self.attempt), "attempt": self.attempt,
-                "retried": bool(self.retried_at_steps), "retried_at_steps": self.retried_at_steps}
+                "retried": bool(self.retried_at_steps), "retried_at_steps": self.retried_at_steps,
+                "s_squared": getattr(self.inner, "s_squared", None)}
+
+
+def describe_attempt(backend: Backend, attempt: int) -> str:
+    """What one attempt of a backend does, in words (its settings where it cannot say)."""
+    describe = getattr(backend, "describe_attempt", None)
+    return describe(attempt) if describe is not None else f"settings {backend.settings(attempt)}"
 
 
 # ----------------------------------------------------------------------------- relaxation
@@ -371,32 +397,6 @@ def polaron_energetics(energy_singlet_ev: float, energy_triplet_vertical_ev: flo
         "adiabatic_gap_ev": energy_triplet_relaxed_ev - energy_singlet_ev,
         "vertical_gap_ev": energy_triplet_vertical_ev - energy_singlet_ev,
     }
-
-
-def kabsch_align(reference: np.ndarray, moving: np.ndarray,
-                 weights: np.ndarray | None = None) -> np.ndarray:
-    """``moving`` rotated and translated onto ``reference`` (weighted least squares, no mirror)."""
-    w = np.ones(len(reference)) if weights is None else np.asarray(weights, float)
-    w = w / w.sum()
-    c_ref, c_mov = w @ reference, w @ moving
-    a, b = moving - c_mov, reference - c_ref
-    u, _, vt = np.linalg.svd((a * w[:, None]).T @ b)
-    d = np.sign(np.linalg.det(u @ vt))
-    rotation = u @ np.diag([1.0, 1.0, d]) @ vt  # row-vector convention: a @ rotation ~ b
-    return a @ rotation + c_ref
-
-
-def displacement_field(singlet: Atoms, triplet: Atoms) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates (Å, singlet frame, relative to its centre of mass) and u = r_T - r_S (Å)
-    after removing the rigid translation and rotation (mass-weighted, Eckart-like frame)."""
-    if len(singlet) != len(triplet) or singlet.get_chemical_symbols() != triplet.get_chemical_symbols():
-        raise NclatticeError("the singlet and triplet structures must hold the same atoms in the "
-                             "same order; write both from one relaxation sequence.")
-    masses = singlet.get_masses()
-    ref = singlet.positions
-    aligned = kabsch_align(ref, triplet.positions, masses)
-    centre = masses @ ref / masses.sum()
-    return ref - centre, aligned - ref
 
 
 def _slope_and_stderr(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -474,6 +474,9 @@ class MsdCalibration:
     intercept_angstrom2: float
     r2: float | None
     temperatures_k: tuple[float, ...]
+    # this key's entry of the file's force_field_spread (calibrate --potentials), else None
+    force_field_spread: dict | None = None
+    force_field_warning: str | None = None
 
 
 def read_calibration(payload: dict, key: str = "diffraction_weighted") -> MsdCalibration:
@@ -496,7 +499,9 @@ def read_calibration(payload: dict, key: str = "diffraction_weighted") -> MsdCal
         raise NclatticeError(f"calibration fit '{key}' has slope {slope} Å²/K; it must be positive.")
     r2 = entry.get("r2")
     temps = tuple(float(t) for t in payload.get("temperatures_k", ()))
-    return MsdCalibration(key, slope, err, intercept, None if r2 is None else float(r2), temps)
+    spread = payload.get("force_field_spread") or {}
+    return MsdCalibration(key, slope, err, intercept, None if r2 is None else float(r2), temps,
+                          spread.get("fit", {}).get(key), spread.get("warning"))
 
 
 def delta_temperature(delta_msd_angstrom2: np.ndarray, delta_msd_stderr: np.ndarray,
@@ -511,6 +516,18 @@ def delta_temperature(delta_msd_angstrom2: np.ndarray, delta_msd_stderr: np.ndar
     dt = d / b
     stat = sd / b
     return dt, np.hypot(stat, d * sb / b**2), stat
+
+
+def delta_temperature_systematic(delta_msd_angstrom2: np.ndarray, calibration: MsdCalibration) -> dict | None:
+    """The force-field systematic error of ΔT per delay (ΔT with each set's slope and their sample
+    standard deviation, tasks.calibration.force_field_delta_t: the conversion `calibrate --apply`
+    uses), or None when the calibration was made with one force field. Kept apart from the
+    statistical and total errors of delta_temperature, which do not contain it."""
+    from .calibration import force_field_delta_t
+
+    if calibration.force_field_spread is None:
+        return None
+    return force_field_delta_t(calibration.force_field_spread, delta_msd_angstrom2)
 
 
 def dulong_petit_heat_capacity_ev_per_k(n_atoms: int) -> float:

@@ -1,4 +1,9 @@
-"""Test configuration: Prefect stays inside a temporary home, telemetry off."""
+"""Test configuration: Prefect stays inside a temporary home, telemetry off.
+
+Under pytest-xdist (scripts/dev.sh test runs two processes) every worker gets a Prefect home of
+its own, so two ephemeral Prefect servers never share one database; temporary folders are per
+test already, and LAMMPS worker slots are file locks shared safely across processes.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import tempfile
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"nclattice-prefect-{os.environ['PYTEST_XDIST_WORKER']}-")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="nclattice-prefect-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")

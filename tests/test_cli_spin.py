@@ -51,7 +51,8 @@ def test_interrupted_run_resumes_and_matches_a_direct_run(cluster, tmp_path, cap
     assert main(["spin-relax", str(cluster), "--fmax", "0.01", "--max-steps", "4",
                  "--out", str(resumed)]) == 2
     assert "--max-steps" in capsys.readouterr().err
-    assert not (resumed / "spin.json").exists() and (resumed / ".progress" / "singlet.npz").exists()
+    assert not (resumed / "spin.json").exists()
+    assert len(list((resumed / ".progress" / "spin-relax").glob("*/singlet.npz"))) == 1  # key folder
     # ... and continues from step 4 with a larger budget, to the same numbers
     assert main(["spin-relax", str(cluster), "--fmax", "0.01", "--out", str(resumed)]) == 0
     assert "resuming at step 4" in capsys.readouterr().out
@@ -90,6 +91,12 @@ def test_cp2k_dry_run_writes_the_inputs(cluster, tmp_path, capsys):
     assert "UNRESTRICTED_KOHN_SHAM ON" in triplet and "DZVP-MOLOPT-SR-GTH" in triplet
     assert triplet.count("\n         Cs ") == 4
     assert "mpirun -np 4" in (out / "cp2k" / "command.txt").read_text()
+    assert "UNRESTRICTED_KOHN_SHAM" not in singlet  # the closed-shell singlet by default
+    bs = tmp_path / "bs"
+    assert main(["spin-relax", str(cluster), "--backend", "cp2k", "--dry-run", "--singlet", "broken-symmetry",
+                 "--out", str(bs)]) == 0
+    singlet = (bs / "cp2k" / "singlet.inp").read_text()
+    assert "UNRESTRICTED_KOHN_SHAM ON" in singlet and "MULTIPLICITY 1" in singlet and "MAGNETIZATION" in singlet
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -97,6 +104,8 @@ def test_cp2k_dry_run_writes_the_inputs(cluster, tmp_path, capsys):
     (["--charge", "1"], "cannot form multiplicity 3"),
     (["--dry-run"], "cp2k only"),
     (["--max-steps", "0"], "--max-steps"),
+    (["--singlet", "broken-symmetry"], "--singlet broken-symmetry applies to --backend cp2k only"),
+    (["--singlet", "open"], "--singlet"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(cluster, tmp_path, capsys, argv, message):
     out = tmp_path / "bad"

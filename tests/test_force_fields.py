@@ -95,6 +95,27 @@ def test_spread_is_the_sample_standard_deviation():
         force_field_spread({"one": cals["zhou2013-sw"]})
 
 
+def test_sets_whose_atoms_left_their_sites_are_named_with_the_spread_without_them():
+    """A drifting set's slope carries its jumps: the record names it and gives the spread of the others."""
+    drift = {"60": {"site_drift": {"n_drifting": 4}}, "120": {"site_drift": {"n_drifting": 14}},
+             "180": {"site_drift": {"n_drifting": 0}}}
+    cals = {n: {"fit": {"diffraction_weighted": {"slope_angstrom2_per_k": b, "slope_stderr": 1e-7}},
+                "md_protocol": drift if n == "cosseddu2017-cdse-lj" else {"60": {"site_drift": {"n_drifting": 0}}}}
+            for n, b in {"zhou2013-sw": 1.3e-4, "zhou2014-cdtese-bop": 1.85e-4, "cosseddu2017-cdse-lj": 4.3e-4}.items()}
+    spread = force_field_spread(cals)
+    assert spread["atoms_off_sites"] == {"cosseddu2017-cdse-lj": {"60": 4, "120": 14}}
+    assert "cosseddu2017-cdse-lj (4 at 60 K, 14 at 120 K atoms)" in spread["warning"]
+    fit = spread["fit"]["diffraction_weighted"]
+    kept = fit["sites_kept"]
+    assert kept["potentials"] == ["zhou2013-sw", "zhou2014-cdtese-bop"]
+    # two sets: the sample standard deviation is |b1 - b2| / sqrt(2)
+    assert kept["systematic_slope_stderr"] == pytest.approx(0.55e-4 / np.sqrt(2))
+    assert fit["systematic_slope_stderr"] == pytest.approx(np.std([1.3e-4, 1.85e-4, 4.3e-4], ddof=1))
+    clean = force_field_spread({n: {**c, "md_protocol": {}} for n, c in cals.items()})
+    assert clean["warning"] is None and clean["atoms_off_sites"] == {}
+    assert "sites_kept" not in clean["fit"]["diffraction_weighted"]
+
+
 @pytest.fixture(scope="module")
 def dot(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ff")

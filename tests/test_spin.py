@@ -21,21 +21,26 @@ from scipy.spatial.transform import Rotation
 from nclattice.errors import NclatticeError
 from nclattice.flows.polaron import PolaronSettings, analyze_pair, run_polaron
 from nclattice.structures.labels import net_formal_charge
+from nclattice.tasks.alignment import displacement_field
 from nclattice.tasks.cp2k_backend import (
     NOT_CONVERGED,
+    RISING_OUTER_LOOPS,
     Cp2kBackend,
+    broken_symmetry_sides,
     default_cutoff_ry,
     default_vacuum_angstrom,
+    energy_rising,
+    outer_scf_energies,
     output_reports_edge_density,
     output_reports_failure,
     parse_backend_options,
+    reported_s_squared,
     suggested_vacuum_angstrom,
 )
 from nclattice.tasks.spin import (
     SCFNotConverged,
     XtbBackend,
     as_backend,
-    displacement_field,
     max_force,
     polaron_energetics,
     radial_profile,
@@ -177,8 +182,26 @@ def test_scf_failure_is_retried_from_a_fresh_guess_and_recorded():
 
 
 def test_scf_non_convergence_is_an_error_not_a_result():
-    with pytest.raises(SCFNotConverged, match="did not converge"):
+    with pytest.raises(SCFNotConverged, match="did not converge") as err:
         single_point(cs4pbbr6(), XtbBackend(max_iterations=1), 3)
+    # the message names exactly the attempts made
+    assert "attempt 1, GFN2-xTB from a fresh SAD guess, accuracy 1:" in str(err.value)
+    assert "attempt 2, GFN2-xTB from a fresh SAD guess, accuracy 10:" in str(err.value)
+    assert "attempt 3" not in str(err.value)
+
+
+def test_xtb_singlet_is_closed_shell_and_broken_symmetry_is_refused():
+    """tblite takes no starting spin density: a broken-symmetry singlet is refused in one
+    sentence; the closed-shell singlet keeps alpha = beta (spin-polarised tblite, Sz = 0)."""
+    with pytest.raises(NclatticeError, match="closed-shell singlet only"):
+        XtbBackend(singlet="broken-symmetry")
+    calc = XtbBackend(spin_polarization=1.0).calculator(1, 0)
+    atoms = cs4pbbr6()
+    atoms.calc = calc
+    atoms.get_potential_energy()
+    density = np.asarray(calc._res.get("density-matrix"))
+    if density.ndim == 3:  # spin-resolved: alpha and beta identical, bit for bit
+        assert np.array_equal(density[0], density[1])
 
 
 def test_wrong_electron_parity_is_refused():
@@ -263,6 +286,57 @@ def test_cp2k_input_has_the_papers_settings_and_a_box_scaled_with_the_cluster():
                                span.max() + 10.0)
 
 
+def test_cp2k_singlet_is_restricted_by_default_and_broken_symmetry_is_seeded():
+    backend = Cp2kBackend(workdir="unused")
+    closed = backend.input_text(cs4pbbr6(), 1, 0)
+    assert "UNRESTRICTED_KOHN_SHAM" not in closed and "MAGNETIZATION" not in closed
+    assert "UNRESTRICTED_KOHN_SHAM ON" in backend.input_text(cs4pbbr6(), 3, 0)  # triplet: UKS
+    bs = replace(backend, singlet="broken-symmetry")
+    text = bs.input_text(cs4pbbr6(), 1, 0)
+    assert "UNRESTRICTED_KOHN_SHAM ON" in text and "MULTIPLICITY 1" in text
+    assert "MAGNETIZATION" not in bs.input_text(cs4pbbr6(), 3, 0)  # the triplet is the triplet
+    # each element split into an up and a down kind; one alpha electron spread over one half of
+    # the atoms, one beta over the other: net magnetisation zero, one unit on each side
+    coords = [ln.split()[0] for ln in text.split("&COORD")[1].split("&END COORD")[0].strip().splitlines()]
+    sides = broken_symmetry_sides(bs.prepare(cs4pbbr6()))
+    assert [c.split("_")[0] for c in coords] == cs4pbbr6().get_chemical_symbols()
+    assert [c.endswith("_UP") for c in coords] == (sides > 0).tolist()
+    magnetization = {k.split()[0]: float(k.split("MAGNETIZATION")[1].split()[0])
+                     for k in text.split("&KIND ")[1:]}
+    per_atom = np.array([magnetization[c] for c in coords])
+    assert per_atom[sides > 0].sum() == pytest.approx(1.0) and per_atom[sides < 0].sum() == pytest.approx(-1.0)
+    # O2: one atom up, one down, whatever the orientation or atom order
+    o2 = Atoms("O2", positions=[[0.3, 0.2, 0.1], [1.0, -0.4, 0.6]])
+    assert sorted(broken_symmetry_sides(o2)) == [-1, 1]
+    with pytest.raises(NclatticeError, match="singlet"):
+        Cp2kBackend(singlet="open")
+
+
+def test_cp2k_second_attempt_uses_other_scf_machinery():
+    backend = Cp2kBackend(workdir="unused", fallback_max_scf=150)
+    first = backend.input_text(cs4pbbr6(), 3, 0)
+    calc = backend._parameters(3, 0, attempt=1)
+    assert "&OT" in first and "&DIAGONALIZATION" not in first
+    assert "&OT" not in calc["inp"] and "METHOD BROYDEN_MIXING" in calc["inp"]
+    assert "&SMEAR ON" in calc["inp"] and "FIXED_MAGNETIC_MOMENT 2" in calc["inp"]  # stays a triplet
+    assert calc["max_scf"] == 150 and "ADDED_MOS" in calc["inp"]
+    assert "FIXED_MAGNETIC_MOMENT" not in backend._parameters(1, 0, attempt=1)["inp"]  # restricted
+    assert backend.max_attempts == 2
+    assert "OT CG" in backend.describe_attempt(0) and "Broyden" in backend.describe_attempt(1)
+
+
+def test_cp2k_rising_outer_scf_energy_is_recognised():
+    line = "  outer SCF iter = {:4d} RMS gradient =   0.52E-03 energy =        {:.10f}\n"
+    falling = [-31.80, -31.85, -31.90, -31.9024, -31.90241]
+    text = "".join(line.format(i + 1, e) for i, e in enumerate(falling))
+    assert outer_scf_energies(text) == pytest.approx(falling)
+    assert not energy_rising(falling)
+    climbing = [*falling, *(-31.9024 + 0.001 * (k + 1) for k in range(RISING_OUTER_LOOPS))]
+    assert energy_rising(climbing) and not energy_rising(climbing[:-1])
+    s2 = "  Ideal and single determinant S**2 :                    0.000000       1.002913\n"
+    assert reported_s_squared("nothing") is None and reported_s_squared(s2 + s2) == pytest.approx(1.002913)
+
+
 def test_cp2k_options_are_typed_and_unknown_keys_refused():
     opts = parse_backend_options(["cutoff_ry=400", "max_scf=1", "basis_set=SZV-MOLOPT-SR-GTH"])
     assert opts == {"cutoff_ry": 400.0, "max_scf": 1, "basis_set": "SZV-MOLOPT-SR-GTH"}
@@ -303,14 +377,20 @@ def test_vacuum_to_try_after_density_reached_the_walls():
 
 
 def test_written_pair_feeds_the_diffraction_dft_model(polaron, tmp_path):
-    """Same file format as the diffraction issue reads: two extxyz files, same atom order."""
-    models = pytest.importorskip("nclattice.tasks.models",
-                                 reason="the diffraction models module is not in this checkout")
-    from nclattice.structio import read_structure, write_structure
+    """Same file format as the diffraction dft model reads: two extxyz files, same atom order;
+    its excitation is the spin-relax displacement field."""
+    import dataclasses
+
+    from nclattice.flows import diffraction
+    from nclattice.structio import write_structure
 
     write_structure(polaron.singlet.atoms, tmp_path / "singlet.extxyz")
     write_structure(polaron.triplet.atoms, tmp_path / "triplet.extxyz")
-    s, t = read_structure(tmp_path / "singlet.extxyz"), read_structure(tmp_path / "triplet.extxyz")
+    s, t = diffraction.relaxed_pair(tmp_path)
     assert s.info["multiplicity"] == 1 and t.info["multiplicity"] == 3
-    u_dft_model = models.displacement_from_relaxations(s, t)
-    np.testing.assert_allclose(u_dft_model, displacement_field(s, t)[1], atol=1e-9)
+    settings = dataclasses.replace(diffraction.PolaronSettings(), model="dft")
+    positions, _, u_dft_model = next(diffraction.polaron_members(settings, np.random.default_rng(0), (s, t)))
+    np.testing.assert_allclose(positions, s.positions)
+    # the same field as from the in-memory pair, to the precision of the extxyz files
+    np.testing.assert_allclose(u_dft_model, displacement_field(polaron.singlet.atoms, polaron.triplet.atoms)[1],
+                               atol=1e-7)

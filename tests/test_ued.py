@@ -171,6 +171,50 @@ def test_calibration_reading_and_delta_t():
         13.0 * 3 * 1000 * 8.617333262e-5)
 
 
+def test_force_field_spread_is_a_separate_systematic_band_of_delta_t(tmp_path, capsys):
+    """A calibrate --potentials file: ΔT(t) gains the force-field band (std over sets of Δ⟨u²⟩/b_i,
+    the conversion calibrate --apply uses) and keeps its statistical and total errors unchanged."""
+    import json
+
+    from nclattice.cli import main
+    from nclattice.tasks.calibration import force_field_spread
+
+    slopes = {"zhou2013-sw": 1.5e-4, "zhou2014-cdtese-bop": 1.8e-4, "cosseddu2017-cdse-lj": 4.0e-4}
+    one = {n: {"fit": {"diffraction_weighted": {"slope_angstrom2_per_k": b, "slope_stderr": 5e-6,
+                                                "intercept_angstrom2": 0.0, "r2": 1.0}}} for n, b in slopes.items()}
+    single = {"temperatures_k": [150, 300, 500], "msd_angstrom2": {}, "fit": one["zhou2013-sw"]["fit"],
+              "provenance": {}}
+    data = tmp_path / "heat.csv"
+    series = ued.synthesize_series(DELAYS, PEAKS, Q, heating_msd(), 0.002, 5)
+    data.write_text(ued.series_to_csv([series], "synthetic"))
+    results = {}
+    for name, payload in (("one", single), ("spread", {**single, "force_field_spread": force_field_spread(one)})):
+        (tmp_path / f"{name}.json").write_text(json.dumps(payload))
+        assert main(["ued", "analyze", str(data), "--calibration", str(tmp_path / f"{name}.json"),
+                     "--out", str(tmp_path / name)]) == 0
+        results[name] = json.loads((tmp_path / name / "ued.json").read_text())
+    plain, r = results["one"], results["spread"]
+    assert "delta_t_force_field_systematic_k" not in plain
+    for key in ("delta_t_k", "delta_t_stderr_k", "delta_t_stat_stderr_k"):
+        np.testing.assert_allclose(r[key], plain[key])
+    d = np.asarray(r["delta_msd_angstrom2"])
+    expected = np.std([d / b for b in slopes.values()], axis=0, ddof=1)
+    np.testing.assert_allclose(r["delta_t_force_field_systematic_k"], expected, rtol=1e-12)
+    # ΔT_i = Δ/b_i: relative to the headline ΔT the band is b_1·std(1/b_i) at every delay
+    ratio = 1.5e-4 * np.std([1 / b for b in slopes.values()], ddof=1)
+    late = np.abs(d) > 5 * np.asarray(r["delta_msd_stderr"])
+    np.testing.assert_allclose(np.asarray(r["delta_t_force_field_systematic_k"])[late]
+                               / np.abs(np.asarray(r["delta_t_k"])[late]), ratio, rtol=1e-9)
+    np.testing.assert_allclose(r["delta_t_per_force_field_k"]["zhou2013-sw"], r["delta_t_k"])
+    assert r["fits_delta_t"] == plain["fits_delta_t"]  # the fits use the statistical errors only
+    assert (tmp_path / "spread" / "delta_t.png").exists()
+    printed = capsys.readouterr().out
+    assert f"± {r['delta_t_force_field_systematic_k'][-1]:.2f} (force field) K" in printed
+    # calibrate --apply converts the same Δ⟨u²⟩ to the same systematic error
+    assert main(["calibrate", "--apply", str(tmp_path / "spread.json"), "--delta-msd", repr(float(d[-1]))]) == 0
+    assert f"± {r['delta_t_force_field_systematic_k'][-1]:.2f} (force field) K" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("payload", "key", "message"), [
     ({"temperatures_k": []}, "diffraction_weighted", "no 'fit'"),
     (calibration_payload(), "Se", "choose --calibration-key from Cd, diffraction_weighted"),

@@ -62,7 +62,8 @@ class CalibrationSettings(AnnealOptions, MDOptions):
     potentials: list[str] | None = opt(None, "several force fields: 'all' (every shipped set covering the "
                                        "structure's elements) or a comma list of names or YAML files; one "
                                        "calibration per set, and the spread of their slopes (sample standard "
-                                       "deviation) as the force-field systematic error")
+                                       "deviation) as the force-field systematic error; sets whose atoms "
+                                       "leave their sites are named, with the spread over the others beside it")
 
     @model_validator(mode="after")
     def _anneal_needs_minimisation(self) -> Self:

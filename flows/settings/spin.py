@@ -19,6 +19,11 @@ class SpinRelaxSettings(Settings):
                                                 "default off", ge=0, le=10)
     electronic_temperature_k: FiniteFloat = opt(300.0, "xtb: electronic temperature in K",
                                                 alias="electronic-temperature", gt=0, le=50_000)
+    singlet: Literal["closed-shell", "broken-symmetry"] = opt(
+        "closed-shell", "which S=0 state: closed-shell (restricted, alpha = beta: the same state on every "
+        "machine) or broken-symmetry (cp2k only: unrestricted Sz = 0 from a guess with one unpaired electron "
+        "up on one half of the structure and one down on the other; <S^2> near 1 for two unpaired "
+        "electrons); spin.json records which, with <S^2>")
     cp2k_ranks: int = opt(1, "cp2k: MPI ranks", ge=1, le=100_000)
     cp2k_command: str | None = opt(None, "cp2k: shell command (default: detect cp2k_shell.psmp / cp2k.psmp -s)")
     cp2k_data_dir: str | None = opt(None, "cp2k: basis/potential directory", path=True)
@@ -29,8 +34,10 @@ class SpinRelaxSettings(Settings):
                                               alias="vacuum", gt=0, le=100)
     cp2k_option: list[str] = opt([], "cp2k: any Cp2kBackend setting KEY=VALUE, repeatable, e.g. cutoff_ry=400, "
                                  "basis_set=SZV-MOLOPT-SR-GTH, max_scf=1, poisson_solver=mt. Defaults: PBE, "
-                                 "DZVP-MOLOPT-SR-GTH, GTH-PBE, UKS; cutoff by element (300 Ry with B-F, else 250 Ry), "
-                                 "REL_CUTOFF 40 Ry, OT with FULL_ALL, EPS_SCF 1e-5, one thread and one rank",
+                                 "DZVP-MOLOPT-SR-GTH, GTH-PBE, RKS singlet and UKS triplet; cutoff by element (300 Ry "
+                                 "with B-F, else 250 Ry), REL_CUTOFF 40 Ry, OT with FULL_ALL, EPS_SCF 1e-5, one "
+                                 "thread and one rank; after a failed SCF one retry by diagonalisation, Broyden "
+                                 "mixing, 300 K smearing (fallback_max_scf=200)",
                                  repeat=True, metavar="KEY=VALUE")
     dry_run: bool = opt(False, "cp2k: write OUT/cp2k/*.inp and the command, run nothing")
     import_triplet: str | None = opt(None, "analyse STRUCTURE (singlet) and this triplet geometry, computed "
@@ -46,7 +53,8 @@ class SpinRelaxSettings(Settings):
                                         ("cp2k-command", self.cp2k_command),
                                         ("vacuum", self.vacuum_angstrom is not None),
                                         ("cp2k-option", self.cp2k_option),
-                                        ("cp2k-data-dir", self.cp2k_data_dir)) if given]
+                                        ("cp2k-data-dir", self.cp2k_data_dir),
+                                        ("singlet broken-symmetry", self.singlet != "closed-shell")) if given]
             if stray:
                 raise ValueError(f"{', '.join('--' + s for s in stray)} applies to --backend cp2k only")
         else:
