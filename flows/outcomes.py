@@ -113,13 +113,14 @@ class Outcome(BaseModel):
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        return key in type(self).model_fields or key in (self.model_extra or {})
+        """As for the record: a declared field counts when the record held it (defaults do not)."""
+        return key in self.model_fields_set or key in (self.model_extra or {})
 
     def get(self, key: str, default: Any = None) -> Any:
         return self[key] if key in self else default
 
     def keys(self) -> list[str]:
-        return [*type(self).model_fields, *(self.model_extra or {})]
+        return [k for k in type(self).model_fields if k in self.model_fields_set] + list(self.model_extra or {})
 
     def headline(self) -> str:
         return f"{self.file} (schema {self.schema_version})"
