@@ -16,6 +16,8 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("spec", help="campaign YAML file")
     p.add_argument("--out", default=None, help="output directory (default results/<campaign name>)")
     p.add_argument("--dask-address", help="run items on this Dask scheduler (tcp://host:port)")
+    p.add_argument("--cluster", metavar="PROFILE", help="run items as Slurm jobs described by this profile "
+                   "(a YAML file with a slurm: section; see docs/cluster.md)")
     p.add_argument("--check", action="store_true", help="validate the file and stop")
     p.set_defaults(func=run)
 
@@ -38,4 +40,4 @@ def run(args: argparse.Namespace) -> int:
     from ..flows.campaign_run import run_campaign
 
     out = Path(args.out or Path("results") / c.name)
-    return report(run_campaign(args.spec, str(out), dask_address=args.dask_address), out)
+    return report(run_campaign(args.spec, str(out), dask_address=args.dask_address, cluster=args.cluster), out)

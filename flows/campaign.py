@@ -53,6 +53,7 @@ class Campaign:
     structures: dict[str, dict[str, Any]]  # name -> {"build": {...}} or {"file": path}
     items: list[Item]
     atoms: dict[str, Any] = field(default_factory=dict)  # built/loaded structures
+    slurm: Any = None  # flows.cluster.SlurmProfile when the file has a slurm: section
 
 
 # ----------------------------------------------------------------------------- YAML with lines
@@ -107,9 +108,10 @@ def load_campaign(spec_path: str | Path) -> Campaign:
     data, lines = _load_with_lines(path)
     if not isinstance(data, dict):
         raise CampaignError(f"{path.name}: the campaign must be a mapping with 'structures' and 'analyses'.")
-    unknown = set(data) - {"name", "structures", "analyses"}
+    unknown = set(data) - {"name", "structures", "analyses", "slurm"}
     if unknown:
-        raise _err(path, lines, (sorted(unknown)[0],), "unknown top-level field; use name, structures and analyses.")
+        raise _err(path, lines, (sorted(unknown)[0],),
+                   "unknown top-level field; use name, structures, analyses and (optionally) slurm.")
     structures = data.get("structures") or {}
     if not isinstance(structures, dict):
         raise _err(path, lines, ("structures",), "must map structure names to {build: ...} or {file: ...}.")
@@ -127,11 +129,26 @@ def load_campaign(spec_path: str | Path) -> Campaign:
     name = str(data.get("name") or path.stem)
     if not NAME.match(name):
         raise _err(path, lines, ("name",), f"'{name}' is not a plain name (letters, digits, '.', '_', '-').")
-    campaign = Campaign(name, path, structures, items)
+    campaign = Campaign(name, path, structures, items, slurm=_slurm_profile(path, lines, data.get("slurm")))
     _check_references(campaign, lines)
     _build_structures(campaign, lines)
     _check_potentials(campaign, lines)
     return campaign
+
+
+def _slurm_profile(path: Path, lines: dict, section: Any):
+    if section is None:
+        return None
+    from .cluster import load_profile
+
+    if not isinstance(section, dict):
+        raise _err(path, lines, ("slurm",), "must map Slurm options (partition, walltime, memory-gb, ...) to values.")
+    try:
+        return load_profile(section)
+    except SettingsError as exc:
+        raise _settings_error(path, lines, ("slurm",), exc) from None
+    except NclatticeError as exc:
+        raise _err(path, lines, ("slurm",), str(exc)) from None
 
 
 def _check_structure(path: Path, lines: dict, sname: Any, sdef: Any) -> None:

@@ -22,7 +22,7 @@ import os
 import socket
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,10 @@ def run_item(entry: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     cap = capability(entry["analysis"])
     print(f"[{entry['name']}] started: {entry['analysis']}", flush=True)
+    if call.get("campaign"):
+        from .cluster import name_this_job
+
+        name_this_job(call["campaign"], entry["name"])
     settings = cap.settings.parse(call["settings"])
     inputs = preflight(cap, settings, call.get("structure"), call.get("data"))
     cap.run(settings, Path(call["out"]), inputs=inputs, results=call.get("results"))
@@ -105,7 +109,7 @@ def run_item(entry: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
 
 def _call(c: Campaign, it: Item, out: Path) -> dict[str, Any]:
     """The arguments of an item's flow call, with every path resolved inside OUT or the spec's folder."""
-    call: dict[str, Any] = {"settings": item_settings(c, it, out), "out": str(item_dir(out, it))}
+    call: dict[str, Any] = {"settings": item_settings(c, it, out), "out": str(item_dir(out, it)), "campaign": c.name}
     if it.structure:
         call["structure"] = str(out / "structures" / f"{it.structure}.extxyz")
     if it.data:
@@ -250,23 +254,56 @@ def _one_line(exc: Exception) -> str:
     return text or type(exc).__name__
 
 
-def run_campaign(spec: str, out: str, dask_address: str | None = None) -> dict[str, Any]:
-    """Validate, take OUT's lock, and run: answered from the records, or as a Prefect flow."""
+def _slurm_job(c: Campaign, profile):
+    """The job each Slurm worker asks for; Slurm is asked now whether it accepts it (before any work)."""
+    from .cluster import check_submission, item_resources, job_resources
+
+    needs = {it.name: item_resources(it.settings, len(c.atoms[it.structure]) if it.structure else None)
+             for it in c.items}
+    job = job_resources(profile, needs)
+    check_submission(profile, job)
+    return job
+
+
+def _slurm_runner(c: Campaign, profile, job, out: Path, stack: ExitStack):
+    """Start the SLURMCluster (after the Prefect server: its jobs inherit PREFECT_API_URL)."""
+    from prefect_dask import DaskTaskRunner
+
+    from .cluster import slurm_cluster
+
+    cluster = stack.enter_context(slurm_cluster(profile, job, c.name, out / "slurm-logs"))
+    print(f"Slurm: jobs of {job.cores} cores, {job.memory_gb:g} GB, walltime {round(job.walltime_s / 60)} min, "
+          f"{profile.min_jobs}-{profile.max_jobs} at once; logs in {out / 'slurm-logs'}", flush=True)
+    return DaskTaskRunner(address=cluster.scheduler_address)
+
+
+def run_campaign(spec: str, out: str, dask_address: str | None = None, cluster: str | None = None) -> dict[str, Any]:
+    """Validate, take OUT's lock, and run: answered from the records, or as a Prefect flow (threads here,
+    a Dask scheduler at ``dask_address``, or Slurm jobs from ``cluster`` (a profile file) or the
+    campaign's own ``slurm:`` section)."""
     c = load_campaign(spec)
     out_dir = Path(out).resolve()
-    with exclusive(out_dir):
+    profile = c.slurm
+    if cluster:
+        from .cluster import load_profile
+
+        profile = load_profile(cluster)
+    # Slurm is asked before anything is written: a refused job is one sentence and an untouched OUT
+    job = _slurm_job(c, profile) if profile is not None and not dask_address else None
+    with exclusive(out_dir), ExitStack() as stack:
         finished = _all_cached(c, out_dir)
         if finished is not None:
             return finished
         configure_prefect()
+        if not os.environ.get("PREFECT_API_URL"):
+            from .prefect_server import local_prefect_server
+
+            stack.enter_context(local_prefect_server())
         runner = None
         if dask_address:
             from prefect_dask import DaskTaskRunner
 
             runner = DaskTaskRunner(address=dask_address)
-        if os.environ.get("PREFECT_API_URL"):
-            return _flow_objects(runner)(spec=spec, out=str(out_dir))
-        from .prefect_server import local_prefect_server
-
-        with local_prefect_server():
-            return _flow_objects(runner)(spec=spec, out=str(out_dir))
+        elif job is not None:
+            runner = _slurm_runner(c, profile, job, out_dir, stack)
+        return _flow_objects(runner)(spec=spec, out=str(out_dir))

@@ -41,7 +41,7 @@ def md_settings(options: MDOptions, temperature_k: float, **fields) -> MDSetting
     :func:`minimised_start`'s structure, so the worker does not minimise again."""
     base = {"equilibration_ps": options.equilibration_ps, "production_ps": options.production_ps,
             "timestep_fs": options.timestep_fs, "sample_every_fs": options.sample_every_fs, "seed": options.seed,
-            "minimize_first": False}
+            "minimize_first": False, **options.md_speed()}  # ranks and threads: speed, not in the key
     if "thermostat" in type(options).model_fields:
         base["thermostat"] = options.thermostat
     settings = MDSettings(temperature_k=temperature_k, **{**base, **fields})

@@ -310,8 +310,9 @@ def import_field(singlet_path: Path, triplet_path: Path, settings: PolaronSettin
     return SpinOutcome.from_json(out)
 
 
-def write_cp2k_inputs(atoms: Atoms, backend, charge: int, out: Path) -> list[Path]:
-    """Dry run: the CP2K inputs of the singlet and triplet stages and the shell command."""
+def write_cp2k_inputs(atoms: Atoms, backend, charge: int, out: Path, structure: Path | None = None) -> list[Path]:
+    """Dry run: the CP2K inputs of the singlet and triplet stages, the shell command and (given the
+    structure file) a Slurm batch script with estimated memory and walltime (flows/cluster.py)."""
     from ..atomicio import write_text_atomic
     from ..tasks.cp2k_backend import find_cp2k
 
@@ -323,6 +324,13 @@ def write_cp2k_inputs(atoms: Atoms, backend, charge: int, out: Path) -> list[Pat
     note = (f"# cp2k shell command used by the flow (ASE CP2K calculator, positions sent per step)\n"
             f"{replace(backend, command=binary).shell_command()}\n")
     paths.append(write_text_atomic(out / "cp2k" / "command.txt", note))
+    if structure is not None:
+        from .cluster import cp2k_batch_script
+
+        box = float(backend.prepare(atoms).get_volume())
+        script = cp2k_batch_script(str(Path(structure).resolve()), str(out.resolve()), backend.mpi_ranks,
+                                   len(atoms), box, [f"--charge {charge}"] if charge else [])
+        paths.append(write_text_atomic(out / "cp2k" / "job.sbatch", script))
     return paths
 
 
@@ -394,7 +402,7 @@ def run_spin_relax(structure: str | Path | Inputs, settings: SpinRelaxSettings, 
         return import_field(structure, Path(s.import_triplet), physics, out)
     check_spin_parity(atoms, 3, s.charge)
     if s.dry_run:
-        return {"dry_run": [str(p) for p in write_cp2k_inputs(atoms, backend, s.charge, out)]}
+        return {"dry_run": [str(p) for p in write_cp2k_inputs(atoms, backend, s.charge, out, structure)]}
     if s.backend == "cp2k":
         backend.shell_command()  # fails now, with one line, if cp2k is not installed
     if progress is not None:

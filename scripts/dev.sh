@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Create or reuse the virtual environment at .venv (pinned by constraints.txt), then
 #   scripts/dev.sh demo [--out DIR]   run the demonstration (the README's main job)
-#   scripts/dev.sh test [PYTEST ARGS] run the test suite with pytest (installs CP2K and Chromium
-#                                     first where it can, so the tests marked cp2k and browser run
-#                                     rather than skip), in NCLATTICE_TEST_WORKERS (default 2)
+#   scripts/dev.sh test [PYTEST ARGS] run the test suite with pytest (installs CP2K, Chromium and
+#                                     Slurm first where it can, and starts a single-node Slurm on
+#                                     loopback for the run, so the tests marked cp2k, browser and
+#                                     slurm run rather than skip), in NCLATTICE_TEST_WORKERS (default 2)
 #                                     processes (pytest-xdist), one test file per process at a
 #                                     time (-n 0: one process)
 set -euo pipefail
@@ -53,13 +54,30 @@ ensure_chromium() {
   ensure_program chromium browser "'sudo apt-get install chromium' on Debian/Ubuntu" chromium chromium-browser
 }
 
+# Slurm (the tests marked slurm): Debian's slurm-wlm where we may install it, then a single-node
+# cluster on loopback (scripts/slurm-local.sh) for the duration of the tests
+ensure_slurm() {
+  ensure_program slurm-wlm slurm "'sudo apt-get install slurm-wlm' (see docs/cluster.md)" slurmctld
+  command -v slurmctld >/dev/null || return 0
+  [ "$(id -u)" = 0 ] || { echo "note: the local Slurm needs root; tests marked slurm will be skipped" >&2; return 0; }
+  if [ -z "${SLURM_CONF:-}" ] && bash scripts/slurm-local.sh start >/dev/null; then
+    trap 'bash scripts/slurm-local.sh stop' EXIT
+    export SLURM_CONF="$PWD/.nclattice/slurm/slurm.conf"
+  fi
+}
+
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
 export PREFECT_HOME="${PREFECT_HOME:-$PWD/.prefect}"
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   demo) exec .venv/bin/nclattice demo "$@" ;;
-  test) ensure_cp2k; ensure_chromium
-    exec .venv/bin/python -m pytest -n "${NCLATTICE_TEST_WORKERS:-2}" --dist loadfile "$@" ;;
+  test)
+    ensure_cp2k
+    ensure_chromium
+    if [ "${1:-}" = --version ]; then exec .venv/bin/python -m pytest "$@"; fi
+    ensure_slurm
+    # not exec: the EXIT trap stops the local Slurm
+    .venv/bin/python -m pytest -n "${NCLATTICE_TEST_WORKERS:-2}" --dist loadfile "$@" ;;
   *) echo "usage: scripts/dev.sh demo|test [args]" >&2; exit 2 ;;
 esac

@@ -10,6 +10,7 @@ from ase.data import atomic_masses, atomic_numbers
 from ..potentials import PotentialSet
 from ..structio import species_order
 from .lammps_env import load_lammps
+from .md import charge_commands
 
 
 def lammps_calculator(atoms: Atoms, potential: PotentialSet, log_file: str | None = None):
@@ -21,14 +22,13 @@ def lammps_calculator(atoms: Atoms, potential: PotentialSet, log_file: str | Non
     potential.check_covers(order)
     periodic = tuple(bool(x) for x in atoms.pbc)
     span = float(np.linalg.norm(np.ptp(atoms.positions, axis=0)))  # bounds every interatomic distance
-    cmds = potential.lammps_commands(order, periodic=periodic, n_atoms=len(atoms), span_angstrom=span)
-    if potential.charged:
-        cmds += [f"set type {i} charge {potential.charges()[el]}" for i, el in enumerate(order, start=1)]
+    # ASE creates the atoms before these commands run: charges as in every other LAMMPS run (tasks/md.py)
+    cmds = charge_commands(potential, order) + potential.lammps_commands(order, periodic=periodic,
+                                                                         n_atoms=len(atoms), span_angstrom=span)
     return LAMMPSlib(
         lmpcmds=cmds,
         atom_types={el: i for i, el in enumerate(order, start=1)},
         atom_type_masses={el: atomic_masses[atomic_numbers[el]] for el in order},
-        lammps_header=["units metal", f"atom_style {'charge' if potential.charged else 'atomic'}",
-                       "atom_modify map array sort 0 0"],
+        lammps_header=["units metal", "atom_style atomic", "atom_modify map array sort 0 0"],
         log_file=log_file, keep_alive=True,
     )

@@ -22,12 +22,13 @@ def mpi_library() -> Path | None:
 
 
 # MPICH opens a listening TCP port on the external interface when it initialises, even for a
-# single rank that talks to nobody; the shared-memory libfabric provider needs no socket at all
-SINGLE_RANK_MPI_ENV = {"MPIR_CVAR_CH4_NETMOD": "ofi", "FI_PROVIDER": "shm"}
+# single rank that talks to nobody; the shared-memory libfabric provider needs no socket at all,
+# and ranks on one node talk through it (tasks/lammps_launch.py)
+SHM_MPI_ENV = {"MPIR_CVAR_CH4_NETMOD": "ofi", "FI_PROVIDER": "shm"}
 
 
 def _under_mpiexec() -> bool:
-    return "PMI_SIZE" in os.environ or "PMI_RANK" in os.environ
+    return "PMI_SIZE" in os.environ or "PMI_RANK" in os.environ or "PMI_FD" in os.environ
 
 
 def load_lammps():
@@ -37,7 +38,7 @@ def load_lammps():
     MPICH is told to use shared memory only, so that it listens on no network port.
     """
     if not _under_mpiexec():
-        for name, value in SINGLE_RANK_MPI_ENV.items():
+        for name, value in SHM_MPI_ENV.items():
             os.environ.setdefault(name, value)
     lib = mpi_library()
     if lib is not None:
@@ -55,8 +56,8 @@ def lmp_executable() -> str:
 
 def worker_environment(threads: int = 1, ranks: int = 1) -> dict[str, str]:
     env = dict(os.environ)
-    if ranks == 1:  # one rank needs no network: no listening port (see SINGLE_RANK_MPI_ENV)
-        env.update(SINGLE_RANK_MPI_ENV)
+    if ranks == 1:  # one rank needs no network: no listening port (see SHM_MPI_ENV)
+        env.update(SHM_MPI_ENV)
     env["OMP_NUM_THREADS"] = str(threads)
     # OpenMP busy-waiting collapsed throughput under CPU contention on 2-core machines
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")

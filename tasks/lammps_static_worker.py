@@ -23,25 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .lammps_env import load_lammps
-from .lammps_worker import _die_with_parent
-
-
-def _fail(work: Path, message: str) -> None:
-    (work / "failure.txt").write_text(message + "\n")
-    sys.exit(3)
+from .lammps_launch import die_with_parent, error_text, minimize_commands, open_lammps
+from .lammps_launch import fail as _fail
 
 
 def main(spec_path: str) -> None:
-    _die_with_parent()  # a killed caller takes this worker with it
+    die_with_parent()  # a killed caller takes this worker with it
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     work = Path(spec_path).resolve().parent
-    lmp = load_lammps()(cmdargs=["-log", spec["log"], "-screen", "none", "-nocite"])
+    lmp = open_lammps(spec["log"], spec.get("threads", 1))
     try:
         _run(lmp, spec, work)
     except Exception as exc:  # LAMMPS raises its ERROR text as an exception
-        text = str(exc).replace("ERROR on proc 0: ", "").replace("ERROR: ", "").strip().split("\n")[0]
-        origin = "LAMMPS error" if "ERROR" in str(exc) else f"worker error ({type(exc).__name__})"
+        origin, text = error_text(exc)
         _fail(work, f"{origin}: {text}")
 
 
@@ -53,10 +47,9 @@ def _forces(lmp, n: int, flat_positions: np.ndarray | None = None) -> np.ndarray
 
 
 def _minimize(lmp, n: int, spec: dict) -> dict:
-    fmax, iters = spec["fmax_ev_per_angstrom"], spec["max_iterations"]
-    lmp.command("min_style cg")
-    lmp.command("min_modify dmax 0.05 line quadratic")
-    lmp.command(f"minimize 0.0 {fmax} {iters} {10 * iters}")
+    fmax = spec["fmax_ev_per_angstrom"]
+    for command in minimize_commands(fmax, spec["max_iterations"]):
+        lmp.command(command)
     worst = float(np.abs(_forces(lmp, n)).max())
     return {"max_force_ev_per_angstrom": worst, "converged": worst <= fmax * 1.0001,
             "energy_ev": float(lmp.get_thermo("pe")), "algorithm": "LAMMPS min_style cg"}

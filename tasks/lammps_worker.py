@@ -8,53 +8,32 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .lammps_env import load_lammps
-
-
-def _fail(work: Path, message: str) -> None:
-    (work / "failure.txt").write_text(message + "\n", encoding="utf-8")
-    sys.exit(3)
-
+from .lammps_launch import die_with_parent, error_text, open_lammps
+from .lammps_launch import fail as _fail
 
 # LAMMPS errors that a too-large timestep or an unstable structure produces in a free crystal
 BLOW_UP_SIGNS = ("Too many neighbor bins", "Lost atoms", "Out of range atoms", "Neighbor list overflow",
                  "Bond atoms missing", "Non-numeric")
 
 
-def _die_with_parent() -> None:
-    """End this worker when the process that started it dies, even by ``kill -9`` (Linux)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the parent's signal handler still stops us
-        return
-    expected = os.environ.get("NCLATTICE_PARENT_PID")
-    if expected and "PMI_SIZE" not in os.environ and os.getppid() != int(expected):
-        sys.exit(3)  # the parent died before prctl took effect
-
-
 def main(spec_path: str) -> None:
-    _die_with_parent()
+    die_with_parent()
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     work = Path(spec_path).resolve().parent
     os.chdir(work)  # the spec's file names are relative to its folder
-    lmp = load_lammps()(cmdargs=["-log", spec["log"], "-screen", "none", "-nocite"])
+    lmp = open_lammps(spec["log"], spec.get("threads", 1))
     try:
         _run(lmp, spec, work)
     except Exception as exc:  # LAMMPS raises its ERROR text as an exception
-        text = str(exc).replace("ERROR on proc 0: ", "").replace("ERROR: ", "").strip()
-        text = text.split("\n")[0].strip()  # drop LAMMPS' "For more information see ..." line
+        origin, text = error_text(exc)
         if any(sign in text for sign in BLOW_UP_SIGNS):
             text += (f" (atoms flew apart: the timestep {spec['timestep_fs']} fs is too large "
                      "or the structure is unstable)")
-        origin = "LAMMPS error" if "ERROR" in str(exc) else f"worker error ({type(exc).__name__})"
         _fail(work, f"{origin}: {text}")
 
 

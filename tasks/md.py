@@ -1,7 +1,9 @@
 """Free-nanocrystal NVT molecular dynamics with LAMMPS, one isolated worker process per run.
 
 Each run writes a LAMMPS data file and a JSON spec into a work directory and starts
-``python -m nclattice.tasks.lammps_worker`` (under ``mpiexec`` when ``mpi_ranks > 1``).
+``python -m nclattice.tasks.lammps_worker`` through :mod:`nclattice.tasks.lammps_launch` (on
+``mpi_ranks`` MPI ranks: srun inside Slurm, mpiexec elsewhere, shared memory only; with
+``threads > 1`` LAMMPS' OPENMP styles).
 A LAMMPS error, a segfault, NaN energies or a run that heats far away from its target
 therefore fail that run alone, with a message naming the cause.
 
@@ -19,11 +21,7 @@ temperature. Same seed, same inputs: the same trajectory.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,9 +33,9 @@ from ase import Atoms
 from ..errors import NclatticeError
 from ..potentials import PotentialSet, lammps_boundary
 from ..potentials.registry import lammps_word
-from ..runtime import kill_group, started, usable_cores, worker_slots
+from ..runtime import usable_cores
 from ..structio import lammps_ready, species_order, write_structure
-from .lammps_env import worker_environment
+from .lammps_launch import WorkerTimeout, failure_cause, minimize_commands, run_worker
 
 THERMOSTATS = ("langevin", "nose-hoover", "csvr")
 
@@ -143,14 +141,18 @@ def system_commands(type_order: list[str], masses: dict[str, float], potential: 
     boundary = lammps_boundary(potential, axes, n_atoms, free_boundary)
     read = f"read_data {lammps_word(str(data_file))}"
     cmds = ["units metal", "atom_style atomic", f"boundary {boundary}", "atom_modify map array sort 0 0.0", read]
-    if potential.charged:  # charges as a per-atom property: the data file stays in atomic format
-        cmds.append("fix charges all property/atom q ghost yes")
-    for i, el in enumerate(type_order, start=1):
-        cmds.append(f"mass {i} {masses[el]}")
-        if potential.charged:
-            cmds.append(f"set type {i} charge {potential.charges()[el]}")
-    return cmds + potential.lammps_commands(type_order, periodic=axes, n_atoms=n_atoms,
-                                            span_angstrom=box_diagonal)
+    cmds += [f"mass {i} {masses[el]}" for i, el in enumerate(type_order, start=1)]
+    return cmds + charge_commands(potential, type_order) + potential.lammps_commands(
+        type_order, periodic=axes, n_atoms=n_atoms, span_angstrom=box_diagonal)
+
+
+def charge_commands(potential: PotentialSet, type_order: list[str]) -> list[str]:
+    """Charges of a charged set as a per-atom property (the atoms stay atom_style atomic), by type;
+    after the atoms exist, before the pair style. Nothing for an uncharged set."""
+    if not potential.charged:
+        return []
+    return ["fix charges all property/atom q ghost yes",
+            *(f"set type {i} charge {potential.charges()[el]}" for i, el in enumerate(type_order, start=1))]
 
 
 def data_file_extent(data_file: str | Path) -> tuple[int | None, float | None]:
@@ -194,8 +196,7 @@ def lammps_setup(type_order: list[str], masses: dict[str, float], potential: Pot
     if settings.anneal_temperature_k and settings.anneal_ps:
         cmds += anneal_commands(settings, free)
     if settings.minimize_first:  # the worker records energies and forces around this 'minimize'
-        cmds += ["min_style cg", "min_modify dmax 0.05 line quadratic",
-                 f"minimize 0.0 {settings.minimize_fmax_ev_per_angstrom} 20000 200000"]
+        cmds += minimize_commands(settings.minimize_fmax_ev_per_angstrom)
     cmds.append(f"velocity all create {t} {seed} mom yes rot {'yes' if free else 'no'} dist gaussian")
     damp = settings.damping_ps
     if settings.thermostat == "langevin":
@@ -244,55 +245,15 @@ def prepare_run(atoms: Atoms, potential: PotentialSet, settings: MDSettings, wor
         "output": "trajectory.npz", "log": "log.lammps",
         "production_ensemble": settings.production_ensemble, "thermostat": settings.thermostat,
         "store_velocities": settings.store_velocities,
-        "shift_angstrom": shift,
+        "shift_angstrom": shift, "threads": settings.threads,
     }
 
 
-def _failure_cause(workdir: Path, stderr: str, returncode: int = 1) -> str:
-    """The most telling line: the worker's own diagnosis, else LAMMPS' ERROR line."""
-    diag = workdir / "failure.txt"
-    if diag.exists():
-        return diag.read_text(encoding="utf-8", errors="replace").strip()
-    log = workdir / "log.lammps"
-    text = (log.read_text(encoding="utf-8", errors="replace") if log.exists() else "") + "\n" + stderr
-    errors = [ln.strip() for ln in text.splitlines() if "ERROR" in ln]
-    if errors:
-        return errors[-1]
-    if returncode < 0:
-        return f"the LAMMPS worker was killed by signal {signal.Signals(-returncode).name}"
-    tail = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-    return tail[-1] if tail else "the LAMMPS worker exited without a message"
-
-
-def _stream(cmd: list[str], settings: MDSettings, work: Path, timeout_s: float | None,
-            progress: Callable[[str], None] | None, max_workers: int | None = None) -> tuple[int, str]:
-    """Run the worker, turning its 'progress' lines into messages; returns (exit code, other output).
-
-    The worker holds ``threads × ranks`` worker slots (see :mod:`nclattice.runtime`) while it runs.
-    """
-    timed_out = threading.Event()
-    other = []
-    with worker_slots(settings.threads * settings.mpi_ranks, max_workers, progress), \
-            started(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="utf-8",
-                    errors="replace", env=worker_environment(settings.threads, settings.mpi_ranks), cwd=work) as proc:
-        timer = threading.Timer(timeout_s, lambda: (timed_out.set(), kill_group(proc))) if timeout_s else None
-        if timer:
-            timer.start()
-        try:
-            for line in proc.stdout:
-                if line.startswith("progress ") and progress is not None:
-                    _, phase, done, total = line.split()
-                    progress(f"MD {settings.temperature_k:g} K: {phase} {100 * int(done) // max(int(total), 1)} % "
-                             f"(step {done}/{total})")
-                elif not line.startswith("progress "):
-                    other.append(line)
-            rc = proc.wait()
-        finally:
-            if timer:
-                timer.cancel()
-    if timed_out.is_set():
-        raise MDError(f"MD at {settings.temperature_k} K did not finish within {timeout_s} s.")
-    return rc, "".join(other)
+def _progress_line(settings: MDSettings, progress: Callable[[str], None] | None):
+    if progress is None:
+        return None
+    return lambda phase, done, total: progress(f"MD {settings.temperature_k:g} K: {phase} "
+                                               f"{100 * done // max(total, 1)} % (step {done}/{total})")
 
 
 def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
@@ -310,14 +271,15 @@ def run_nvt(atoms: Atoms, potential: PotentialSet, settings: MDSettings,
         spec = prepare_run(atoms, potential, settings, work)
         spec_path = work / "spec.json"
         spec_path.write_text(json.dumps(spec, indent=1), encoding="utf-8")
-        cmd = [sys.executable, "-m", "nclattice.tasks.lammps_worker", str(spec_path)]
-        if settings.mpi_ranks > 1:
-            mpiexec = Path(sys.prefix) / "bin" / "mpiexec"
-            cmd = [str(mpiexec if mpiexec.exists() else "mpiexec"), "-n", str(settings.mpi_ranks), *cmd]
         t0 = time.perf_counter()
-        rc, output = _stream(cmd, settings, work, timeout_s, progress, max_workers)
+        try:
+            rc, output = run_worker("lammps_worker", spec_path, threads=settings.threads, ranks=settings.mpi_ranks,
+                                    timeout_s=timeout_s, on_progress=_progress_line(settings, progress),
+                                    max_workers=max_workers, notify=progress)
+        except WorkerTimeout:
+            raise MDError(f"MD at {settings.temperature_k} K did not finish within {timeout_s} s.") from None
         if rc != 0 or not (work / spec["output"]).exists():
-            cause = _failure_cause(work, output, rc)
+            cause = failure_cause(work, output, rc)
             raise MDError(f"MD at {settings.temperature_k} K failed: {cause}")
         with np.load(work / spec["output"]) as data:
             out = {k: data[k] for k in data.files}

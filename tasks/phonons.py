@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,76 +42,12 @@ from scipy.optimize import curve_fit
 
 from ..errors import NclatticeError
 from ..potentials import PotentialSet
-from ..runtime import started, worker_slots
 from ..structio import lammps_ready, species_order, write_structure
 from .alignment import kabsch
-from .lammps_env import load_lammps, worker_environment
-from .md import _failure_cause, system_commands
+from .lammps_launch import WorkerTimeout, failure_cause, run_worker
+from .md import system_commands
 
 THZ_PER_SQRT_EV_A2_AMU = 15.6333  # sqrt(eV / (Å² amu)) / 2π in THz
-
-
-class LammpsSession:
-    """One in-process LAMMPS instance holding a structure: minimise, and forces at positions."""
-
-    def __init__(self, atoms: Atoms, potential: PotentialSet, log_file: str = "none"):
-        import tempfile
-
-        from ..structio import write_structure
-
-        self.atoms = atoms
-        self.order = species_order(atoms)
-        self.periodic = bool(np.all(atoms.pbc))
-        boxed = atoms if self.periodic else lammps_ready(atoms)  # what write_structure writes, as in MD
-        self.shift = boxed.positions[0] - atoms.positions[0]
-        self._tmp = tempfile.TemporaryDirectory(prefix="nclattice-phon-")
-        data = f"{self._tmp.name}/structure.data"
-        write_structure(boxed, data)
-        self.lmp = load_lammps()(cmdargs=["-log", log_file, "-screen", "none", "-nocite"])
-        masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
-        pbc = tuple(bool(x) for x in atoms.pbc)  # chains/sheets: periodic axes stay periodic
-        for c in system_commands(self.order, masses, potential, data, pbc, free_boundary="m"):
-            self.lmp.command(c)
-        self.n = len(atoms)
-
-    def positions(self) -> np.ndarray:
-        x = np.ctypeslib.as_array(self.lmp.gather_atoms("x", 1, 3)).reshape(self.n, 3)
-        return x - self.shift
-
-    def forces(self, positions: np.ndarray | None = None) -> np.ndarray:
-        if positions is not None:
-            flat = np.ascontiguousarray((positions + self.shift).ravel())
-            self.lmp.scatter_atoms("x", 1, 3, np.ctypeslib.as_ctypes(flat))
-        self.lmp.command("run 0 pre yes post no")
-        return np.ctypeslib.as_array(self.lmp.gather_atoms("f", 1, 3)).reshape(self.n, 3).copy()
-
-    def minimize(self, fmax_ev_per_angstrom: float = 1e-5, max_iterations: int = 20000) -> dict:
-        """Conjugate-gradient minimisation to a maximum force component; returns the record."""
-        self.lmp.command("min_style cg")
-        self.lmp.command("min_modify dmax 0.05 line quadratic")
-        self.lmp.command(f"minimize 0.0 {fmax_ev_per_angstrom} {max_iterations} {10 * max_iterations}")
-        forces = self.forces()
-        fmax = float(np.abs(forces).max())
-        return {"max_force_ev_per_angstrom": fmax, "converged": fmax <= fmax_ev_per_angstrom * 1.0001,
-                "energy_ev": float(self.lmp.get_thermo("pe")), "algorithm": "LAMMPS min_style cg"}
-
-    def close(self) -> None:
-        self.lmp.close()
-        self._tmp.cleanup()
-
-
-def hessian(session: LammpsSession, step_angstrom: float = 0.005) -> np.ndarray:
-    """Symmetrised Hessian (eV/Å²) by central differences at the session's current positions."""
-    x0 = session.positions()
-    n3 = 3 * session.n
-    h = np.empty((n3, n3))
-    for k in range(n3):
-        xp, xm = x0.copy(), x0.copy()
-        xp.flat[k] += step_angstrom
-        xm.flat[k] -= step_angstrom
-        h[k] = -(session.forces(xp) - session.forces(xm)).ravel() / (2 * step_angstrom)
-    session.forces(x0)
-    return 0.5 * (h + h.T)
 
 
 # ---------------------------------------------------------------- isolated worker: minimise + Hessian
@@ -168,16 +102,12 @@ def minimize_and_hessian(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angs
                 "step_angstrom": step_angstrom, "sparse": sparse, "sparse_tolerance": sparse_tolerance,
                 "atoms": None, "log": str(work / "log.lammps")}
         (work / "spec.json").write_text(json.dumps(spec, indent=1))
-        cmd = [sys.executable, "-m", "nclattice.tasks.lammps_static_worker", str(work / "spec.json")]
-        # one worker slot, its own process group (killed with the caller), as the MD workers
-        with worker_slots(1), started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
-                                      errors="replace", env=worker_environment(1), cwd=work) as proc:
-            try:
-                _, stderr = proc.communicate(timeout=timeout_s)
-            except subprocess.TimeoutExpired as exc:
-                raise NclatticeError(f"minimisation + Hessian did not finish within {timeout_s} s.") from exc
-        if proc.returncode != 0 or not (work / "static.json").exists():
-            cause = _failure_cause(work, stderr, proc.returncode)
+        try:  # one worker slot, its own process group (killed with the caller), as the MD workers
+            rc, output = run_worker("lammps_static_worker", work / "spec.json", timeout_s=timeout_s)
+        except WorkerTimeout:
+            raise NclatticeError(f"minimisation + Hessian did not finish within {timeout_s} s.") from None
+        if rc != 0 or not (work / "static.json").exists():
+            cause = failure_cause(work, output, rc)
             raise NclatticeError(f"minimisation + Hessian failed: {cause}")
         info = json.loads((work / "static.json").read_text())
         positions = np.load(work / "minimized.npy") - shift

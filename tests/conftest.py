@@ -32,6 +32,36 @@ def pytest_collection_modifyitems(config, items):
     _needs(items, "cp2k", lambda: find_cp2k() is not None, "NCLATTICE_REQUIRE_CP2K", "the cp2k program", "cp2k")
     _needs(items, "browser", lambda: bool(shutil.which("chromium") or shutil.which("chromium-browser")),
            "NCLATTICE_REQUIRE_BROWSER", "chromium (headless)", "chromium")
+    _slurm_items(items)
+
+
+def slurm_answers() -> bool:
+    """A Slurm controller answers here (``sinfo`` with the environment's SLURM_CONF)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        done = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0 and any(s.strip("*~#") in ("idle", "mix", "alloc") for s in done.stdout.split())
+
+
+def _slurm_items(items) -> None:
+    """Tests marked ``slurm`` need a running Slurm; they skip with the way to start one, or fail
+    with NCLATTICE_REQUIRE_SLURM=1 (set by .ci/run, where scripts/dev.sh starts one)."""
+    wanted = [item for item in items if "slurm" in item.keywords]
+    if not wanted or slurm_answers():
+        return
+    if os.environ.get("NCLATTICE_REQUIRE_SLURM") == "1":
+        raise pytest.UsageError("NCLATTICE_REQUIRE_SLURM=1 but no Slurm answers (sinfo); start the local one "
+                                "with scripts/slurm-local.sh start and export SLURM_CONF as it prints.")
+    skip = pytest.mark.skip(reason="no Slurm answers here (bash scripts/dev.sh test as root on Debian starts one; "
+                                   "or scripts/slurm-local.sh start and export SLURM_CONF)")
+    for item in wanted:
+        item.add_marker(skip)
 
 
 def _needs(items, marker: str, present, variable: str, program: str, package: str) -> None:

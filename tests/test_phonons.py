@@ -19,12 +19,10 @@ from nclattice.structio import read_structure, write_structure
 from nclattice.structures import build_cdse, build_cdse_cds
 from nclattice.tasks.lammps_calc import lammps_calculator
 from nclattice.tasks.phonons import (
-    LammpsSession,
     damped_oscillator,
     density_of_states,
     fit_lifetime,
     gle_lifetime,
-    hessian,
     minimize_and_hessian,
     normal_modes,
     normal_modes_sparse,
@@ -46,12 +44,8 @@ def test_lifetime_of_an_analytic_damped_oscillator(tau_ps):
 @pytest.fixture(scope="module")
 def minimized_modes():
     nc = build_cdse_cds(1.5, 1)
-    session = LammpsSession(nc, SW)
-    record = session.minimize(1e-6)
-    h = hessian(session)
-    x = session.positions()
-    session.close()
-    return nc, record, normal_modes(h, nc.get_masses(), x)
+    static = minimize_and_hessian(nc, SW, fmax_ev_per_angstrom=1e-6)
+    return nc, static.minimization, normal_modes(static.hessian_ev_a2, nc.get_masses(), static.positions_angstrom)
 
 
 def test_free_nanocrystal_has_exactly_six_zero_modes(minimized_modes):
@@ -71,12 +65,27 @@ def test_free_nanocrystal_has_exactly_six_zero_modes(minimized_modes):
     assert np.allclose(total, 1.0)
 
 
-def test_worker_hessian_matches_in_process_and_sparse_lanczos_finds_the_lowest_modes(minimized_modes):
+def test_worker_hessian_matches_ase_forces_and_sparse_lanczos_finds_the_lowest_modes(minimized_modes):
     nc, _, modes = minimized_modes
     dense = minimize_and_hessian(nc, SW, 1e-6)  # isolated worker process
     assert dense.minimization["converged"] and dense.worker_max_rss_mb > 0
     assert np.allclose(normal_modes(dense.hessian_ev_a2, nc.get_masses(), dense.positions_angstrom).frequencies_thz,
                        modes.frequencies_thz, atol=1e-6)
+    # a second route to the same rows: central differences of the forces of ASE's LAMMPS calculator
+    probe = nc.copy()
+    probe.positions = dense.positions_angstrom
+    probe.center(vacuum=10.0)
+    probe.calc = lammps_calculator(probe, SW)
+    x0, step = probe.positions.copy(), 0.005
+    for k in (0, 3 * len(nc) // 2, 3 * len(nc) - 1):
+        forces = []
+        for sign in (1, -1):
+            x = x0.copy()
+            x.flat[k] += sign * step
+            probe.positions = x
+            forces.append(probe.get_forces().ravel())
+        row = -(forces[0] - forces[1]) / (2 * step)
+        assert np.abs(row - dense.hessian_ev_a2[k]).max() < 1e-3 * np.abs(row).max(), k
     sparse = minimize_and_hessian(nc, SW, 1e-6, sparse=True)
     h = sparse.hessian_ev_a2
     assert h.nnz < 0.1 * h.shape[0] ** 2 and np.abs(h.toarray() - dense.hessian_ev_a2).max() < 1e-8
@@ -111,10 +120,8 @@ def test_core_dos_matches_bulk_phonopy_dos_band_positions():
     grid = np.arange(0.0, 10.0, 0.02)
     f_bulk, g_bulk = _bulk_cdse_dos(grid)
     nc = build_cdse(2.5)
-    session = LammpsSession(nc, SW)
-    session.minimize(1e-5)
-    modes = normal_modes(hessian(session), nc.get_masses(), session.positions())
-    session.close()
+    static = minimize_and_hessian(nc, SW, fmax_ev_per_angstrom=1e-5)
+    modes = normal_modes(static.hessian_ev_a2, nc.get_masses(), static.positions_angstrom)
     vib = np.setdiff1d(np.arange(len(modes.frequencies_thz)), modes.rigid_body_modes)
     _, g_nc = density_of_states(modes.frequencies_thz[vib], sigma_thz=0.1, grid_thz=f_bulk)
     # the bulk acoustic-optical gap (DOS below 2 % of its maximum) separates the two bands

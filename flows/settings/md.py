@@ -20,6 +20,13 @@ class MDOptions(Settings):
     timestep_fs: FiniteFloat = opt(2.0, "MD timestep in fs", gt=0, le=10)
     sample_every_fs: FiniteFloat = opt(20.0, "interval between stored frames in fs", gt=0, le=100_000)
     seed: int = opt(12345, "random seed (velocities, thermostat)", ge=1, le=MAX_SEED)
+    # speed, not physics: neither enters an MD run's cache key
+    mpi_ranks: int = opt(1, "MPI ranks per LAMMPS run (srun inside a Slurm job, mpiexec elsewhere)", ge=1, le=4096)
+    omp_threads: int = opt(1, "OpenMP threads per rank (LAMMPS' OPENMP package, -sf omp)", ge=1, le=256)
+
+    def md_speed(self) -> dict[str, int]:
+        """The MDSettings fields that set how fast, not what, an MD run computes."""
+        return {"mpi_ranks": self.mpi_ranks, "threads": self.omp_threads}
 
     @model_validator(mode="after")
     def _sampling(self) -> Self:
