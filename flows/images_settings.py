@@ -10,7 +10,8 @@ from typing import Any, Literal, Self
 
 from pydantic import FiniteFloat, field_validator, model_validator
 
-from .settings import UedProfilesSettings, _float_list, opt
+from .settings import UedProfilesSettings
+from .settings.base import _float_list, opt
 
 
 class UedImagesSettings(UedProfilesSettings):

@@ -25,7 +25,6 @@ import numpy as np
 from scipy import stats
 
 from ..errors import NclatticeError
-from . import lazy_prefect_tasks
 
 K_B_EV_PER_K = 8.617333262e-5
 Q2_DISORDER_THRESHOLD = 40.0  # Å⁻²: Guzelturk 2021 finds heating-only linearity below, disorder above
@@ -601,9 +600,3 @@ def synthesize_series(delays_ps: np.ndarray, peaks: Sequence[str], q_inv_angstro
                      noisy, err, fluence_mj_cm2, None if hkl is None else np.asarray(hkl, int),
                      None if lattice is None else tuple(lattice))
 
-
-# ---------------------------------------------------------------- Prefect tasks (lazy)
-_TASKS = {"analyze_series_task": "analyze_series", "parse_ued_csv_task": "parse_ued_csv"}
-
-
-__getattr__ = lazy_prefect_tasks(globals(), _TASKS)
