@@ -26,27 +26,36 @@ TRACKED_PACKAGES = ("numpy", "scipy", "ase", "pymatgen", "phonopy", "prefect", "
                     "tblite", "finufft", "xraydb", "matplotlib")
 
 
-def _canonical(obj: Any) -> Any:
-    """JSON-able, order-independent form; floats rounded to 12 significant digits."""
+def to_jsonable(obj: Any, *, canonical: bool = False) -> Any:
+    """The JSON form of results and keys: numpy scalars and arrays, paths, pydantic models and
+    dataclasses (also nested) become plain values; a structure becomes its fingerprint.
+
+    For a result file (``canonical=False``) order is kept and a non-finite float becomes null.
+    For a key (``canonical=True``) the form is order-independent: dict keys sorted, floats
+    rounded to 12 significant digits, 6.0 written as 6.
+    """
     if isinstance(obj, Atoms):
         return structure_fingerprint(obj)
     if isinstance(obj, dict):
-        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+        items = sorted(obj.items(), key=lambda kv: str(kv[0])) if canonical else obj.items()
+        return {str(k): to_jsonable(v, canonical=canonical) for k, v in items}
     if isinstance(obj, (list, tuple)):
-        return [_canonical(v) for v in obj]
+        return [to_jsonable(v, canonical=canonical) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _canonical(obj.tolist())
+        return to_jsonable(obj.tolist(), canonical=canonical)
     if isinstance(obj, (np.integer, np.bool_)):
         return obj.item()
     if isinstance(obj, (float, np.floating)):
+        if not canonical:
+            return float(obj) if np.isfinite(obj) else None
         value = float(f"{float(obj):.12g}")
         return int(value) if value.is_integer() and abs(value) < 2**53 else value
     if isinstance(obj, Path):
         return str(obj)
     if hasattr(obj, "model_dump"):
-        return _canonical(obj.model_dump())
+        return to_jsonable(obj.model_dump(), canonical=canonical)
     if hasattr(obj, "__dataclass_fields__"):
-        return _canonical({k: getattr(obj, k) for k in obj.__dataclass_fields__})
+        return to_jsonable({k: getattr(obj, k) for k in obj.__dataclass_fields__}, canonical=canonical)
     return obj
 
 
@@ -66,7 +75,7 @@ def structure_fingerprint(atoms: Atoms) -> str:
 def input_key(*parts: Any, length: int = 16) -> str:
     """Canonical hash of the inputs and the nclattice version (dict order, object identity
     and 6 versus 6.0 do not matter): a new version never reuses an old version's results."""
-    text = json.dumps(_canonical([__version__, *parts]), sort_keys=True, separators=(",", ":"))
+    text = json.dumps(to_jsonable([__version__, *parts], canonical=True), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
@@ -136,21 +145,3 @@ def provenance(seed: int | None = None, potential: dict | None = None, **extra: 
         record["potential"] = potential
     record.update(extra)
     return record
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays (also nested) for json.dump; NaN becomes null."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (np.integer, np.bool_)):
-        return obj.item()
-    if isinstance(obj, (float, np.floating)):
-        value = float(obj)
-        return None if not np.isfinite(value) else value
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import ase.io
 import numpy as np
 from ase import Atoms
 
@@ -47,6 +46,8 @@ def species_order(atoms: Atoms) -> list[str]:
 
 def write_structure(atoms: Atoms, path: str | Path) -> Path:
     """Write atomically by extension; a failed write leaves no file behind."""
+    import ase.io  # ~1 s (it loads ase.constraints, ase.spacegroup, scipy.integrate): only where files are written
+
     path = Path(path)
     fmt = _format_for(path)
     if fmt == "lammps-data":
@@ -71,6 +72,8 @@ def read_structure(path: str | Path) -> Atoms:
     kind, redo = KIND[fmt], "check the file or write it again with 'nclattice build'"
     if path.is_dir():
         raise NclatticeError(f"structure file '{path}' is a folder; give the {kind} file inside it.")
+    import ase.io
+
     try:
         if not path.read_bytes().strip():
             raise NclatticeError(f"structure file '{path}' is empty; {redo}.")

@@ -9,27 +9,61 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from importlib import import_module
 
 from .. import __version__
 from ..errors import NclatticeError
 from ..runtime import install_signal_handlers
 
-# command -> (module under nclattice.cli, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "build": ("build", "build a nanocrystal model and write it (.extxyz or LAMMPS .data)"),
-    "calibrate": ("calibrate", "MD temperature series -> Debye-Waller <u²>(T) calibration"),
-    "delta-t": ("delta_t", "MD at T0 and T0+ΔT -> differential pair distribution function ΔG(r)"),
-    "phonons": ("phonons", "normal modes, phonon DOS and lifetimes of a nanocrystal"),
-    "spin-relax": ("spin_relax", "singlet vs triplet relaxation: the exciton-polaron displacement field"),
-    "diffract": ("diffract", "powder and 3D kinematic diffraction of one structure"),
-    "polaron-diffraction": ("polaron_diffraction", "model ΔI around Bragg peaks for a polaron displacement model"),
-    "ued": ("ued", "analyze UED Bragg-peak time series (Debye–Waller, ΔT, disorder)"),
-    "potentials": ("potentials", "list the shipped interatomic potentials and their validation status"),
-    "kinetics": ("kinetics", "kinetic models: Auger heating, trapping, occupation, state filling"),
-    "campaign": ("campaign", "run a campaign file: nanocrystals x analyses, cached and resumable"),
-    "demo": ("demo", "run the demonstration campaign (every capability on small systems)"),
+
+@dataclass(frozen=True)
+class Command:
+    """One `nclattice` command. With ``capability`` (a registry name) the parser is made here: the
+    positional input, --out/--prefect (and --results for MD), one option per field of the
+    capability's settings model, and ``run`` of ``module`` (under nclattice.cli) as the runner,
+    which prints the outcome. Without it, ``module.add_parser`` builds a command of its own
+    (options beyond a settings model, or sub-commands)."""
+
+    help: str
+    module: str
+    capability: str | None = None
+    positional: str | None = None  # name of the positional input (its help is the module's POSITIONAL_HELP)
+
+
+# the table of commands; a module is imported only when its command is chosen
+COMMANDS: dict[str, Command] = {
+    "build": Command("build a nanocrystal model and write it (.extxyz or LAMMPS .data)", "build"),
+    "calibrate": Command("MD temperature series -> Debye-Waller <u²>(T) calibration", "calibrate"),
+    "delta-t": Command("MD at T0 and T0+ΔT -> differential pair distribution function ΔG(r)", "delta_t",
+                       "delta-t", "structure"),
+    "phonons": Command("normal modes, phonon DOS and lifetimes of a nanocrystal", "phonons", "phonons", "structure"),
+    "spin-relax": Command("singlet vs triplet relaxation: the exciton-polaron displacement field", "spin_relax",
+                          "spin-relax", "structure"),
+    "diffract": Command("powder and 3D kinematic diffraction of one structure", "diffract", "diffract", "structure"),
+    "polaron-diffraction": Command("model ΔI around Bragg peaks for a polaron displacement model",
+                                   "polaron_diffraction", "polaron-diffraction"),
+    "ued": Command("analyze UED Bragg-peak time series (Debye–Waller, ΔT, disorder)", "ued"),
+    "potentials": Command("list the shipped interatomic potentials and their validation status", "potentials"),
+    "kinetics": Command("kinetic models: Auger heating, trapping, occupation, state filling", "kinetics"),
+    "campaign": Command("run a campaign file: nanocrystals x analyses, cached and resumable", "campaign"),
+    "demo": Command("run the demonstration campaign (every capability on small systems)", "demo"),
 }
+
+
+def _add(sub: argparse._SubParsersAction, name: str, command: Command) -> None:
+    module = import_module(f"nclattice.cli.{command.module}")
+    if command.capability is None:
+        module.add_parser(sub, command.help)
+        return
+    from ..flows.registry import capability
+    from .options import add_command
+
+    cap = capability(command.capability)
+    positional = None if command.positional is None else \
+        (command.positional, {"help": getattr(module, "POSITIONAL_HELP", "structure file (.extxyz)")})
+    add_command(sub, name, command.help, module.DESCRIPTION, cap.settings, module.run, positional=positional,
+                md_cache=cap.md_cache)
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,11 +79,11 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
                                              "diffraction observables.")
     p.add_argument("--version", action="version", version=f"nclattice {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
+    for name, entry in COMMANDS.items():
         if command in (name, "*"):
-            import_module(f"nclattice.cli.{module}").add_parser(sub, help_text)
+            _add(sub, name, entry)
         else:
-            sub.add_parser(name, help=help_text, add_help=False)
+            sub.add_parser(name, help=entry.help, add_help=False)
     return p
 
 

@@ -111,11 +111,9 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(CalibrationSettings, args)
     other = _read_compare(args.compare)
     calibration = execute("calibrate", args, settings, structure=args.structure)
-    fit = calibration["fit"]["diffraction_weighted"]
     print()
     print_site_drift(calibration)
-    print(f"slope b = {fit['slope_angstrom2_per_k']:.3e} ± {fit['slope_stderr']:.1e} Å²/K "
-          f"(R² = {fit['r2']:.4f}, diffraction-weighted)")
+    print(calibration.headline())
     spread = (calibration.get("force_field_spread") or {}).get("fit", {}).get("diffraction_weighted")
     if spread:
         for name, b in spread["slope_angstrom2_per_k"].items():

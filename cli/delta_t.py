@@ -6,20 +6,17 @@ import argparse
 from pathlib import Path
 
 from ..flows.settings import DeltaTSettings
-from .options import STRUCTURE, add_command, execute, print_site_drift, settings_from_args
+from .options import execute, print_site_drift, settings_from_args
 
 DESCRIPTION = ("Run equilibrium MD at T0 and T0+ΔT and write OUT/delta_g.csv (r_angstrom, g_t0, g_t1, "
                "delta_g; direct-space route), OUT/delta_g_fq.csv (through F(Q) over the Q range), "
                "OUT/delta_t.json, OUT/delta_g.png and OUT/minimised.extxyz (the annealed and minimised start).")
 
 
-def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    add_command(sub, "delta-t", help_text, DESCRIPTION, DeltaTSettings, run, positional=STRUCTURE, md_cache=True)
-
-
 def run(args: argparse.Namespace) -> int:
     summary = execute("delta-t", args, settings_from_args(DeltaTSettings, args), structure=args.structure)
     print_site_drift(summary)
+    print(summary.headline())
     for name, p in summary["peaks"].items():
         print(f"{name:<16} r = {p['r_peak_angstrom']:.2f} Å  centre {p['delta_g_centre']:+.4f}  "
               f"flanks {p['delta_g_left_max']:+.4f} / {p['delta_g_right_max']:+.4f}  "

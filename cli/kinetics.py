@@ -37,11 +37,8 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..flows.registry import capability
-
     name = f"kinetics-{args.model}"
-    r = execute(name, args, settings_from_args(MODELS[args.model][0], args))
-    print(capability(name).outcome.model_validate(r).headline())
+    print(execute(name, args, settings_from_args(MODELS[args.model][0], args)).headline())
     if args.model == "auger":
         from ..flows.kinetics import PAPER_AUGER_TIME_CONSTANT_PS
 

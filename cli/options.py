@@ -98,7 +98,7 @@ def execute(name: str, args: argparse.Namespace, settings: Settings, *, structur
     from ..flows.registry import capability, preflight
 
     cap = capability(name)
-    preflight(cap, settings, structure, data)
+    inputs = preflight(cap, settings, structure, data)
     results = getattr(args, "results", None)
     out = Path(args.out).absolute()  # workers run in their own folders: hand them absolute paths
     results = None if results is None else str(Path(results).absolute())
@@ -111,7 +111,7 @@ def execute(name: str, args: argparse.Namespace, settings: Settings, *, structur
         return run_under_prefect(name, settings.canonical(), str(out),
                                  structure=None if structure is None else str(structure),
                                  data=None if data is None else [str(d) for d in data], results=results)
-    return cap.run(settings, out, structure=structure, data=data, results=results)
+    return cap.run(settings, out, inputs=inputs, results=results)
 
 
 def print_site_drift(result: dict[str, Any]) -> None:

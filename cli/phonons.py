@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..flows.settings import PhononSettings
-from .options import STRUCTURE, add_command, execute, print_site_drift, settings_from_args
+from .options import execute, print_site_drift, settings_from_args
 
 DESCRIPTION = ("Anneal and minimise the nanocrystal (LAMMPS Langevin MD, then CG), build the mass-weighted "
                "Hessian by central differences, "
@@ -16,20 +16,16 @@ DESCRIPTION = ("Anneal and minimise the nanocrystal (LAMMPS Langevin MD, then CG
                "OUT/dos.png, OUT/lifetimes.png and OUT/minimised.extxyz.")
 
 
-def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    add_command(sub, "phonons", help_text, DESCRIPTION, PhononSettings, run, positional=STRUCTURE, md_cache=True)
-
-
 def run(args: argparse.Namespace) -> int:
     r = execute("phonons", args, settings_from_args(PhononSettings, args), structure=args.structure)
     print_site_drift(r)
+    print(r.headline())
     s = r["lifetime_summary"]
     freq = np.asarray(r["frequencies_thz"], float)
     n_low = int(np.sum(np.abs(freq) < 0.05))
     rigid = np.abs(np.asarray(r["rigid_body_frequencies_thz"], float))
     print(f"modes {len(freq)}, rigid-body {len(r['rigid_body_modes'])} "
           f"(max |f| {rigid.max():.4f} THz), |f| < 0.05 THz: {n_low}, imaginary: {len(r['imaginary_modes'])}")
-    print(f"median lifetime {s['median_lifetime_ps']:.2f} ps, below 1 ps: {100 * s['fraction_below_1ps']:.0f} %, "
-          f"resolved: {100 * s['resolved_fraction']:.0f} %")
+    print(f"lifetimes resolved: {100 * s['resolved_fraction']:.0f} %")
     print(f"written {Path(args.out) / 'phonons.json'}, dos.png, lifetimes.png")
     return 0

@@ -5,15 +5,11 @@ from __future__ import annotations
 import argparse
 
 from ..flows.settings import PolaronDiffractionSettings
-from .options import add_command, execute, settings_from_args
+from .options import execute, settings_from_args
 
 DESCRIPTION = ("Differential diffraction (pumped − dark) of CsPbBr3 nanocrystal ensembles for a displacement "
                "model, with the peak shift of each hkl along q (negative = inward) and the change of its "
                "integrated intensity.")
-
-
-def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    add_command(sub, "polaron-diffraction", help_text, DESCRIPTION, PolaronDiffractionSettings, run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
 
     polaron_settings(s)  # every physics check before any work
     summary = execute("polaron-diffraction", args, s)
-    print(f"{s.model} model, {summary['crystals']} crystal(s), {s.probe} {s.energy():g} keV")
+    print(f"{summary.headline()}; {s.probe} {s.energy():g} keV")
     print(f"{'hkl':>5} {'shift (1/Å)':>13} {'direction':>9} {'ΔI_int/I_int':>13}")
     for h, v in summary["peak_shifts"].items():
         d = "inward" if v["shift_inv_angstrom"] < 0 else "outward"

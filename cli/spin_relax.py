@@ -7,20 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from ..flows.settings import SpinRelaxSettings
-from .options import add_command, execute, settings_from_args
+from .options import execute, settings_from_args
 
 RESULT_FILES = ("singlet.extxyz", "triplet.extxyz", "spin.json", "displacement.png")
 
 
+POSITIONAL_HELP = "structure file (.extxyz); with --import-triplet the relaxed singlet"
 DESCRIPTION = ("Relax STRUCTURE in the singlet (S=0), compute the triplet (S=1) at that geometry, relax the "
                "triplet, and write OUT/singlet.extxyz, OUT/triplet.extxyz, OUT/spin.json (energies, Table-S2 "
                "regression in ppm) and OUT/displacement.png. A killed run resumes from OUT/.progress.")
-
-
-def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    add_command(sub, "spin-relax", help_text, DESCRIPTION, SpinRelaxSettings, run,
-                positional=("structure", {"help": "structure file (.extxyz); with --import-triplet the relaxed "
-                                                  "singlet"}))
 
 
 def summary(record: dict[str, Any], out: Path) -> str:

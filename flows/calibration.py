@@ -14,8 +14,7 @@ from typing import Any
 
 from ..errors import NclatticeError
 from ..provenance import provenance, structure_fingerprint
-from ..results import save_figure, write_json
-from ..structio import read_structure
+from ..results import save_figure
 from ..tasks.calibration import (
     DEFAULT_KEY,
     build_calibration,
@@ -28,17 +27,16 @@ from ..tasks.drift import apply_drift_policy
 from ..tasks.md import cpu_count
 from ..tasks.msd import lattice_directions, msd_from_frames, summarize
 from ..tasks.octahedra import octahedra_check
-from .common import load_inputs, load_potential_sets
+from .common import load_potential_sets, md_inputs
 from .mdruns import cached_md, md_settings, minimised_start, site_drift_summary, write_minimised
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, CalibrationOutcome
+from .registry import Inputs, prepared
 from .settings import CalibrationSettings
 
-DEFAULT_TEMPERATURES = [150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0]
 
-
-def run_calibration(structure: str | Path, settings: CalibrationSettings, out: str | Path,
+def run_calibration(structure: str | Path | Inputs, settings: CalibrationSettings, out: str | Path,
                     results: str | Path | None = None,
-                    overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                    overrides: dict[str, dict[str, Any]] | None = None) -> CalibrationOutcome:
     """Run the temperature series and write ``out/calibration.json``, ``calibration.png`` and
     ``minimised.extxyz`` (the annealed and minimised structure every temperature starts from).
 
@@ -50,7 +48,7 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     if settings.potentials:
         return run_force_field_calibrations(structure, settings, out, results, overrides)
     s = settings
-    atoms, pot = load_inputs(structure, s.potential)
+    structure, atoms, pot = md_inputs("calibrate", structure, s)
     temps = list(s.temperatures_k)
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
@@ -85,13 +83,14 @@ def run_calibration(structure: str | Path, settings: CalibrationSettings, out: s
     out_dir.mkdir(parents=True, exist_ok=True)
     write_minimised(out_dir, start, minimised)
     save_figure(plot_calibration(calibration), out_dir / "calibration.png")
-    write_json(out_dir / "calibration.json", calibration)  # last: its presence marks a complete result
-    return calibration
+    outcome = CalibrationOutcome.of(calibration)
+    outcome.to_json(out_dir)  # last: its presence marks a complete result
+    return outcome
 
 
-def run_force_field_calibrations(structure: str | Path, settings: CalibrationSettings, out: str | Path,
+def run_force_field_calibrations(structure: str | Path | Inputs, settings: CalibrationSettings, out: str | Path,
                                  results: str | Path | None = None,
-                                 overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+                                 overrides: dict[str, dict[str, Any]] | None = None) -> CalibrationOutcome:
     """One calibration per force field of ``settings.potentials`` (OUT/potentials/<set>/, MD runs
     cached in one shared folder), then OUT/calibration.json: the first set's calibration (the
     default set for 'all') with ``force_field_spread`` (tasks.calibration.force_field_spread) and
@@ -99,14 +98,16 @@ def run_force_field_calibrations(structure: str | Path, settings: CalibrationSet
     OUT/calibration_force_fields.png (⟨u²⟩(T) of every set)."""
     out_dir = Path(out)
     results_root = Path(results) if results else out_dir / "runs"
-    sets = load_potential_sets(set(read_structure(structure).get_chemical_symbols()), list(settings.potentials or []))
+    inputs = prepared("calibrate", settings, structure)
+    sets = load_potential_sets(set(inputs.atoms.get_chemical_symbols()), list(settings.potentials or []))
     calibrations: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
     for i, (spec, pot) in enumerate(sets, start=1):
         print(f"--- force field {i}/{len(sets)}: {pot.name} ---", flush=True)
         one = settings.model_copy(update={"potentials": None, "potential": spec})
-        calibrations[pot.name] = run_calibration(structure, one, out_dir / "potentials" / pot.name,
-                                                 results_root, overrides)
+        given = Inputs(structure=inputs.structure, atoms=inputs.atoms, potential=pot)  # read once, for every set
+        calibrations[pot.name] = run_calibration(given, one, out_dir / "potentials" / pot.name, results_root,
+                                                 overrides)
     spread = force_field_spread(calibrations)
     first = calibrations[sets[0][1].name]
     failed = [{**f, "potential": name} for name, c in calibrations.items() for f in c["failed"]]
@@ -121,8 +122,9 @@ def run_force_field_calibrations(structure: str | Path, settings: CalibrationSet
                                                                 f"WARNING force-field spread: {spread['warning']}"]))
     save_figure(plot_calibration(first), out_dir / "calibration.png")
     save_figure(plot_force_fields(calibrations), out_dir / "calibration_force_fields.png")
-    write_json(out_dir / "calibration.json", combined)  # last: its presence marks a complete result
-    return combined
+    outcome = CalibrationOutcome.of(combined)
+    outcome.to_json(out_dir)  # last: its presence marks a complete result
+    return outcome
 
 
 def _collect(runs: dict, summaries: dict, failed: list, protocol: dict, s: CalibrationSettings, atoms) -> None:
@@ -172,24 +174,11 @@ def debye_calibration_files(debye_temperatures: str, settings: CalibrationSettin
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_figure(plot_calibration(calibration), out_dir / "calibration.png")
-    write_json(out_dir / "calibration.json", {"schema_version": SCHEMA_VERSION, **calibration})
-    return calibration
+    outcome = CalibrationOutcome.of(calibration)
+    outcome.to_json(out_dir)
+    return outcome
 
 
 def comparison_figure(calibration: dict[str, Any], other: dict[str, Any], out: str | Path) -> Path:
     """OUT/calibration_compare.png: this calibration beside another one."""
     return save_figure(plot_calibration_comparison(calibration, other), Path(out) / "calibration_compare.png")
-
-
-def _fit_artifact(calibration: dict[str, Any]) -> None:
-    """The fit table in the Prefect UI (the JSON on disk is the result; this is for browsing)."""
-    from prefect.artifacts import create_table_artifact
-
-    rows = [{"group": k, "slope_angstrom2_per_k": f"{f['slope_angstrom2_per_k']:.4e}",
-             "slope_stderr": f"{f['slope_stderr']:.1e}", "intercept_angstrom2": f"{f['intercept_angstrom2']:.4f}",
-             "r2": f"{f['r2']:.4f}"} for k, f in calibration["fit"].items()]
-    try:
-        create_table_artifact(table=rows, key="calibration-fit",
-                              description=f"<u²>(T) fits of {calibration['structure']['formula']}")
-    except Exception as exc:  # never lose a finished calibration over a UI artifact
-        print(f"note: could not create the Prefect table artifact ({exc})")

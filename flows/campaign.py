@@ -20,7 +20,7 @@ import yaml
 
 from ..errors import NclatticeError
 from ..provenance import file_sha256, input_key
-from .registry import CAPABILITIES, Capability
+from .registry import CAPABILITIES, Capability, potential_for
 from .settings import BuildSettings, Settings, SettingsError
 
 REF = "@"  # "@item-name/file" refers to a file another item writes
@@ -263,18 +263,15 @@ def _build_structures(c: Campaign, lines: dict) -> None:
 
 
 def _check_potentials(c: Campaign, lines: dict) -> None:
-    """Every MD item has a potential covering its structure's elements (named, or a shipped default)."""
-    from ..potentials import default_for, load
-
+    """Every MD item has a potential covering its structure's elements (registry.potential_for, the
+    preflight's own check, here with the item's line; a potential file is relative to the spec)."""
     for i, it in enumerate(c.items):
         if not it.capability.md_cache:
             continue
-        symbols = set(c.atoms[it.structure].get_chemical_symbols())
         name = getattr(it.settings, "potential", None)
         at = ("analyses", i, "with", "potential") if name else ("analyses", i, "structure")
         try:
-            (load(resolve(name, c, c.path.parent) if Path(name).suffix else name) if name
-             else default_for(symbols)).check_covers(symbols)
+            potential_for(it.settings, set(c.atoms[it.structure].get_chemical_symbols()), c.path.parent)
         except NclatticeError as exc:
             raise _err(c.path, lines, at, str(exc)) from None
 

@@ -32,7 +32,7 @@ from ..provenance import input_key, provenance
 from ..results import read_json, write_json
 from ..structio import read_structure, write_structure
 from .campaign import Campaign, Item, item_dir, item_key, item_settings, load_campaign, resolve
-from .registry import capability
+from .registry import capability, preflight
 from .report import write_report
 
 LOCK = ".campaign.lock"
@@ -102,8 +102,8 @@ def run_item(entry: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
 
         name_this_job(call["campaign"], entry["name"])
     settings = cap.settings.parse(call["settings"])
-    cap.run(settings, Path(call["out"]), structure=call.get("structure"), data=call.get("data"),
-            results=call.get("results"))
+    inputs = preflight(cap, settings, call.get("structure"), call.get("data"))
+    cap.run(settings, Path(call["out"]), inputs=inputs, results=call.get("results"))
     return {**entry, "status": "completed", "wall_s": round(time.perf_counter() - t0, 2)}
 
 

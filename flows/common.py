@@ -1,28 +1,22 @@
-"""Small helpers shared by the flows (loading inputs)."""
+"""Small helpers shared by the flows (inputs of the MD capabilities)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ase import Atoms
+
 from ..errors import NclatticeError
-from ..potentials import PotentialSet, covering, default_for, load
-from ..structio import read_structure
+from ..potentials import PotentialSet, covering, load
+from .registry import Inputs, prepared
+from .settings import Settings
 
 
-def load_inputs(structure: str | Path, potential: str | None):
-    """Read a structure file and pick its potential (the shipped default when not given)."""
-    atoms = read_structure(structure)
-    pot: PotentialSet = load(potential) if potential else default_for(set(atoms.get_chemical_symbols()))
-    pot.check_covers(atoms.get_chemical_symbols())
-    print(("default " if not potential else "") + pot.summary_line(), flush=True)
-    return atoms, pot
-
-
-def ensure_out(out: str | Path) -> Path:
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise NclatticeError(f"--out '{path}' exists and is not a directory.")
-    return path
+def md_inputs(name: str, given: Inputs | str | Path, settings: Settings) -> tuple[Path, Atoms, PotentialSet]:
+    """An MD capability's structure file, its atoms and the potential (from preflight, or read now)."""
+    inputs = prepared(name, settings, given)
+    print(("default " if inputs.potential_is_default else "") + inputs.potential.summary_line(), flush=True)
+    return inputs.structure, inputs.atoms, inputs.potential
 
 
 def load_potential_sets(symbols: list[str] | set[str], names: list[str],

@@ -6,13 +6,12 @@ import csv
 import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..atomicio import write_text_atomic
 from ..provenance import provenance, structure_fingerprint
-from ..results import pyplot, save_figure, write_json
+from ..results import pyplot, save_figure
 from ..structures.labels import equivalent_diameter_nm
 from ..tasks.msd import diffraction_weights
 from ..tasks.pdf import (
@@ -24,20 +23,22 @@ from ..tasks.pdf import (
     pair_histograms,
     peak_near,
 )
-from .common import load_inputs
+from .common import md_inputs
 from .mdruns import cached_md, md_settings, minimised_start, site_drift_summary, write_minimised
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, DeltaTOutcome
+from .registry import Inputs
 from .settings import DeltaTSettings
 
 
-def run_delta_t(structure: str | Path, settings: DeltaTSettings, out: str | Path,
-                results: str | Path | None = None, smoothing_angstrom: float = 0.02) -> dict[str, Any]:
+def run_delta_t(structure: str | Path | Inputs, settings: DeltaTSettings, out: str | Path,
+                results: str | Path | None = None) -> DeltaTOutcome:
     """Write ``out/delta_g.csv`` (direct route), ``delta_g_fq.csv`` (F(Q) route), ``delta_t.json``, PNG and
     ``minimised.extxyz`` (the annealed and minimised start of both temperatures)."""
     s = settings
+    smoothing_angstrom = s.smoothing_angstrom
     t0_k, delta_t_k, r_max_angstrom = s.t0_k, s.delta_t_k, s.r_max_angstrom
     q_min_inv_angstrom, q_max_inv_angstrom = s.q_range_inv_angstrom
-    atoms, pot = load_inputs(structure, s.potential)
+    structure, atoms, pot = md_inputs("delta-t", structure, s)
     out_dir = Path(out)
     results_root = str(Path(results) if results else out_dir / "runs")
     # both temperatures start from the same annealed minimum
@@ -75,8 +76,9 @@ def run_delta_t(structure: str | Path, settings: DeltaTSettings, out: str | Path
         "provenance": provenance(seed=s.seed, potential=pot.record()),
     }
     save_figure(_plot(r, g0, g1, r_fq, gq0, gq1, t0_k, delta_t_k, peaks), out_dir / "delta_g.png")
-    write_json(out_dir / "delta_t.json", summary)  # last: its presence marks a complete result
-    return summary
+    outcome = DeltaTOutcome.of(summary)
+    outcome.to_json(out_dir)  # last: its presence marks a complete result
+    return outcome
 
 
 def _write_csv(path: Path, r, g0, g1) -> None:

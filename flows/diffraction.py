@@ -24,12 +24,13 @@ from ..structures import build_cspbbr3_superellipsoid
 from ..tasks import diffraction as dif
 from ..tasks import models
 from ..tasks.alignment import displacement_field
+from ..tasks.beams import DEFAULT_HKL
 from ..tasks.scattering import Probe, nearby_edges
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, DiffractionOutcome
+from .registry import Inputs, prepared
 from .settings import DiffractSettings, PolaronDiffractionSettings
 
 POLARON_MODELS = ("dft", "orthorhombic", "random-hole", "localized")
-DEFAULT_HKL = ("200", "110", "111", "400")
 
 
 # ---------------------------------------------------------------- settings
@@ -183,8 +184,9 @@ def compute_polaron_diffraction(s: PolaronSettings, out: Path, pair: tuple[Atoms
                "mean_size_nm": float(arrays["sizes_nm"].mean()) if log else None,
                "files": ["delta_intensity.npz", "peak_shifts.json", "delta_slices.png"],
                "wall_s": round(time.perf_counter() - t0, 2), "provenance": prov}
-    write_json(out / "result.json", summary)
-    return summary
+    outcome = DiffractionOutcome.of(summary)
+    outcome.to_json(out)
+    return outcome
 
 
 def compute_diffraction(atoms: Atoms, probe: Probe, out: Path, powder: dict | None = None,
@@ -225,8 +227,9 @@ def compute_diffraction(atoms: Atoms, probe: Probe, out: Path, powder: dict | No
     summary["wall_s"] = round(time.perf_counter() - t0, 2)
     summary["provenance"] = provenance(inputs_key=input_key("diffract", atoms, probe, powder or {},
                                                             [b.describe() for b in (grid or {}).get("boxes", [])]))
-    write_json(out / "result.json", summary)
-    return summary
+    outcome = DiffractionOutcome.of(summary)
+    outcome.to_json(out)
+    return outcome
 
 
 # ---------------------------------------------------------------- figures
@@ -353,10 +356,10 @@ def grid_boxes(s: DiffractSettings, atoms: Atoms) -> list[dif.QBox]:
     return [dif.QBox((0.0, 0.0, 0.0), s.q_max_inv_angstrom, s.points, flat, label=s.grid)]
 
 
-def run_diffract(structure: str | Path, settings: DiffractSettings, out: str | Path) -> dict:
+def run_diffract(structure: str | Path | Inputs, settings: DiffractSettings, out: str | Path) -> dict:
     s = settings
     probe = _probe(s)
-    atoms = read_structure(structure)
+    atoms = prepared("diffract", s, structure).atoms
     boxes = grid_boxes(s, atoms) if s.grid else None
     for sym in set(atoms.get_chemical_symbols()):
         probe.factor(sym, np.zeros(1))  # an unknown element fails here, before any output

@@ -10,7 +10,8 @@ from typing import Any, Literal, Self
 
 from pydantic import FiniteFloat, field_validator, model_validator
 
-from .settings import UedProfilesSettings, _float_list, opt
+from .settings import UedProfilesSettings
+from .settings.base import _float_list, opt
 
 
 class UedImagesSettings(UedProfilesSettings):
@@ -33,7 +34,9 @@ class UedImagesSettings(UedProfilesSettings):
     mask: str | None = opt(None, "mask image (TIFF, NPY, EDF), non-zero = masked", path=True)
     dark: str | None = opt(None, "dark frame, or a folder of dark frames (averaged)", path=True)
     bins: int | None = opt(None, "number of Q bins (default: one per pixel of radius)", ge=10, le=100_000)
-    pixel_splitting: Literal["bbox", "no", "full"] = opt("bbox", "pyFAI pixel splitting")
+    pixel_splitting: Literal["bbox", "no", "full"] = opt(
+        "no", "pyFAI pixel splitting; 'no' keeps the Q bins statistically independent, as the per-bin errors "
+              "assume (with bbox or full, neighbouring bins share pixels and ring-area errors come out too small)")
     normalize: Literal["none", "q-window", "monitor"] = opt("none", "per-frame normalisation: none, total counts "
                                                                     "in --norm-q-range, or the monitor")
     norm_q_range_inv_angstrom: tuple[FiniteFloat, FiniteFloat] | None = opt(

@@ -8,16 +8,18 @@ settings model, which the command line, campaigns and deployments call.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ..errors import NclatticeError
 from ..provenance import provenance
-from ..results import pyplot, save_figure, write_json
+from ..results import pyplot, save_figure
 from ..tasks import kinetics as kin
-from .outcomes import SCHEMA_VERSION
-from .settings import AugerSettings, OccupationSettings, StateFillingSettings, TrappingSettings
+from . import outcomes as oc
+from .settings import AugerSettings, OccupationSettings, OpticalOptions, StateFillingSettings, TrappingSettings
+
+O = TypeVar("O", bound=oc.Outcome)
 
 PAPER_AUGER_TIME_CONSTANT_PS = 200.0  # Guzelturk et al. 2021: single-exponential fit of ΔT(t), 2.1 mJ cm⁻², 510 nm
 
@@ -70,7 +72,7 @@ def _lattice_temperature(curves: dict[str, np.ndarray], exciton_energy_ev: float
 
 def auger(mean_excitons: float, tau_auger_ps: float, out: Path, n_nc: int = 20000, seed: int = 0,
           t_max_ps: float = 1000.0, n_times: int = 201, inputs: dict | None = None,
-          exciton_energy_ev: float | None = None, n_atoms: int | None = None) -> dict[str, Any]:
+          exciton_energy_ev: float | None = None, n_atoms: int | None = None) -> oc.AugerOutcome:
     """Auger heating (Gillespie) with the master-equation check and a single-exponential fit.
 
     With ``exciton_energy_ev`` and ``n_atoms`` the result also holds the lattice temperature rise
@@ -112,14 +114,13 @@ def auger(mean_excitons: float, tau_auger_ps: float, out: Path, n_nc: int = 2000
     }
     fig = _plot_heating(times, g, me_energy, closure, fit, "Auger heating: ⟨N⟩ = "
                         f"{mean_excitons:.3g}, τ_AR = {tau_auger_ps:g} ps", k_per_x)
-    _write(out, "auger", result, fig)
-    return result
+    return _write(out, oc.AugerOutcome.of(result), fig)
 
 
 def trapping(mean_excitons: float, tau_auger_ps: float, tau_trap_ps: float, out: Path,
              trap_energy: float = 0.0, n_nc: int = 5000, seed: int = 0, t_max_ps: float = 200.0,
              n_times: int = 201, inputs: dict | None = None, exciton_energy_ev: float | None = None,
-             n_atoms: int | None = None) -> dict[str, Any]:
+             n_atoms: int | None = None) -> oc.TrappingOutcome:
     """Auger heating competing with hot-hole surface trapping, against Auger alone (ΔT as in `auger`)."""
     times = _times(t_max_ps, n_times)
     with_trap = kin.auger_heating_gillespie(mean_excitons, tau_auger_ps, times, n_nc, seed,
@@ -145,11 +146,10 @@ def trapping(mean_excitons: float, tau_auger_ps: float, tau_trap_ps: float, out:
         "provenance": provenance(seed=seed, model="Auger heating with hot-hole trapping (Guzelturk et al. 2021)"),
     }
     fig = _plot_trapping(times, with_trap, alone, tau_trap_ps, k_per_x)
-    _write(out, "trapping", result, fig)
-    return result
+    return _write(out, oc.TrappingOutcome.of(result), fig)
 
 
-def occupation(gamma0_t: float, gamma_ratio: float, out: Path, inputs: dict | None = None) -> dict[str, Any]:
+def occupation(gamma0_t: float, gamma_ratio: float, out: Path, inputs: dict | None = None) -> oc.OccupationOutcome:
     """Resonant occupation P0, P1, P2 and mean pairs probed (Shen et al., supplement S2)."""
     occ = kin.occupation_model(gamma0_t, gamma_ratio)
     grid = np.linspace(0.0, max(3.0, 2 * gamma0_t), 121)
@@ -160,11 +160,10 @@ def occupation(gamma0_t: float, gamma_ratio: float, out: Path, inputs: dict | No
                         "p2": [c.p2 for c in curves], "mean_pairs": [c.mean_pairs for c in curves]},
               "inputs": {"gamma0_t": gamma0_t, "gamma_ratio": gamma_ratio, **(inputs or {})},
               "provenance": provenance(model="resonant occupation with absorption reduction (Shen et al., S2)")}
-    _write(out, "occupation", result, _plot_occupation(result))
-    return result
+    return _write(out, oc.OccupationOutcome.of(result), _plot_occupation(result))
 
 
-def state_filling(mean_excitations: float, p_trap: float, out: Path, **model: Any) -> dict[str, Any]:
+def state_filling(mean_excitations: float, p_trap: float, out: Path, **model: Any) -> oc.StateFillingOutcome:
     """Band-edge bleach, gain and n̄_eff with hot-carrier trapping (Vonk et al. 2025), plus curves vs n̄."""
     sf = kin.state_filling(mean_excitations, p_trap, **model)
     grid = np.linspace(0.0, max(12.0, 1.5 * mean_excitations), 97)
@@ -188,14 +187,13 @@ def state_filling(mean_excitations: float, p_trap: float, out: Path, **model: An
         "inputs": {"mean_excitations": mean_excitations, "p_trap": p_trap, "g_e": g_e, "g_h": g_h, **model},
         "provenance": provenance(model="state filling with hot-carrier trapping (Vonk et al. 2025)"),
     }
-    _write(out, "state_filling", result, _plot_state_filling(result, mean_excitations))
-    return result
+    return _write(out, oc.StateFillingOutcome.of(result), _plot_state_filling(result, mean_excitations))
 
 
-def _write(out: Path, name: str, result: dict, fig) -> None:
-    save_figure(fig, Path(out) / f"{name}.png")
-    # last: its presence marks a complete result
-    write_json(Path(out) / f"{name}.json", {"schema_version": SCHEMA_VERSION, **result})
+def _write(out: Path, outcome: O, fig) -> O:
+    save_figure(fig, Path(out) / outcome.file.replace(".json", ".png"))
+    outcome.to_json(Path(out))  # last: its presence marks a complete result
+    return outcome
 
 
 # ---------------------------------------------------------------- figures
@@ -272,29 +270,42 @@ def _plot_state_filling(result, n_bar):
 
 
 # ---------------------------------------------------------------- entries (settings in, result out)
-def run_auger(settings: AugerSettings, out: str | Path) -> dict[str, Any]:
+def mean_from(s: OpticalOptions, mean: float | None, name: str) -> tuple[float, dict[str, Any]]:
+    """⟨N⟩ given directly (option ``name``) or as σ·J from fluence, wavelength and cross-section."""
+    optical = (s.fluence_mj_cm2, s.wavelength_nm, s.cross_section_cm2)
+    if mean is not None and any(v is not None for v in optical):
+        raise NclatticeError(f"give either --{name} or --fluence-mj-cm2/--wavelength-nm/--cross-section-cm2.")
+    if mean is not None:
+        return mean, {"mean_from": "given"}
+    if any(v is None for v in optical):
+        raise NclatticeError(f"give --{name}, or all of --fluence-mj-cm2, --wavelength-nm and --cross-section-cm2.")
+    return kin.mean_excitations(*optical), {"fluence_mj_cm2": s.fluence_mj_cm2, "wavelength_nm": s.wavelength_nm,
+                                            "cross_section_cm2": s.cross_section_cm2, "mean_from": "sigma*J"}
+
+
+def run_auger(settings: AugerSettings, out: str | Path) -> oc.AugerOutcome:
     s = settings
-    mean, how = s.mean_from(s.mean_excitons, "mean-excitons")
+    mean, how = mean_from(s, s.mean_excitons, "mean-excitons")
     return auger(mean, s.tau_auger_ps, Path(out), n_nc=s.n_nc, seed=s.seed, t_max_ps=s.t_max_ps,
                  n_times=s.n_times, inputs=how, exciton_energy_ev=s.exciton_energy_ev, n_atoms=s.n_atoms)
 
 
-def run_trapping(settings: TrappingSettings, out: str | Path) -> dict[str, Any]:
+def run_trapping(settings: TrappingSettings, out: str | Path) -> oc.TrappingOutcome:
     s = settings
-    mean, how = s.mean_from(s.mean_excitons, "mean-excitons")
+    mean, how = mean_from(s, s.mean_excitons, "mean-excitons")
     return trapping(mean, s.tau_auger_ps, s.tau_trap_ps, Path(out), s.trap_energy, n_nc=s.n_nc, seed=s.seed,
                     t_max_ps=s.t_max_ps, n_times=s.n_times, inputs=how, exciton_energy_ev=s.exciton_energy_ev,
                     n_atoms=s.n_atoms)
 
 
-def run_occupation(settings: OccupationSettings, out: str | Path) -> dict[str, Any]:
-    g0t, how = settings.mean_from(settings.gamma0_t, "gamma0-t")
+def run_occupation(settings: OccupationSettings, out: str | Path) -> oc.OccupationOutcome:
+    g0t, how = mean_from(settings, settings.gamma0_t, "gamma0-t")
     return occupation(g0t, settings.gamma_ratio, Path(out), inputs=how)
 
 
-def run_state_filling(settings: StateFillingSettings, out: str | Path) -> dict[str, Any]:
+def run_state_filling(settings: StateFillingSettings, out: str | Path) -> oc.StateFillingOutcome:
     s = settings
-    n_bar, _ = s.mean_from(s.mean_excitations, "mean-excitations")
+    n_bar, _ = mean_from(s, s.mean_excitations, "mean-excitations")
     return state_filling(n_bar, s.p_trap, Path(out), g_e=s.g_e, g_h=s.g_h,
                          trap_oscillator_strength=s.trap_oscillator_strength,
                          untrapped_fraction=s.untrapped_fraction, stokes_shift_ev=s.stokes_shift_ev,

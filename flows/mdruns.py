@@ -13,6 +13,7 @@ to the worker's :class:`~nclattice.tasks.md.MDSettings`.
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -141,14 +142,19 @@ def load_trajectory(directory: Path, atoms: Atoms, settings: MDSettings) -> Traj
 
 
 def _report(message: str) -> None:
-    """Progress to the console and, inside a Prefect run, to its logs."""
-    print(f"  {message}", flush=True)
-    try:
-        from prefect import get_run_logger
+    """Progress to the console and, inside a Prefect run, to its logs.
 
+    Prefect is asked only when something already imported it (a ``--prefect`` run, a campaign): a
+    plain command never pays its import on a progress line.
+    """
+    print(f"  {message}", flush=True)
+    if "prefect.context" not in sys.modules:
+        return
+    from prefect.context import FlowRunContext, TaskRunContext
+    from prefect.logging import get_run_logger
+
+    if FlowRunContext.get() is not None or TaskRunContext.get() is not None:
         get_run_logger().info(message)
-    except Exception:  # outside a Prefect run there is no run logger: the console line suffices
-        pass
 
 
 def cached_md(atoms: Atoms, potential: PotentialSet, settings: MDSettings,

@@ -1,9 +1,12 @@
 """Typed result records of the capabilities: the keys each result file must hold, one headline each.
 
-A result file is JSON written last by its capability. These models read it back (``from_json``),
-check the keys the rest of the project relies on, and say in one line what came out
-(``headline``). Extra keys are kept as they are, and a file without ``schema_version`` (written
-before the field existed) loads as version 1, so existing result directories keep working.
+A result file is JSON written last by its capability: the flow builds its record, turns it into
+the capability's outcome (``of``), writes it with ``to_json`` and returns it. These models read
+it back (``from_json``), check the keys the rest of the project relies on, and say in one line
+what came out (``headline``, printed by the command line and the campaign report). An outcome
+also reads like the record it holds (``outcome["key"]``, ``"key" in outcome``, ``get``). Extra
+keys are kept as they are, and a file without ``schema_version`` (written before the field
+existed) loads as version 1, so existing result directories keep working.
 """
 
 from __future__ import annotations
@@ -82,10 +85,42 @@ class Outcome(BaseModel):
             raise NclatticeError(f"'{path}' is not a complete {cls.file} ({reason}); run the analysis again.") \
                 from None
 
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Self:
+        """The outcome of a record a flow built (numpy values converted as in the file)."""
+        from ..provenance import to_jsonable
+
+        try:
+            return cls.model_validate({"schema_version": SCHEMA_VERSION, **to_jsonable(record)})
+        except ValidationError as exc:
+            raise NclatticeError(f"the {cls.file} record is incomplete ({exc.errors()[0]['msg']}); "
+                                 "this is a bug in nclattice, please report it.") from None
+
     def to_json(self, path: str | Path) -> Path:
+        """Write the result file (atomically); ``path`` is the file or its folder."""
         from ..results import write_json
 
-        return write_json(Path(path), self.model_dump(mode="python"))
+        path = Path(path)
+        return write_json(path / self.file if path.is_dir() or not path.suffix else path,
+                          self.model_dump(mode="python", exclude_unset=True))
+
+    def __getitem__(self, key: str) -> Any:
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        extra = self.model_extra or {}
+        if key in extra:
+            return extra[key]
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        """As for the record: a declared field counts when the record held it (defaults do not)."""
+        return key in self.model_fields_set or key in (self.model_extra or {})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def keys(self) -> list[str]:
+        return [k for k in type(self).model_fields if k in self.model_fields_set] + list(self.model_extra or {})
 
     def headline(self) -> str:
         return f"{self.file} (schema {self.schema_version})"
@@ -200,8 +235,19 @@ def _fit_warning(what: str, value: float | None, stderr: float | None, limit: fl
 class CalibrationOutcome(Outcome):
     file: ClassVar[str] = "calibration.json"
     temperatures_k: list[float]
-    fit: dict[str, dict[str, Any]]
+    fit: dict[str, dict[str, Any]]  # per group (element, region, diffraction_weighted): <u²> = a + bT
     failed: list[dict[str, Any]] = []
+    msd_angstrom2: dict[str, list[float]] = {}
+    msd_stderr_angstrom2: dict[str, list[float | None]] = {}
+    directional_msd_1d_angstrom2: dict[str, Any] = {}
+    fit_directional_1d: dict[str, Any] = {}
+    md_protocol: dict[str, Any] = {}  # per temperature: minimisation, anneal, atoms off their sites
+    structure: dict[str, Any] = {}
+    potential_validation: dict[str, Any] | None = None
+    settings: dict[str, Any] = {}
+    msd_definition: str | None = None
+    wall_s: float | None = None
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         f = self.fit["diffraction_weighted"]
@@ -242,7 +288,16 @@ class DeltaTOutcome(Outcome):
     file: ClassVar[str] = "delta_t.json"
     t0_k: float
     t1_k: float
-    peaks: dict[str, dict[str, Any]]
+    peaks: dict[str, dict[str, Any]]  # per wurtzite peak: ΔG(r) at the centre and flanks, broadening
+    probe: str | None = None
+    weights: dict[str, float] = {}
+    mean_temperature_k: list[float] = []
+    frames: list[int] = []
+    smoothing_angstrom: float | None = None
+    md_protocol: dict[str, Any] = {}
+    q_range_inv_angstrom: list[float] = []
+    structure: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         broad = [k for k, v in self.peaks.items() if v["broadening"]]
@@ -284,6 +339,22 @@ class PhononOutcome(Outcome):
     file: ClassVar[str] = "phonons.json"
     frequencies_thz: list[float]
     lifetime_summary: dict[str, Any]
+    rigid_body_modes: list[int] = []
+    rigid_body_frequencies_thz: list[float] = []
+    imaginary_modes: list[int] = []
+    lifetimes_ps: list[float | None] = []
+    lifetimes_fit_ps: list[float | None] = []
+    lifetime_resolved: list[bool] = []
+    frequencies_md_thz: list[float | None] = []
+    lifetime_method: str | None = None
+    md_mean_temperature_k: float | None = None
+    dos: dict[str, Any] = {}
+    minimization: dict[str, Any] = {}
+    timings_s: dict[str, Any] = {}
+    modes: str | None = None
+    structure: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         s = self.lifetime_summary
@@ -491,11 +562,43 @@ class UedImagesOutcome(Outcome):
                 f"{len(self.rejected)} rejected")
 
 
-class AugerOutcome(Outcome):
-    file: ClassVar[str] = "auger.json"
+class _LatticeTemperature(Outcome):
+    """With an exciton energy and the atom count: the heating curves as a lattice ΔT (Dulong-Petit)."""
+
+    heat_capacity_ev_per_k: float | None = None
+    kelvin_per_exciton_energy: float | None = None
+    lattice_temperature_note: str | None = None
+    delta_t_k: list[float] | None = None
+    delta_t_stderr_k: list[float] | None = None
+
+
+class _HeatingCurve(_LatticeTemperature):
+    """A Gillespie heating curve of an NC ensemble (energies in band-edge exciton energies per NC)."""
+
     time_constant_ps: float
+    times_ps: list[float] = []
+    delta_energy_per_nc: list[float] = []
+    delta_energy_stderr: list[float] = []
+    excitons_mean: list[float] = []
+    time_constant_stderr_ps: float | None = None
+    time_constant_ci95_ps: list[float | None] | None = None
+    amplitude: float | None = None
+    energy_unit: str = "one band-edge exciton's energy per NC"
+    inputs: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
+
+
+class AugerOutcome(_HeatingCurve):
+    file: ClassVar[str] = "auger.json"
     final_excitons_mean: float
+    rise_time_63_ps: float | None = None
+    master_equation_time_constant_by_window_ps: dict[str, Any] = {}
+    final_energy_per_nc: float | None = None
+    master_equation: dict[str, Any] = {}
+    poisson_closure_delta_energy_per_nc: list[float] = []
+    paper_time_constant_ps: float | None = None
     delta_t_end_k: float | None = None
+    delta_t_complete_k: float | None = None
 
     def headline(self) -> str:
         dt = "" if self.delta_t_end_k is None else f", lattice ΔT at the end {self.delta_t_end_k:.1f} K"
@@ -526,10 +629,13 @@ class AugerOutcome(Outcome):
                              "(ps), Gillespie ensemble against master equation, and ⟨N⟩ excitons per NC."}
 
 
-class TrappingOutcome(Outcome):
+class TrappingOutcome(_HeatingCurve):
     file: ClassVar[str] = "trapping.json"
     suppression_factor: float | None
-    time_constant_ps: float
+    delta_energy_per_nc_auger_only: list[float] = []
+    trapped_mean: list[float] = []
+    time_constant_auger_only_ps: float | None = None
+    delta_t_auger_only_k: list[float] | None = None
 
     def headline(self) -> str:
         s = "n/a" if self.suppression_factor is None else f"{self.suppression_factor:.2f}x"
@@ -566,6 +672,11 @@ class OccupationOutcome(Outcome):
     p1: float
     p2: float
     mean_pairs: float
+    gamma0_t: float | None = None
+    gamma_ratio: float | None = None
+    # "curve" (the same quantities against gamma0_t) stays an extra key: tests/test_outcomes.py reads it as one
+    inputs: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         return f"P0 = {self.p0:.3f}, P1 = {self.p1:.3f}, P2 = {self.p2:.3f}, mean pairs = {self.mean_pairs:.3f}"
@@ -590,6 +701,17 @@ class StateFillingOutcome(Outcome):
     bleach_without_trapping: float
     n_eff: float | None
     gain_max: float
+    gain_max_without_trapping: float | None = None
+    mean_p_trap: float | None = None
+    bleach_unit: str | None = None
+    p_cool: dict[str, Any] = {}
+    gain_max_up_to_mean: float | None = None
+    bleach_at_saturation: float | None = None
+    gain_max_at_saturation: float | None = None
+    curve: dict[str, list[float | None]] = {}  # against the mean number of excitations
+    paper: dict[str, Any] = {}  # the measured values of Vonk et al. 2025
+    inputs: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         n_eff = "above the trap-free maximum" if self.n_eff is None else f"{self.n_eff:.2f}"

@@ -16,7 +16,7 @@ from ..cache import cached
 from ..errors import NclatticeError
 from ..potentials import PotentialSet
 from ..provenance import input_key, provenance, structure_fingerprint
-from ..results import pyplot, read_json, save_arrays, save_figure, write_json
+from ..results import pyplot, read_json, save_arrays, save_figure
 from ..tasks.phonons import (
     Modes,
     dense_hessian_fits,
@@ -29,9 +29,10 @@ from ..tasks.phonons import (
     normal_modes_sparse,
     projection_weights,
 )
-from .common import load_inputs
+from .common import md_inputs
 from .mdruns import cached_md, md_settings, minimised_start, site_drift_summary, write_minimised
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, PhononOutcome
+from .registry import Inputs
 from .settings import PhononSettings
 
 
@@ -74,7 +75,7 @@ def cached_modes(atoms, potential: PotentialSet, fmax: float, step: float, resul
     return value
 
 
-def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path,
+def run_phonons(structure: str | Path | Inputs, settings: PhononSettings, out: str | Path,
                 results: str | Path | None = None) -> dict[str, Any]:
     """Write ``out/phonons.json``, ``dos.png``, ``lifetimes.png`` and ``minimised.extxyz`` (the annealed
     and minimised structure whose Hessian gives the modes). Crystals whose dense
@@ -83,7 +84,7 @@ def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path
     s = settings
     temperature_k, window_ps, dos_sigma_thz, sparse_modes = s.temperature_k, s.window_ps, s.dos_sigma_thz, \
         s.sparse_modes
-    atoms, pot = load_inputs(structure, s.potential)
+    structure, atoms, pot = md_inputs("phonons", structure, s)
     if sparse_modes is None and not dense_hessian_fits(len(atoms)):
         sparse_modes = 300
     if sparse_modes is not None and not 6 < sparse_modes < 3 * len(atoms) - 1:
@@ -94,8 +95,8 @@ def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path
     results_root = str(Path(results) if results else out_dir / "runs")
     # the Hessian at the annealed minimum (its minimisation only tightens the force tolerance to --fmax)
     start, minimised = minimised_start(atoms, pot, s, results_root, s.seed)
-    modes, minimized, record, timings = cached_modes(start, pot, s.fmax_ev_per_angstrom, 0.005, results_root,
-                                                     sparse_modes)
+    modes, minimized, record, timings = cached_modes(start, pot, s.fmax_ev_per_angstrom, s.fd_step_angstrom,
+                                                     results_root, sparse_modes)
     relaxed = start.copy()
     relaxed.positions = minimized
     traj, _, _ = cached_md(relaxed, pot, md, results_root)
@@ -144,8 +145,9 @@ def run_phonons(structure: str | Path, settings: PhononSettings, out: str | Path
     save_figure(_plot_dos(grid, total, projected), out_dir / "dos.png")
     save_figure(_plot_lifetimes(freq, tau, life["resolved"], life["lifetimes_fit_ps"], temperature_k),
                 out_dir / "lifetimes.png")
-    write_json(out_dir / "phonons.json", result)  # last: its presence marks a complete result
-    return result
+    outcome = PhononOutcome.of(result)
+    outcome.to_json(out_dir)  # last: its presence marks a complete result
+    return outcome
 
 
 def _plot_dos(grid, total, projected):

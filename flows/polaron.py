@@ -17,8 +17,8 @@ then run the same flow on the cluster, one node per model, e.g. in a Slurm job::
 
     nclattice spin-relax tetra.extxyz --backend cp2k --cp2k-ranks 128 --out tetra_polaron
 
-or, for the five vacancy models side by side, ``polaron_models_flow(cells=5, backend="cp2k",
-backend_settings={"mpi_ranks": 128})`` through a Prefect deployment whose work pool runs on the
+or, for the five vacancy models side by side, ``nclattice.flows.deployments.polaron_models_flow(cells=5,
+backend="cp2k", backend_settings={"mpi_ranks": 128})`` through a Prefect deployment whose work pool runs on the
 cluster (a Dask runner from dask-jobqueue for one node per model). A killed job resumes from
 ``.progress``. A field computed elsewhere enters with ``--import-triplet``.
 """
@@ -28,7 +28,6 @@ from __future__ import annotations
 import shutil
 import warnings
 from dataclasses import asdict, dataclass, replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from ase import Atoms
 from ..cache import key_dir, key_lock
 from ..errors import NclatticeError
 from ..provenance import file_sha256, input_key, provenance, structure_fingerprint
-from ..results import read_json, save_arrays, save_figure, write_json
+from ..results import read_json, save_arrays, save_figure
 from ..structio import read_structure, write_structure
 from ..tasks.alignment import displacement_field
 from ..tasks.spin import (
@@ -57,7 +56,8 @@ from ..tasks.spin import (
     relax,
     single_point,
 )
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, SpinOutcome
+from .registry import Inputs, prepared
 from .settings import SpinRelaxSettings
 
 RESULT_FILES = ("singlet.extxyz", "triplet.extxyz", "spin.json", "displacement.png")
@@ -243,7 +243,7 @@ def write_outputs(out: Path, singlet: Atoms, triplet: Atoms, analysis: dict[str,
                             singlet.get_chemical_symbols(), analysis["regression"],
                             title=f"{singlet.get_chemical_formula('metal')}: triplet − singlet")
     save_figure(fig, out / "displacement.png")
-    write_json(out / "spin.json", record)
+    SpinOutcome.of(record).to_json(out)
 
 
 def structure_record(atoms: Atoms, path: Path | None) -> dict[str, Any]:
@@ -262,11 +262,11 @@ def spin_relax(atoms: Atoms, backend: str | Backend, settings: PolaronSettings, 
     done = out / "spin.json"
     if done.exists() and read_json(done).get("input_key") == key:
         print(f"already complete: {done}", flush=True)
-        return read_json(done)
+        return SpinOutcome.from_json(done)
     progress_dir = key_dir(out / PROGRESS_DIR, "spin-relax", key)
     with key_lock(progress_dir, waiting=lambda line: print(line, flush=True)):
         if done.exists() and read_json(done).get("input_key") == key:  # finished meanwhile
-            return read_json(done)
+            return SpinOutcome.from_json(done)
         run = run_polaron(atoms, backend, settings, progress_dir, progress)
         # an unconverged triplet may be written on request; without a singlet there is no triplet
         if not run.singlet.converged or (not run.triplet.converged and not allow_unconverged):
@@ -282,7 +282,7 @@ def spin_relax(atoms: Atoms, backend: str | Backend, settings: PolaronSettings, 
         write_outputs(out, run.singlet.atoms, run.triplet.atoms, analysis, record)
         if run.converged:  # the lock holder removes its own checkpoints
             shutil.rmtree(out / PROGRESS_DIR, ignore_errors=True)
-    return read_json(done)
+    return SpinOutcome.from_json(done)
 
 
 # ------------------------------------------------------------------ import and dry run
@@ -307,7 +307,7 @@ def import_field(singlet_path: Path, triplet_path: Path, settings: PolaronSettin
                          energies)
     record["imported_from"] = {"singlet": str(singlet_path), "triplet": str(triplet_path)}
     write_outputs(out, singlet, triplet, analysis, record)
-    return read_json(out / "spin.json")
+    return SpinOutcome.from_json(out)
 
 
 def write_cp2k_inputs(atoms: Atoms, backend, charge: int, out: Path, structure: Path | None = None) -> list[Path]:
@@ -334,38 +334,17 @@ def write_cp2k_inputs(atoms: Atoms, backend, charge: int, out: Path, structure: 
     return paths
 
 
-# ------------------------------------------------------------------ Prefect (campaigns)
-def _prefect():
-    from prefect import flow, task
-    from prefect.cache_policies import NO_CACHE
-    from prefect.task_runners import ThreadPoolTaskRunner
-
-    return flow, task, NO_CACHE, ThreadPoolTaskRunner
-
-
-def polaron_models_flow(cells: int = 5, vacancies: tuple[str, ...] = ("tetra", "box", "facet4"),
-                        out: str = "results/polaron_models", backend: str = "xtb",
-                        backend_settings: dict[str, Any] | None = None, fmax: float = 0.05,
-                        max_steps: int = 500, charge: int = 0) -> dict[str, Any]:
-    """Several Cs-vacancy models of one cube relaxed side by side; relaxation energies averaged."""
+# ------------------------------------------------------------------ ensembles (flows/deployments.py runs them)
+def write_vacancy_models(cells: int, vacancies: tuple[str, ...], out: Path) -> dict[str, str]:
+    """One charge-balanced CsPbBr3 cube per Cs-vacancy pattern, written to OUT/<pattern>/input.extxyz."""
     from ..structures import build_cspbbr3_cube
 
-    paths = {}
-    for v in vacancies:
-        atoms = build_cspbbr3_cube(cells, vacancies=v, charge_balance="require")
-        paths[v] = str(write_structure(atoms, Path(out) / v / "input.extxyz"))
-    return polaron_ensemble_flow(paths, out, backend, backend_settings, fmax, max_steps, charge)
+    return {v: str(write_structure(build_cspbbr3_cube(cells, vacancies=v, charge_balance="require"),
+                                   out / v / "input.extxyz")) for v in vacancies}
 
 
-def polaron_ensemble_flow(structures: dict[str, str], out: str, backend: str = "xtb",
-                          backend_settings: dict[str, Any] | None = None, fmax: float = 0.05,
-                          max_steps: int = 500, charge: int = 0) -> dict[str, Any]:
-    """Named structures relaxed concurrently (one Prefect task each) into OUT/<name>/."""
-    return _ensemble_flow_object()(structures, out, backend, backend_settings, fmax, max_steps,
-                                   charge)
-
-
-def _one(structure: str, out: str, backend: str, backend_settings, fmax, max_steps, charge):
+def relax_model(structure: str, out: str, backend: str, backend_settings, fmax, max_steps, charge):
+    """One model of an ensemble: its spin relaxation into ``out``."""
     atoms = read_structure(structure)
     be = make_backend(backend, **(backend_settings or {}))
     settings = PolaronSettings(fmax_ev_per_angstrom=fmax, max_steps=max_steps, charge=charge)
@@ -386,23 +365,6 @@ def summarize_models(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "relaxation_energy_std_ev": float(e.std(ddof=1)) if len(e) > 1 else None,
             "slope_ppm_mean": mean_slopes,
             "provenance": provenance()}
-
-
-@cache
-def _ensemble_flow_object():
-    flow, task, no_cache, runner = _prefect()
-    one = task(_one, name="spin-relax", cache_policy=no_cache)
-
-    @flow(name="polaron-models", task_runner=runner(max_workers=8))
-    def _flow(structures, out, backend, backend_settings, fmax, max_steps, charge):
-        futures = {name: one.submit(path, str(Path(out) / name), backend, backend_settings, fmax,
-                                    max_steps, charge) for name, path in structures.items()}
-        records = {name: f.result() for name, f in futures.items()}
-        summary = summarize_models(records)
-        write_json(Path(out) / "polaron_models.json", summary)
-        return summary
-
-    return _flow
 
 
 # ------------------------------------------------------------------ entry (settings in, result out)
@@ -428,15 +390,16 @@ def physics_settings(s: SpinRelaxSettings) -> PolaronSettings:
     return settings
 
 
-def run_spin_relax(structure: str | Path, settings: SpinRelaxSettings, out: str | Path,
+def run_spin_relax(structure: str | Path | Inputs, settings: SpinRelaxSettings, out: str | Path,
                    progress=print_progress) -> dict[str, Any]:
     """Relax (or import, or dry-run) one structure; returns the spin.json record (or the dry-run files)."""
-    s, out, structure = settings, Path(out), Path(structure)
+    s, out = settings, Path(out)
+    inputs = prepared("spin-relax", s, structure)
+    structure, atoms = inputs.structure, inputs.atoms
     physics = physics_settings(s)
     backend = backend_for(s, out)
     if s.import_triplet is not None:
         return import_field(structure, Path(s.import_triplet), physics, out)
-    atoms = read_structure(structure)
     check_spin_parity(atoms, 3, s.charge)
     if s.dry_run:
         return {"dry_run": [str(p) for p in write_cp2k_inputs(atoms, backend, s.charge, out, structure)]}

@@ -1,7 +1,7 @@
 """UED analysis: Debye–Waller fit per delay, ΔT(t) with an MD calibration, kinetics fits.
 
-Composition only (physics in tasks/ued.py and tasks/kinetics.py). ``analyze`` takes plain
-arguments; ``run_ued`` takes the settings model (command line, campaigns, deployments).
+Composition only (physics in tasks/ued.py and tasks/kinetics.py). ``run_ued`` takes the data files
+(or preflight's parsed inputs) and the settings model (command line, campaigns, deployments).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import numpy as np
 
 from ..errors import NclatticeError
 from ..provenance import file_sha256, provenance
-from ..results import pyplot, save_figure, write_json
+from ..results import pyplot, save_figure
 from ..tasks import kinetics as kin
 from ..tasks import ued
-from .outcomes import SCHEMA_VERSION
+from .outcomes import SCHEMA_VERSION, UedOutcome
+from .registry import Inputs, prepared
 from .settings import UedSettings
 
 
@@ -151,21 +152,18 @@ def _temperature(delays, d, de, calibration, mean_excitons, heat_capacity) -> di
     return out
 
 
-def analyze(data: Sequence[Path], out: Path, calibration: Path | None = None,
-            calibration_key: str = "diffraction_weighted", lattice: Sequence[float] | None = None,
-            q2_max_fit: float = ued.Q2_DISORDER_THRESHOLD, z_threshold: float = 3.0,
-            through_origin: bool = False, fluence: float | None = None,
-            plot_delays: Sequence[float] | None = None, mean_excitons: float | None = None,
-            excitons_per_mj_cm2: float | None = None, n_atoms: int | None = None,
-            disorder_peaks: tuple[str, str] | None = None) -> dict[str, Any]:
-    """Whole analysis; writes OUT/ued.json, OUT/dw_vs_q2.png and OUT/delta_t.png (nothing on bad input)."""
-    if not (q2_max_fit > 0 and z_threshold > 0):
-        raise NclatticeError("--q2-max-fit and --z-threshold must be positive.")
-    series = load_series(data, lattice)
-    cal = load_calibration(calibration, calibration_key)
+def run_ued(data: Sequence[str | Path] | Inputs, settings: UedSettings, out: str | Path) -> UedOutcome:
+    """The analysis of ``data`` (one or more CSV files, or preflight's parsed inputs) with ``settings``;
+    writes OUT/ued.json, OUT/dw_vs_q2.png and OUT/delta_t.png (nothing on bad input)."""
+    inputs = prepared("ued", settings, data)
+    data, series, out = list(inputs.data), inputs.parsed, Path(out)
+    calibration = None if settings.calibration is None else Path(settings.calibration)
+    lattice, q2_max_fit, z_threshold = settings.lattice, settings.q2_max_fit, settings.z_threshold
+    mean_excitons, excitons_per_mj_cm2, n_atoms = settings.mean_excitons, settings.excitons_per_mj_cm2, \
+        settings.n_atoms
+    disorder_peaks = None if settings.disorder_peaks is None else tuple(settings.disorder_peaks)
+    cal = load_calibration(calibration, settings.calibration_key)
     heat = None if n_atoms is None else ued.dulong_petit_heat_capacity_ev_per_k(n_atoms)
-    if mean_excitons is not None and excitons_per_mj_cm2 is not None:
-        raise NclatticeError("give --mean-excitons or --excitons-per-mj-cm2, not both.")
     results = []
     for s in series:
         n_mean = mean_excitons
@@ -174,9 +172,9 @@ def analyze(data: Sequence[Path], out: Path, calibration: Path | None = None,
                 raise NclatticeError("--excitons-per-mj-cm2 needs a fluence_mj_cm2 column in the data.")
             n_mean = excitons_per_mj_cm2 * s.fluence_mj_cm2
         results.append(analyze_one(s, cal, q2_max_fit=q2_max_fit, z_threshold=z_threshold,
-                                   through_origin=through_origin, mean_excitons=n_mean,
+                                   through_origin=settings.through_origin, mean_excitons=n_mean,
                                    heat_capacity_ev_per_k=heat, disorder_peaks=disorder_peaks))
-    primary = _primary(series, fluence)
+    primary = _primary(series, settings.fluence)
     payload = {"schema_version": SCHEMA_VERSION, **results[primary],
                "primary_fluence_mj_cm2": series[primary].fluence_mj_cm2,
                "series": results, "fluence_scaling": _fluence_scaling(results),
@@ -193,13 +191,15 @@ def analyze(data: Sequence[Path], out: Path, calibration: Path | None = None,
                                                         "sha256": file_sha256(calibration)},
                "inputs": {"data": [str(p) for p in data], "data_sha256": [file_sha256(p) for p in data],
                           "lattice": None if lattice is None else list(lattice), "q2_max_fit": q2_max_fit,
-                          "z_threshold": z_threshold, "through_origin": through_origin, "n_atoms": n_atoms},
+                          "z_threshold": z_threshold, "through_origin": settings.through_origin,
+                          "n_atoms": n_atoms},
                "provenance": provenance(analysis="Debye–Waller per delay")}
     s, r = series[primary], results[primary]
-    save_figure(_plot_dw(s, r, plot_delays, q2_max_fit), Path(out) / "dw_vs_q2.png")
-    save_figure(_plot_time(r), Path(out) / "delta_t.png")
-    write_json(Path(out) / "ued.json", payload)
-    return payload
+    save_figure(_plot_dw(s, r, settings.plot_delays, q2_max_fit), out / "dw_vs_q2.png")
+    save_figure(_plot_time(r), out / "delta_t.png")
+    outcome = UedOutcome.of(payload)
+    outcome.to_json(out)
+    return outcome
 
 
 def _primary(series: list[ued.UedSeries], fluence: float | None) -> int:
@@ -298,10 +298,6 @@ def _plot_time(r: dict):
 
 
 # ---------------------------------------------------------------- entry (settings in, result out)
-def run_ued(data: Sequence[str | Path], settings: UedSettings, out: str | Path) -> dict[str, Any]:
-    """The analysis of ``data`` (one or more CSV files) with ``settings``; files under ``out``."""
-    s = settings
-    return analyze([Path(d) for d in data], Path(out), None if s.calibration is None else Path(s.calibration),
-                   s.calibration_key, s.lattice, s.q2_max_fit, s.z_threshold, s.through_origin, s.fluence,
-                   s.plot_delays, s.mean_excitons, s.excitons_per_mj_cm2, s.n_atoms,
-                   None if s.disorder_peaks is None else tuple(s.disorder_peaks))
+def parse_data(paths: Sequence[Path], settings: UedSettings) -> list[ued.UedSeries]:
+    """The data files of a `ued analyze` request, parsed (preflight calls this)."""
+    return load_series(paths, settings.lattice)

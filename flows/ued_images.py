@@ -13,6 +13,7 @@ import csv
 import io
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,15 @@ import numpy as np
 from ..atomicio import atomic_path, write_text_atomic
 from ..errors import NclatticeError
 from ..provenance import file_sha256, provenance
-from ..results import pyplot, save_figure, write_json
+from ..results import pyplot, save_figure
 from ..tasks import frames as fr
 from ..tasks import images as im
 from ..tasks import profiles as prof
 from ..tasks.ring_geometry import GeometryCheck, check_geometry
 from ..tasks.scattering import Probe
 from .images_settings import UedImagesSettings
+from .outcomes import UedImagesOutcome
+from .registry import Inputs, prepared
 
 OUTPUTS = ("profiles.h5", "frames.csv", "geometry.poni", "images_qa.png")
 
@@ -110,7 +113,7 @@ def _pass(src: fr.FrameSource, s: UedImagesSettings, geometry: im.Geometry, mask
 
 
 # ---------------------------------------------------------------- the capability
-def images(source: Path, out: Path, s: UedImagesSettings, show_progress: bool = True) -> dict[str, Any]:
+def images(source: Path, out: Path, s: UedImagesSettings, show_progress: bool = True) -> UedImagesOutcome:
     """Frames → profiles.h5 (+ frames.csv, geometry.poni, images_qa.png, images.json); with --structure the
     `ued profiles` analysis (ued.json, peaks.csv and its figures) in the same folder."""
     src = open_source(Path(source), s)
@@ -191,7 +194,9 @@ def _write(source: Path, out: Path, s: UedImagesSettings, src: fr.FrameSource, g
         "integration": {"engine": "pyFAI CSR matrix (pixel splitting '" + s.pixel_splitting + "'), one sparse "
                                   "matrix-vector product per frame; solid angle corrected; no polarisation "
                                   "correction", "seconds": run["seconds"],
-                        "frames_per_second": len(src) / max(run["seconds"], 1e-9)},
+                        "frames_per_second": len(src) / max(run["seconds"], 1e-9),
+                        "pixel_splitting": s.pixel_splitting,
+                        "adjacent_bin_correlation": integ.adjacent_bin_correlation()},
         "normalization": {"mode": s.normalize, "q_window_inv_angstrom": s.norm_q_range_inv_angstrom,
                           "factor_range": [float(run["factors"].min()), float(run["factors"].max())]},
         "rejection": {"threshold": s.reject_threshold, "score_limit": run["limit"],
@@ -208,8 +213,9 @@ def _write(source: Path, out: Path, s: UedImagesSettings, src: fr.FrameSource, g
     }
     if analysis is not None:
         payload["analysis"] = {k: analysis[k] for k in ("delta_msd_angstrom2", "delta_msd_stderr") if k in analysis}
-    write_json(out / "images.json", payload)
-    return payload
+    outcome = UedImagesOutcome.of(payload)
+    outcome.to_json(out)
+    return outcome
 
 
 def _write_h5(path: Path, q: np.ndarray, avg: im.DelayAverage) -> Path:
@@ -288,6 +294,8 @@ def _plot_qa(src, geometry: im.Geometry, mask, run: dict, analysis: dict | None)
 
 
 # ---------------------------------------------------------------- entry (settings in, result out)
-def run_ued_images(data, settings: UedImagesSettings, out: str | Path) -> dict[str, Any]:
+def run_ued_images(data: Sequence[str | Path] | Inputs, settings: UedImagesSettings, out: str | Path
+                   ) -> UedImagesOutcome:
+    data = prepared("ued-images", settings, data).data
     return images(Path(data[0]), Path(out), settings)
 

@@ -20,16 +20,17 @@ import numpy as np
 from ..atomicio import write_text_atomic
 from ..errors import NclatticeError
 from ..provenance import file_sha256, provenance
-from ..results import pyplot, save_arrays, save_figure, write_json
+from ..results import pyplot, save_arrays, save_figure
 from ..structio import read_structure
 from ..tasks import decompose as dec
 from ..tasks import profiles as prof
 from ..tasks import ued
+from ..tasks.beams import DEFAULT_ENERGY_KEV
 from ..tasks.scattering import Probe
 from . import ued as ued_flow
+from .outcomes import DecompositionOutcome, UedOutcome
+from .registry import Inputs, prepared
 from .settings import UedDecomposeSettings, UedProfilesSettings
-
-DEFAULT_ENERGY_KEV = {"electron": 3700.0, "xray": 13.6}
 
 
 # ---------------------------------------------------------------- shared inputs
@@ -71,7 +72,8 @@ def profiles(path: Path, structure: Path, out: Path, calibration: Path | None = 
     """Rings of the structure fitted in every profile → peaks.csv → the `ued analyze` analysis.
 
     Writes OUT/peaks.csv, OUT/ring_covariance.npz (the covariance of I/I0 per delay, which the
-    Debye–Waller fit uses), OUT/ued.json (the keys of `ued analyze` plus rings and lattice strain),
+    Debye–Waller fit uses, and the covariance of Δ⟨u²⟩ between delays through the shared I0),
+    OUT/ued.json (the keys of `ued analyze` plus rings and lattice strain),
     OUT/ring_fit.png, OUT/dw_vs_q2.png, OUT/delta_t.png, OUT/strain.png (figures unless ``figures`` is False).
     """
     data, beam, atoms, error, i0, i0_err = _inputs(path, structure, probe, energy_kev)
@@ -118,14 +120,18 @@ def profiles(path: Path, structure: Path, out: Path, calibration: Path | None = 
     out = Path(out)
     write_text_atomic(out / "peaks.csv", ued.series_to_csv([series], f"ring intensities fitted from {path}"))
     save_arrays(out / "ring_covariance.npz", delays_ps=data.delays_ps, peaks=np.array(series.peaks),
-                q_inv_angstrom=series.q_inv_angstrom, covariance=rs.covariance)
+                q_inv_angstrom=series.q_inv_angstrom, covariance=rs.covariance,
+                reference_relative_covariance=rs.reference_relative_covariance,
+                delta_msd_covariance=ued.delay_covariance(series, ued.analyze_series(series, q2_max_fit, z_threshold),
+                                                          rs.reference_relative_covariance))
     if figures:
         save_figure(_plot_ring_fit(q[sel], i0[sel], data, sel, rs), out / "ring_fit.png")
         save_figure(ued_flow._plot_dw(series, result, plot_delays, q2_max_fit), out / "dw_vs_q2.png")
         save_figure(ued_flow._plot_time(result), out / "delta_t.png")
         save_figure(_plot_strain(data.delays_ps, rs), out / "strain.png")
-    write_json(out / "ued.json", payload)
-    return payload
+    outcome = UedOutcome.of(payload)
+    outcome.to_json(out)
+    return outcome
 
 
 def _conventions(q2_max_fit: float, z_threshold: float) -> dict[str, str]:
@@ -203,8 +209,9 @@ def decompose(path: Path, structure: Path, out: Path, heat: Path | None = None,
         save_figure(_plot_decomposition(q, delta, sigma, r, dg, fits_q, fits_r, data.delays_ps, plot_delays),
                     out / "decomposition_fits.png")
         save_figure(_plot_components(data.delays_ps, table), out / "decomposition_time.png")
-    write_json(out / "decomposition.json", payload)
-    return payload
+    outcome = DecompositionOutcome.of(payload)
+    outcome.to_json(out)
+    return outcome
 
 
 def _columns(fits: list[dec.DelayFit], md, cal: ued.MsdCalibration | None) -> dict[str, Any]:
@@ -337,16 +344,19 @@ def _path(value: str | None) -> Path | None:
     return None if value is None else Path(value)
 
 
-def run_ued_profiles(data: Sequence[str | Path], settings: UedProfilesSettings, out: str | Path) -> dict[str, Any]:
+def run_ued_profiles(data: Sequence[str | Path] | Inputs, settings: UedProfilesSettings, out: str | Path
+                     ) -> dict[str, Any]:
     s = settings
+    data = prepared("ued-profiles", s, data).data
     return profiles(Path(data[0]), Path(s.structure), Path(out), _path(s.calibration), s.calibration_key, s.probe,
                     s.energy_kev, *_q(s), s.resolution_inv_angstrom, s.min_ring_intensity,
                     s.fwhm_guess_inv_angstrom, s.knot_spacing_fwhm, s.q2_max_fit, s.z_threshold, s.plot_delays)
 
 
-def run_ued_decompose(data: Sequence[str | Path], settings: UedDecomposeSettings, out: str | Path
+def run_ued_decompose(data: Sequence[str | Path] | Inputs, settings: UedDecomposeSettings, out: str | Path
                       ) -> dict[str, Any]:
     s = settings
+    data = prepared("ued-decompose", s, data).data
     return decompose(Path(data[0]), Path(s.structure), Path(out), _path(s.heat), s.heat_model, _path(s.calibration),
                      s.calibration_key, s.probe, s.energy_kev, *_q(s), s.disorder_rms_angstrom, s.background_terms,
                      tuple(s.r_range_angstrom), s.plot_delays)

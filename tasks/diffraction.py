@@ -26,7 +26,6 @@ from scipy.spatial.distance import cdist
 from scipy.special import roots_legendre
 
 from ..errors import NclatticeError
-from . import lazy_prefect_tasks
 from .scattering import Probe
 
 # ---------------------------------------------------------------- species bookkeeping
@@ -697,10 +696,3 @@ def ensemble_intensity(members: Iterable[Member], boxes: Sequence[QBox], probe: 
             progress(ens.samples)
     return ens
 
-
-# ---------------------------------------------------------------- Prefect tasks (lazy)
-_TASKS = {"kinematic_intensity_task": "kinematic_intensity", "debye_intensity_task": "debye_intensity",
-          "ensemble_intensity_task": "ensemble_intensity", "peak_shift_task": "peak_shift"}
-
-
-__getattr__ = lazy_prefect_tasks(globals(), _TASKS)

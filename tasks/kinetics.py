@@ -23,7 +23,6 @@ import numpy as np
 import scipy  # submodules load on first use (scipy.stats alone costs ~0.3 s)
 
 from ..errors import NclatticeError
-from . import lazy_prefect_tasks
 
 HC_EV_NM = 1239.841984  # h·c in eV·nm
 EV_J = 1.602176634e-19
@@ -522,10 +521,3 @@ def fit_auger_heating(times_ps: np.ndarray, delta_t_k: np.ndarray, delta_t_stder
     return AugerFit(float(par[0]), float(err[0]), float(par[1]), float(err[1]),
                     float(resid @ resid / max(t.size - 2, 1)), model(np.asarray(times_ps, float), *par))
 
-
-# ---------------------------------------------------------------- Prefect tasks (lazy)
-_TASKS = {"auger_heating_task": "auger_heating_gillespie", "state_filling_task": "state_filling",
-          "occupation_task": "occupation_model", "fit_exponential_task": "fit_exponential"}
-
-
-__getattr__ = lazy_prefect_tasks(globals(), _TASKS)

@@ -578,6 +578,12 @@ class RingSeries:
     kept: np.ndarray            # which of the input rings were resolved in I0
     q_all: np.ndarray           # reference positions of all input rings
 
+    @property
+    def reference_relative_covariance(self) -> np.ndarray:
+        """cov(ln A0_j, ln A0_k) of the reported rings: the error every delay's I/I0 shares through I0."""
+        areas = self.reference.areas[self.kept]
+        return self.reference.covariance[np.ix_(self.kept, self.kept)] / np.outer(areas, areas)
+
 
 def ratio_covariance(areas: np.ndarray, cov: np.ndarray, ref_areas: np.ndarray, ref_cov: np.ndarray,
                      shared_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

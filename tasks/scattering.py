@@ -5,7 +5,9 @@ and converts to ``s = sinθ/λ = Q/4π`` only where it calls the tables.
 
 Tables used
 - X-ray f0(Q): Waasmaier & Kirfel, Acta Cryst. A51, 416 (1995), five-Gaussian fits valid
-  for s ≤ 6 Å⁻¹, read through ``xraydb`` (its ``Waasmaier`` table; neutral atoms or ions).
+  for s ≤ 6 Å⁻¹, from ``xraydb``'s database (its ``Waasmaier`` table; neutral atoms or ions), read
+  with sqlite3: importing xraydb itself loads SQLAlchemy, seconds that a diffraction command
+  would pay for a few table rows (the rows are checked against xraydb's own API in the tests).
 - X-ray anomalous f′, f″: Chantler, J. Phys. Chem. Ref. Data 24, 71 (1995) / NIST FFAST,
   through ``xraydb.f1_chantler`` and ``xraydb.f2_chantler`` (isolated-atom values).
   Caveat at 13.6 keV (the XFEL paper's energy): it lies just above the Pb L3 (13.035 keV),
@@ -53,7 +55,6 @@ HC_KEV_ANGSTROM = 12.398419843
 MOTT_BETHE_ANGSTROM = 1.0 / (8 * np.pi**2 * BOHR_ANGSTROM)  # 0.023934 Å
 PROBES = ("xray", "electron")
 ELECTRON_TABLES = ("kirkland", "mott-bethe")
-DEFAULT_ENERGY_KEV = {"xray": 13.6, "electron": 3700.0}
 
 
 def q_to_s(q_inv_angstrom: np.ndarray) -> np.ndarray:
@@ -61,17 +62,31 @@ def q_to_s(q_inv_angstrom: np.ndarray) -> np.ndarray:
     return np.asarray(q_inv_angstrom, float) / (4 * np.pi)
 
 
+def _xraydb_rows(sql: str, *args: object) -> list[tuple]:
+    """Rows of the database xraydb ships (read-only sqlite3; see the module docstring)."""
+    import sqlite3
+    from contextlib import closing
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec("xraydb")
+    path = Path(next(iter(spec.submodule_search_locations or []))) / "xraydb.sqlite" if spec else None
+    if path is None or not path.is_file():
+        raise NclatticeError("xraydb's database is not installed; reinstall nclattice's dependencies "
+                             "(pip install xraydb).")
+    with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+        return db.execute(sql, args).fetchall()
+
+
 @cache
 def _waasmaier_row(ion: str) -> tuple[int, float, np.ndarray, np.ndarray]:
-    import xraydb
-
-    rows = [r for r in xraydb.get_xraydb().get_cache("Waasmaier") if r.ion == ion]
+    rows = _xraydb_rows("SELECT atomic_number, offset, scale, exponents FROM Waasmaier WHERE ion = ? ORDER BY id",
+                        ion)
     if not rows:
         raise NclatticeError(f"no Waasmaier-Kirfel scattering factor for '{ion}'; "
                              "give an element symbol such as 'Pb' or an ion such as 'Br1-'.")
-    row = rows[0]
-    return (int(row.atomic_number), float(row.offset), np.array(json.loads(row.scale), float),
-            np.array(json.loads(row.exponents), float))
+    z, offset, scale, exponents = rows[0]
+    return int(z), float(offset), np.array(json.loads(scale), float), np.array(json.loads(exponents), float)
 
 
 def xray_f0(symbol: str, q_inv_angstrom: np.ndarray) -> np.ndarray:
@@ -92,13 +107,12 @@ def xray_anomalous(symbol: str, energy_kev: float) -> tuple[float, float]:
 
 def nearby_edges(symbols: list[str], energy_kev: float, window_kev: float = 1.0) -> list[dict]:
     """Absorption edges (K, L1-L3) of the given elements within ``window_kev`` of the energy."""
-    import xraydb
-
     found = []
     for element in sorted(set(symbols)):
-        for name, edge in xraydb.xray_edges(element).items():
-            if name in ("K", "L1", "L2", "L3") and abs(edge.energy / 1e3 - energy_kev) <= window_kev:
-                found.append({"element": element, "edge": name, "energy_kev": edge.energy / 1e3})
+        rows = _xraydb_rows("SELECT iupac_symbol, absorption_edge FROM xray_levels WHERE element = ?", element)
+        for name, energy_ev in rows:
+            if name in ("K", "L1", "L2", "L3") and abs(energy_ev / 1e3 - energy_kev) <= window_kev:
+                found.append({"element": element, "edge": name, "energy_kev": energy_ev / 1e3})
     return sorted(found, key=lambda e: e["energy_kev"])
 
 

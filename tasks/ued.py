@@ -25,7 +25,6 @@ import numpy as np
 from scipy import stats
 
 from ..errors import NclatticeError
-from . import lazy_prefect_tasks
 
 K_B_EV_PER_K = 8.617333262e-5
 Q2_DISORDER_THRESHOLD = 40.0  # Å⁻²: Guzelturk 2021 finds heating-only linearity below, disorder above
@@ -372,6 +371,44 @@ def analyze_series(series: UedSeries, q2_max_fit: float = Q2_DISORDER_THRESHOLD,
     return DwSeries(series.delays_ps, fits, z_threshold, q2_max_fit)
 
 
+def delay_covariance(series: UedSeries, dw: DwSeries, reference_covariance: np.ndarray,
+                     through_origin: bool = False) -> np.ndarray:
+    """Covariance of Δ⟨u²⟩ between delays (n_delays × n_delays, Å⁴) when every I/I0 shares one I0.
+
+    ``reference_covariance``: relative covariance of the reference's peak intensities,
+    cov(ln I0_j, ln I0_k). Every −ln(I/I0) contains the same +ln I0, so two delays share
+    g_t · cov(ln I0) · g_t' where g_t = ∂Δ⟨u²⟩_t/∂ln I0 (from the delay's own fit, by finite
+    differences). The diagonal is each delay's full variance. Off the diagonal this is exact for
+    delays whose profiles are not themselves part of I0 (t > 0 when I0 is the pre-time-zero mean).
+    """
+    n_d, n_p = series.i_over_i0.shape
+    cov = series.covariance
+    grad = np.zeros((n_d, n_p))
+    step = 1e-6
+    for i in range(n_d):
+        for j in np.flatnonzero(np.isfinite(series.i_over_i0[i])):
+            bumped = series.i_over_i0[i].copy()
+            bumped[j] *= np.exp(-step)  # ln I0_j up by `step`: I/I0 down by the same factor
+            fit = fit_debye_waller(series.q_inv_angstrom, bumped, series.error[i], series.peaks, dw.q2_max_fit,
+                                   through_origin, None if cov is None else cov[i])
+            grad[i, j] = (fit.delta_msd_angstrom2 - dw.fits[i].delta_msd_angstrom2) / step
+    shared = grad @ np.asarray(reference_covariance, float) @ grad.T
+    np.fill_diagonal(shared, np.array([f.delta_msd_stderr for f in dw.fits]) ** 2)
+    return shared
+
+
+def whitened_residuals(residual: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+    """L⁻¹·r with C = L·Lᵀ: independent unit-variance values when C is the residuals' true covariance
+    (so their spread judges the errors' calibration even when the residuals are correlated)."""
+    return np.linalg.solve(np.linalg.cholesky(covariance), residual)
+
+
+def correlated_mean(values: np.ndarray, covariance: np.ndarray) -> tuple[float, float]:
+    """Generalised-least-squares mean of correlated values and its standard error."""
+    w = np.linalg.solve(covariance, np.ones(len(values)))
+    return float(w @ values / w.sum()), float(w.sum() ** -0.5)
+
+
 # ---------------------------------------------------------------- per peak and per direction
 def peak_msd(series: UedSeries) -> tuple[np.ndarray, np.ndarray]:
     """Per-peak ⟨Δu²⟩ along Q (1D, Å²) and its standard error: arrays (n_delays, n_peaks)."""
@@ -563,9 +600,3 @@ def synthesize_series(delays_ps: np.ndarray, peaks: Sequence[str], q_inv_angstro
                      noisy, err, fluence_mj_cm2, None if hkl is None else np.asarray(hkl, int),
                      None if lattice is None else tuple(lattice))
 
-
-# ---------------------------------------------------------------- Prefect tasks (lazy)
-_TASKS = {"analyze_series_task": "analyze_series", "parse_ued_csv_task": "parse_ued_csv"}
-
-
-__getattr__ = lazy_prefect_tasks(globals(), _TASKS)

@@ -68,12 +68,14 @@ CASES = [
     (["delta-t", "NC", "--delta-t", "0"], "non-zero"),
     (["delta-t", "NC", "--t0", "2990", "--delta-t", "50"], "outside"),
     (["delta-t", "NC", "--q-range", "5,1"], "--q-range"),
+    (["delta-t", "NC", "--smoothing", "-0.1"], "--smoothing"),
     # phonons
     (["phonons", "NC", "--temperature", "-5"], "--temperature"),
     (["phonons", "NC", "--fmax", "-1"], "--fmax"),
     (["phonons", "NC", "--anneal-k", "-300"], "--anneal-k"),
     (["phonons", "NC", "--dos-sigma", "nan"], "--dos-sigma"),
     (["phonons", "NC", "--md-ps", "10"], "twice the correlation window"),
+    (["phonons", "NC", "--fd-step", "0"], "--fd-step"),
     (["phonons", "GOLD"], "Au"),
     # spin-relax
     (["spin-relax", "NC", "--fmax", "0"], "--fmax"),

@@ -96,3 +96,15 @@ def test_prefect_flow_wrapper_runs_the_same_composition(tmp_path):
     settings = {"model": "orthorhombic", "sizes": "fixed:3", "samples": 1, "points": 9, "probe": "electron"}
     summary = polaron_diffraction_flow(out=str(tmp_path), settings=settings)
     assert summary["crystals"] == 1 and (tmp_path / "peak_shifts.json").exists()
+
+
+def test_the_structure_file_is_read_once(tmp_path, cube_file, monkeypatch):
+    """preflight reads the structure and hands it to the flow: one read per command (a read of an
+    11k-atom extxyz costs seconds)."""
+    import ase.io
+
+    reads = []
+    real = ase.io.read
+    monkeypatch.setattr(ase.io, "read", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    assert main(["diffract", str(cube_file), "--powder", "--q-points", "50", "--out", str(tmp_path / "d")]) == 0
+    assert [str(p) for p in reads] == [str(cube_file)]

@@ -10,7 +10,8 @@ import pytest
 from ase import Atoms
 
 from nclattice.cli import main
-from nclattice.flows.polaron import RESULT_FILES, polaron_ensemble_flow
+from nclattice.flows.deployments import polaron_ensemble_flow
+from nclattice.flows.polaron import RESULT_FILES
 from nclattice.structio import read_structure, write_structure
 from nclattice.tasks.cp2k_backend import find_cp2k
 

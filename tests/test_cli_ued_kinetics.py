@@ -173,7 +173,7 @@ def test_ued_bad_input_writes_nothing(tmp_path, capsys):
 
 def test_prefect_flow_wrapper(tmp_path):
     """The deployment entry point runs the same composition (slow: starts Prefect once)."""
-    from nclattice.flows.deployments import ued_flow
+    from nclattice.flows.deployments import ued_analyze_flow as ued_flow
 
     r = ued_flow(data=[str(write_case(tmp_path, False))], out=str(tmp_path / "flow"), settings={})
     assert (tmp_path / "flow" / "ued.json").exists() and r["localized_disorder_detected"] is False

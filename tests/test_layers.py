@@ -60,6 +60,23 @@ def test_help_and_build_do_not_import_prefect(tmp_path):
     assert (tmp_path / "x.extxyz").exists() and (tmp_path / "occ" / "occupation.json").exists()
 
 
+def test_calibrate_diffract_and_ued_without_prefect_option_import_no_prefect(tmp_path):
+    """A plain command runs in-process: no Prefect module (nor SQLAlchemy, which xraydb's own API
+    would load for the X-ray factor tables) is imported, even on MD progress lines."""
+    cal, csv = ROOT / "examples" / "calibration_synthetic.json", ROOT / "examples" / "cdse_cds_510nm_heating.csv"
+    _probe("from nclattice.cli import main\n"
+           "from nclattice.structio import write_structure\n"
+           "from nclattice.structures import build_cdse\n"
+           "write_structure(build_cdse(1.2), 's.extxyz')\n"
+           "assert main(['calibrate', 's.extxyz', '--temperatures', '200,300,400', '--equilibration-ps', '0.1',\n"
+           "             '--production-ps', '0.2', '--anneal-ps', '0.2', '--out', 'cal']) == 0\n"
+           "assert main(['diffract', 's.extxyz', '--powder', '--q-points', '50', '--out', 'dif']) == 0\n"
+           f"assert main(['ued', 'analyze', r'{csv}', '--calibration', r'{cal}', '--out', 'ued']) == 0\n"
+           "assert not [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'xraydb')]", tmp_path)
+    assert all((tmp_path / d / f).exists() for d, f in (("cal", "calibration.json"), ("dif", "result.json"),
+                                                         ("ued", "ued.json")))
+
+
 def test_a_built_wheel_carries_the_demo_and_data_without_packaging_warnings(tmp_path):
     """The demo campaign and the files it reads, and the potential data, travel with a normal install."""
     import zipfile

@@ -197,7 +197,10 @@ def test_ued_profiles_recovers_the_heating_and_agrees_with_ued_analyze(example, 
     assert not r["localized_disorder_detected"]
     assert np.abs(np.asarray(r["lattice_strain"]["strain"])).max() < 1e-4  # the model has no expansion
     # the same ΔT(t) as `ued analyze` on the per-peak table the example series was made from
-    table = ued_flow.analyze([EXAMPLES / "cdse_cds_510nm_heating.csv"], tmp_path / "a", cal, fluence=2.1)
+    from nclattice.flows.settings import UedSettings
+
+    table = ued_flow.run_ued([EXAMPLES / "cdse_cds_510nm_heating.csv"], UedSettings(calibration=str(cal), fluence=2.1),
+                             tmp_path / "a")
     common = np.isin(r["delays_ps"], table["delays_ps"])
     t_prof = np.asarray(r["delta_t_k"])[common]
     e_prof = np.asarray(r["delta_t_stat_stderr_k"])[common]

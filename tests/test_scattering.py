@@ -104,3 +104,23 @@ def test_kirkland_is_the_default_and_scales_with_gamma():
         Probe("electron", 3700.0, electron_factors="lobato")
     with pytest.raises(NclatticeError, match="neutral"):
         electron_factor("Cd2+", q, 50.0)
+
+
+def test_table_rows_read_directly_equal_xraydbs_own_api():
+    """f0 coefficients and edges come from xraydb's database through sqlite3; xraydb itself agrees."""
+    import json
+
+    import xraydb
+
+    from nclattice.tasks.scattering import _waasmaier_row
+
+    table = {r.ion: r for r in xraydb.get_xraydb().get_cache("Waasmaier")}
+    for ion in ("Cd", "Se", "Pb2+", "Br1-", "Cs"):
+        z, offset, a, b = _waasmaier_row(ion)
+        row = table[ion]
+        assert (z, offset) == (row.atomic_number, row.offset)
+        assert np.array_equal(a, json.loads(row.scale)) and np.array_equal(b, json.loads(row.exponents))
+    expected = sorted((el, name) for el in ("Pb", "Br", "Se", "Cd", "Cs")
+                      for name, e in xraydb.xray_edges(el).items()
+                      if name in ("K", "L1", "L2", "L3") and abs(e.energy / 1e3 - 13.6) <= 1.0)
+    assert sorted((e["element"], e["edge"]) for e in nearby_edges(["Cs", "Pb", "Br", "Se", "Cd"], 13.6)) == expected

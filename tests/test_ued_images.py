@@ -60,19 +60,23 @@ def tiff_series(crystal, tmp_path_factory):
 
 
 def test_integration_is_pyfai_and_recovers_the_rendered_profile():
-    """Our per-frame CSR product equals pyFAI's integrate1d, and ring areas equal the forward model's."""
+    """Our per-frame sparse product equals pyFAI's integrate1d (with and without pixel splitting), ring areas equal
+    the forward model's, and only pixel splitting correlates neighbouring bins."""
     g = kev_geometry()
     rings = (prof.Ring("a", (1, 1, 1), 8, 2.0, 1.0), prof.Ring("b", (2, 0, 0), 6, 3.2, 0.6))
     scene = sf.Scene(g, SHAPE, rings, np.array([-1.0]), fwhm_inv_angstrom=0.1, seed=1)
     clean = next(sf.clean_frames(scene, oversample=3))
     mask = sf.beam_stop(scene, 2.0)
     q_range = im.default_q_range(g, SHAPE, mask)
-    integ = im.build_integrator(g, SHAPE, mask, q_range, im.default_bins(g, q_range))
-    mine = integ.profile(clean)
-    ref = g.integrator(SHAPE).integrate1d(clean, im.default_bins(g, q_range), unit="q_A^-1", radial_range=q_range,
-                                          mask=mask.astype(np.int8))
-    keep = ref.sum_normalization > 0
-    assert np.allclose(mine, ref.intensity[keep], rtol=1e-5)
+    for split, correlation in (("bbox", (0.2, 0.5)), ("no", (0.0, 1e-9))):
+        integ = im.build_integrator(g, SHAPE, mask, q_range, im.default_bins(g, q_range), split)
+        mine = integ.profile(clean)
+        ref = g.integrator(SHAPE).integrate1d(clean, im.default_bins(g, q_range), unit="q_A^-1",
+                                              radial_range=q_range, mask=mask.astype(np.int8),
+                                              method=(split, "csr", "cython"))
+        keep = ref.sum_normalization > 0
+        assert np.allclose(mine, ref.intensity[keep], rtol=1e-5)
+        assert correlation[0] <= integ.adjacent_bin_correlation() <= correlation[1]
     q = integ.q_inv_angstrom
     model = scene.peak_counts * sf.radial_intensity(scene, q, 0.0)
     for qr in (2.0, 3.2):  # ring areas above the background: pixel averaging moves intensity, it keeps the area
@@ -279,3 +283,33 @@ def test_index_csv_without_structure(tiff_series, tmp_path):
     assert r["delays_ps"] == pytest.approx(DELAYS.tolist()) and r["n_frames"] == 21
     assert r["geometry_check"] is None and not (out / "ued.json").exists()
     assert r["normalization"]["factor_range"][1] / r["normalization"]["factor_range"][0] == pytest.approx(1.2)
+
+
+def test_delays_share_the_reference_error():
+    """Every −ln(I/I0) holds the same +ln I0: with equal relative errors σ at each delay and σ0 in I0,
+    two delays' Δ⟨u²⟩ correlate by σ0²/(σ² + σ0²) (analytic), and Monte-Carlo draws agree."""
+    from nclattice.tasks import ued
+
+    q = np.array([1.5, 2.0, 2.5, 3.0, 3.5])
+    truth = np.exp(-q**2 * 0.006 / 3)
+    sigma, sigma0, n_draws = 0.02, 0.01, 1500
+    rng = np.random.default_rng(3)
+    cov_one = np.diag((truth * np.hypot(sigma, sigma0)) ** 2)
+    msd = np.empty((n_draws, 2))
+    for k in range(n_draws):
+        ln_i0 = rng.normal(0, sigma0, q.size)
+        ratios = truth * np.exp(rng.normal(0, sigma, (2, q.size)) - ln_i0)
+        series = ued.UedSeries(np.array([1.0, 2.0]), tuple("abcde"), q, ratios, np.sqrt(np.diag(cov_one)) + 0 * ratios,
+                               covariance=np.array([cov_one, cov_one]))
+        dw = ued.analyze_series(series, q2_max_fit=20.0)
+        msd[k] = dw.column("delta_msd_angstrom2")
+    cov = ued.delay_covariance(series, dw, np.eye(q.size) * sigma0**2)
+    rho = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
+    assert rho == pytest.approx(sigma0**2 / (sigma**2 + sigma0**2), abs=0.02)
+    assert np.corrcoef(msd.T)[0, 1] == pytest.approx(rho, abs=0.08)          # 1500 draws: ±0.025 (1σ)
+    assert np.sqrt(cov[0, 0]) == pytest.approx(msd[:, 0].std(), rel=0.1)
+    white = np.array([ued.whitened_residuals(m - 0.006, cov) for m in msd])
+    assert np.cov(white.T) == pytest.approx(np.eye(2), abs=0.12)
+    _, err = ued.correlated_mean(msd[0], cov)
+    assert err**2 == pytest.approx((cov[0, 0] * cov[1, 1] - cov[0, 1] ** 2) / (cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]))
+    assert err**2 > (cov[0, 0] ** -1 + cov[1, 1] ** -1) ** -1  # more than if the two were independent
