@@ -105,6 +105,10 @@ def static_lammps(atoms: Atoms, potential: PotentialSet, fmax_ev_per_angstrom: f
     pbc = tuple(bool(x) for x in atoms.pbc)  # chains/sheets: periodic axes stay periodic
     if relax_box and not all(pbc):
         raise NclatticeError("relaxing the box needs a structure periodic along x, y and z.")
+    cell = atoms.cell.array
+    if any(pbc) and np.abs(cell - np.diag(np.diagonal(cell))).max() > 1e-9:
+        raise NclatticeError("static LAMMPS runs take orthogonal cells only; build the crystal with "
+                             "cubic=True or orthorhombic=True (ase.build.bulk).")
     boxed = atoms if all(pbc) else lammps_ready(atoms)  # what write_structure writes, as in MD
     shift = boxed.positions[0] - atoms.positions[0]
     masses = dict(zip(atoms.get_chemical_symbols(), atoms.get_masses(), strict=True))
