@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk
+from ase.data import atomic_masses, atomic_numbers
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS
 from phonopy import Phonopy
@@ -15,9 +16,10 @@ from nclattice.cli import main
 from nclattice.flows.phonons import run_phonons
 from nclattice.flows.settings import PhononSettings
 from nclattice.potentials import load
-from nclattice.structio import read_structure, write_structure
+from nclattice.structio import read_structure, species_order, write_structure
 from nclattice.structures import build_cdse, build_cdse_cds
-from nclattice.tasks.lammps_calc import lammps_calculator
+from nclattice.tasks.lammps_env import load_lammps
+from nclattice.tasks.md import charge_commands
 from nclattice.tasks.phonons import (
     damped_oscillator,
     density_of_states,
@@ -30,6 +32,22 @@ from nclattice.tasks.phonons import (
 )
 
 SW = load("zhou2013-sw")
+
+
+def lammps_calculator(atoms: Atoms, potential):
+    """ASE's LAMMPSlib with the set's commands: an independent second route to LAMMPS forces (ASE
+    builds the box and atoms itself, any cell shape; the project's workers take orthogonal cells)."""
+    load_lammps()  # preloads MPICH so that lammpslib's own import succeeds
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    order = species_order(atoms)
+    span = float(np.linalg.norm(np.ptp(atoms.positions, axis=0)))  # bounds every interatomic distance
+    cmds = charge_commands(potential, order) + potential.lammps_commands(
+        order, periodic=tuple(bool(x) for x in atoms.pbc), n_atoms=len(atoms), span_angstrom=span)
+    return LAMMPSlib(lmpcmds=cmds, atom_types={el: i for i, el in enumerate(order, start=1)},
+                     atom_type_masses={el: atomic_masses[atomic_numbers[el]] for el in order},
+                     lammps_header=["units metal", "atom_style atomic", "atom_modify map array sort 0 0"],
+                     keep_alive=True)
 
 
 @pytest.mark.parametrize("tau_ps", [0.5, 2.0, 8.0])
