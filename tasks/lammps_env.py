@@ -25,6 +25,13 @@ def mpi_library() -> Path | None:
 # single rank that talks to nobody; the shared-memory libfabric provider needs no socket at all,
 # and ranks on one node talk through it (tasks/lammps_launch.py)
 SHM_MPI_ENV = {"MPIR_CVAR_CH4_NETMOD": "ofi", "FI_PROVIDER": "shm"}
+# Several ranks on one node: libfabric's TCP provider on the loopback interface (listeners on
+# 127.0.0.1 only; the ranks' data goes through MPICH's own shared memory). Not the shm provider:
+# it names each rank's region in /dev/shm after the PID ('PID:0:0'); a region left by a killed
+# process whose PID comes round again makes it pick a longer name ('PID:0:0:RANDOM'), and MPICH's
+# address exchange, which assumes names of one length, then fails in MPI_Init ("Message ...
+# truncated; 22 bytes received but buffer size is 32"): the flaky 2-rank start seen under srun.
+LOOPBACK_MPI_ENV = {"MPIR_CVAR_CH4_NETMOD": "ofi", "FI_PROVIDER": "tcp", "FI_TCP_IFACE": "lo"}
 
 
 def _under_mpiexec() -> bool:

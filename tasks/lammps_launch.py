@@ -11,9 +11,11 @@ on ``ranks`` MPI ranks:
   (the default launcher of the wheel) keeps a control port open on 0.0.0.0 while the ranks run,
   even with ``-launcher fork``; gforker opens none.
 
-In both cases MPICH is told to talk over shared memory (:data:`SHM_MPI_ENV`): its default network
-module opens a listening TCP port on the external interface in every rank. So no process of a
-single-node run listens beyond loopback. :func:`run_worker` runs the command inside the machine's
+In both cases MPICH's network module is libfabric's TCP provider on the loopback interface
+(:data:`LOOPBACK_MPI_ENV`; the ranks exchange their data through MPICH's shared memory): its
+default opens a listening TCP port on the external interface in every rank. So no process of a
+single-node run listens beyond loopback. (One rank uses the shm provider, :data:`SHM_MPI_ENV`,
+and listens nowhere.) :func:`run_worker` runs the command inside the machine's
 worker slots (``threads x ranks``), streams its ``progress`` lines, and
 :func:`failure_cause` turns a failed run into the one telling line.
 
@@ -34,7 +36,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .lammps_env import SHM_MPI_ENV, load_lammps, worker_environment
+from .lammps_env import LOOPBACK_MPI_ENV, load_lammps, worker_environment
 
 FAILURE_FILE = "failure.txt"
 
@@ -81,12 +83,12 @@ def worker_command(module: str, spec_path: str | Path, ranks: int = 1, threads: 
 
 
 def launch_environment(threads: int = 1, ranks: int = 1) -> dict[str, str]:
-    """The worker's environment: one-rank runs as lammps_env says; several ranks on one node also talk
-    over shared memory only (a user's own FI_PROVIDER / MPIR_CVAR_CH4_NETMOD, e.g. for several
+    """The worker's environment: one-rank runs as lammps_env says; several ranks on one node use
+    the loopback interface only (a user's own FI_PROVIDER / MPIR_CVAR_CH4_NETMOD, e.g. for several
     nodes, is kept)."""
     env = worker_environment(threads, ranks)
     if ranks > 1 and os.environ.get("SLURM_JOB_NUM_NODES", "1") == "1":
-        for name, value in SHM_MPI_ENV.items():
+        for name, value in LOOPBACK_MPI_ENV.items():
             env.setdefault(name, value)
     return env
 
@@ -167,6 +169,13 @@ def die_with_parent() -> None:
 def open_lammps(log: str, threads: int = 1):
     """A LAMMPS instance with the worker's flags (:func:`lammps_flags`)."""
     return load_lammps()(cmdargs=lammps_flags(log, threads))
+
+
+def finish(lmp) -> None:
+    """Close LAMMPS and end MPI (MPI_Finalize): libfabric then removes the rank's /dev/shm region,
+    which a process that just exits leaves behind. Only on success: a rank that fails alone would
+    wait in MPI_Finalize for the others."""
+    lmp.finalize()
 
 
 def fail(work: Path, message: str) -> None:

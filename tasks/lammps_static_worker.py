@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .lammps_launch import die_with_parent, error_text, minimize_commands, open_lammps
+from .lammps_launch import die_with_parent, error_text, finish, minimize_commands, open_lammps
 from .lammps_launch import fail as _fail
 
 
@@ -40,6 +40,8 @@ def main(spec_path: str) -> None:
     except Exception as exc:  # LAMMPS raises its ERROR text as an exception
         origin, text = error_text(exc)
         _fail(work, f"{origin}: {text}")
+    else:
+        finish(lmp)
 
 
 def _forces(lmp, n: int, flat_positions: np.ndarray | None = None) -> np.ndarray:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .lammps_launch import die_with_parent, error_text, open_lammps
+from .lammps_launch import die_with_parent, error_text, finish, open_lammps
 from .lammps_launch import fail as _fail
 
 # LAMMPS errors that a too-large timestep or an unstable structure produces in a free crystal
@@ -35,6 +35,8 @@ def main(spec_path: str) -> None:
             text += (f" (atoms flew apart: the timestep {spec['timestep_fs']} fs is too large "
                      "or the structure is unstable)")
         _fail(work, f"{origin}: {text}")
+    else:
+        finish(lmp)
 
 
 def _progress(rank: int, phase: str, done: int, total: int) -> None:

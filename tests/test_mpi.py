@@ -86,19 +86,23 @@ from nclattice.potentials import load
 from nclattice.structures import build_cdse_cds
 from nclattice.tasks.lammps_launch import mpi_launcher
 from nclattice.tasks.md import MDSettings, run_nvt
-t = run_nvt(build_cdse_cds(1.5, 1), load("zhou2013-sw"), MDSettings(300, mpi_ranks=2, **json.loads(sys.argv[1])))
+t = run_nvt(build_cdse_cds(1.5, 1), load("zhou2013-sw"), MDSettings(300, mpi_ranks=2, **json.loads(sys.argv[1])),
+            workdir=sys.argv[2])
 print(json.dumps({"launcher": mpi_launcher(2)[0], "energy": t.minimization["energy_final_ev"]}))
 """
 
 
 @pytest.mark.slurm
-def test_two_ranks_run_under_srun_inside_a_slurm_job(nc, sw):
+def test_two_ranks_run_under_srun_inside_a_slurm_job(nc, sw, tmp_path):
     import json
 
     one = run_nvt(nc, sw, MDSettings(300, **{**MD, "production_ps": 0.2}))
     done = subprocess.run(["salloc", "-n", "2", "--mem=1G", "--time=5", sys.executable, "-c", SRUN_SCRIPT,
-                           json.dumps({**MD, "production_ps": 0.2})], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, (done.returncode, done.stdout[-1000:], done.stderr[-2000:])
+                           json.dumps({**MD, "production_ps": 0.2}), str(tmp_path / "md")],
+                          capture_output=True, text=True, timeout=300)
+    log = tmp_path / "md" / "log.lammps"  # kept: a failure shows what LAMMPS and MPICH said
+    assert done.returncode == 0, (done.returncode, done.stdout[-1000:], done.stderr[-2000:],
+                                  log.read_text()[-2000:] if log.exists() else "no log.lammps")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["launcher"] == "srun"
     assert abs(result["energy"] - one.minimization["energy_final_ev"]) / len(nc) < 1e-7, \
