@@ -18,7 +18,7 @@ from ase import Atoms
 
 from ..errors import NclatticeError
 from ..provenance import input_key, provenance
-from ..results import pyplot, save_arrays, save_figure, write_json
+from ..results import pyplot, save_arrays, save_figure
 from ..structio import read_structure
 from ..structures import build_cspbbr3_superellipsoid
 from ..tasks import diffraction as dif
@@ -26,7 +26,7 @@ from ..tasks import models
 from ..tasks.alignment import displacement_field
 from ..tasks.beams import DEFAULT_HKL
 from ..tasks.scattering import Probe, nearby_edges
-from .outcomes import SCHEMA_VERSION, DiffractionOutcome
+from .outcomes import SCHEMA_VERSION, DiffractionOutcome, PeakShiftsOutcome
 from .registry import Inputs, prepared
 from .settings import DiffractSettings, PolaronDiffractionSettings
 
@@ -174,7 +174,7 @@ def compute_polaron_diffraction(s: PolaronSettings, out: Path, pair: tuple[Atoms
     if any("hole_angstrom" in r for r in log):
         arrays["holes_angstrom"] = np.array([r["hole_angstrom"] for r in log])
     save_arrays(out / "delta_intensity.npz", **arrays)
-    write_json(out / "peak_shifts.json", {**shifts, "provenance": prov})
+    PeakShiftsOutcome.of({**shifts, "provenance": prov}).to_json(out)
     plot_delta_slices(boxes, dark, pumped, out / "delta_slices.png",
                       title=f"{s.model} model, {ens.samples} crystal(s)")
     summary = {"schema_version": SCHEMA_VERSION, "model": s.model, "crystals": ens.samples, "settings": settings,

@@ -68,6 +68,7 @@ class Outcome(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     file: ClassVar[str] = "result.json"
+    versioned: ClassVar[bool] = True  # False: ``of`` writes no schema_version (a file keyed by names, peak_shifts.json)
     schema_version: int = 1
 
     @classmethod
@@ -91,7 +92,8 @@ class Outcome(BaseModel):
         from ..provenance import to_jsonable
 
         try:
-            return cls.model_validate({"schema_version": SCHEMA_VERSION, **to_jsonable(record)})
+            version = {"schema_version": SCHEMA_VERSION} if cls.versioned else {}
+            return cls.model_validate({**version, **to_jsonable(record)})
         except ValidationError as exc:
             raise NclatticeError(f"the {cls.file} record is incomplete ({exc.errors()[0]['msg']}); "
                                  "this is a bug in nclattice, please report it.") from None
@@ -434,6 +436,49 @@ class SpinOutcome(Outcome):
         return {"displacement.png": "Triplet − singlet displacement along x, u_x, per element: top, coloured on "
                                     "the atoms' x-y positions (Å; colour scale u_x in Å); bottom, u_x (mÅ) against "
                                     "x (Å) with the linear strain fit (ppm)."}
+
+
+class SpinDryRunOutcome(Outcome):
+    """``spin-relax --backend cp2k --dry-run``: the CP2K inputs and command written, nothing run."""
+
+    file: ClassVar[str] = "cp2k/dry_run.json"
+    dry_run: list[str]  # the files written (inputs and the command line)
+
+    def headline(self) -> str:
+        return f"CP2K dry run: {len(self.dry_run)} file(s) written, nothing run"
+
+
+class PolaronEnsembleOutcome(Outcome):
+    """Mean and spread of the polaron relaxation energy and Table-S2 slopes over several models."""
+
+    file: ClassVar[str] = "polaron_models.json"
+    models: list[str]
+    relaxation_energy_ev: dict[str, float | None]  # per model
+    relaxation_energy_mean_ev: float
+    stokes_shift_mean_ev: float
+    relaxation_energy_std_ev: float | None = None  # None for one model
+    slope_ppm_mean: dict[str, Any] = {}  # per species: 3x3 mean slopes (NaN where no model had one)
+    provenance: dict[str, Any] = {}
+
+    def headline(self) -> str:
+        std = "" if self.relaxation_energy_std_ev is None else f" ± {1000 * self.relaxation_energy_std_ev:.1f}"
+        return (f"polaron relaxation energy {1000 * self.relaxation_energy_mean_ev:.1f}{std} meV over "
+                f"{len(self.models)} model(s)")
+
+
+class PeakShiftsOutcome(Outcome):
+    """Per hkl (the keys "200", "110", ...): peak shift, integrated change, warning, ... (extra keys)."""
+
+    file: ClassVar[str] = "peak_shifts.json"
+    versioned: ClassVar[bool] = False  # its keys are the hkl labels and provenance, as before
+    provenance: dict[str, Any] = {}
+
+    def peaks(self) -> dict[str, dict[str, Any]]:
+        return dict(self.model_extra or {})
+
+    def headline(self) -> str:
+        shifts = ", ".join(f"({h}) {v['shift_inv_angstrom']:+.2e}" for h, v in self.peaks().items())
+        return f"peak shifts (1/Å) {shifts}"
 
 
 class DiffractionOutcome(Outcome):
