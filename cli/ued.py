@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..flows.images_settings import UedImagesSettings
-from ..flows.settings import UedDecomposeSettings, UedProfilesSettings, UedSettings
+from ..flows.settings import UedDecomposeSettings, UedImagesSettings, UedProfilesSettings, UedSettings
 from . import Parser
 from .options import add_command, execute, settings_from_args
 
