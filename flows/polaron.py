@@ -254,7 +254,7 @@ def structure_record(atoms: Atoms, path: Path | None) -> dict[str, Any]:
 
 def spin_relax(atoms: Atoms, backend: str | Backend, settings: PolaronSettings, out: Path,
                source: Path | None = None, allow_unconverged: bool = False,
-               progress=print_progress) -> dict[str, Any]:
+               progress=print_progress) -> SpinOutcome:
     """Run (or reuse) the polaron calculation for one structure and write OUT's files."""
     backend = as_backend(backend)
     settings.validate()
@@ -297,7 +297,7 @@ def import_displacement_field(singlet_path: str | Path, triplet_path: str | Path
 
 
 def import_field(singlet_path: Path, triplet_path: Path, settings: PolaronSettings, out: Path
-                 ) -> dict[str, Any]:
+                 ) -> SpinOutcome:
     singlet, triplet = import_displacement_field(singlet_path, triplet_path)
     energies = {"energy_singlet_ev": singlet.info.get("energy_ev"),
                 "energy_triplet_relaxed_ev": triplet.info.get("energy_ev"),
