@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nclattice.flows.images_settings import UedImagesSettings
+from nclattice.flows.settings import UedImagesSettings
 from nclattice.tasks import images as im
 from nclattice.tasks import synthetic_frames as sf
 from nclattice.tasks.frames import read_image

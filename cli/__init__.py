@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
+from typing import Any
 
 from .. import __version__
 from ..errors import NclatticeError
@@ -21,20 +22,31 @@ from ..runtime import install_signal_handlers
 class Command:
     """One `nclattice` command. With ``capability`` (a registry name) the parser is made here: the
     positional input, --out/--prefect (and --results for MD), one option per field of the
-    capability's settings model, and ``run`` of ``module`` (under nclattice.cli) as the runner,
-    which prints the outcome. Without it, ``module.add_parser`` builds a command of its own
-    (options beyond a settings model, or sub-commands)."""
+    capability's settings model, the module's ``add_options(parser)`` where it has options beyond
+    the model, and ``runner`` of ``module`` (under nclattice.cli), which prints the outcome. With
+    ``actions``, a command with sub-commands made the same way (``nclattice ued profiles``).
+    Otherwise ``module.add_parser`` builds a command of its own (build, campaign, ...).
+
+    From the module: ``DESCRIPTION`` (a dict by sub-command for a group) and ``POSITIONAL_HELP``
+    (a dict by positional name where sub-commands differ)."""
 
     help: str
     module: str
     capability: str | None = None
-    positional: str | None = None  # name of the positional input (its help is the module's POSITIONAL_HELP)
+    positional: str | None = None  # name of the positional input
+    nargs: str | None = None  # of the positional: "?" (calibrate --apply needs none), "+" (several files)
+    runner: str = "run"
+    out_required: bool = True  # False: a mode without an output folder exists (calibrate --apply)
+    raw_description: bool = False  # the description is preformatted (a data format)
+    actions: dict[str, Command] = field(default_factory=dict)  # sub-commands
+    dest: str = "action"  # where argparse puts the chosen sub-command
 
 
 # the table of commands; a module is imported only when its command is chosen
 COMMANDS: dict[str, Command] = {
     "build": Command("build a nanocrystal model and write it (.extxyz or LAMMPS .data)", "build"),
-    "calibrate": Command("MD temperature series -> Debye-Waller <u²>(T) calibration", "calibrate"),
+    "calibrate": Command("MD temperature series -> Debye-Waller <u²>(T) calibration", "calibrate", "calibrate",
+                         "structure", nargs="?", out_required=False),
     "delta-t": Command("MD at T0 and T0+ΔT -> differential pair distribution function ΔG(r)", "delta_t",
                        "delta-t", "structure"),
     "phonons": Command("normal modes, phonon DOS and lifetimes of a nanocrystal", "phonons", "phonons", "structure"),
@@ -43,16 +55,40 @@ COMMANDS: dict[str, Command] = {
     "diffract": Command("powder and 3D kinematic diffraction of one structure", "diffract", "diffract", "structure"),
     "polaron-diffraction": Command("model ΔI around Bragg peaks for a polaron displacement model",
                                    "polaron_diffraction", "polaron-diffraction"),
-    "ued": Command("analyze UED Bragg-peak time series (Debye–Waller, ΔT, disorder)", "ued"),
+    "ued": Command("analyze UED Bragg-peak time series (Debye–Waller, ΔT, disorder)", "ued", actions={
+        "analyze": Command("Debye–Waller fit per delay, ΔT(t), localized-disorder test", "ued", "ued", "data",
+                           nargs="+", raw_description=True),
+        "profiles": Command("fit the structure's rings in radial profiles I(Q, t), then Debye–Waller", "ued",
+                            "ued-profiles", "profiles", runner="run_profiles"),
+        "decompose": Command("split ΔI(Q, t) into heating and localized surface disorder", "ued", "ued-decompose",
+                             "profiles", runner="run_decompose"),
+        "images": Command("detector frames (TIFF folder or HDF5 stack) -> radial profiles (pyFAI)", "ued",
+                          "ued-images", "source", runner="run_images")}),
     "potentials": Command("list the shipped interatomic potentials and their validation status", "potentials"),
-    "kinetics": Command("kinetic models: Auger heating, trapping, occupation, state filling", "kinetics"),
+    "kinetics": Command("kinetic models: Auger heating, trapping, occupation, state filling", "kinetics", actions={
+        "auger": Command("Auger heating by the Gillespie algorithm", "kinetics", "kinetics-auger"),
+        "trapping": Command("Auger heating competing with hot-hole surface trapping", "kinetics",
+                            "kinetics-trapping"),
+        "occupation": Command("resonant occupation P0, P1, P2", "kinetics", "kinetics-occupation"),
+        "state-filling": Command("band-edge bleach and gain with hot-carrier trapping", "kinetics",
+                                 "kinetics-state-filling")}, dest="model"),
     "campaign": Command("run a campaign file: nanocrystals x analyses, cached and resumable", "campaign"),
     "demo": Command("run the demonstration campaign (every capability on small systems)", "demo"),
 }
 
 
-def _add(sub: argparse._SubParsersAction, name: str, command: Command) -> None:
+def _by_name(table: Any, name: str) -> Any:
+    return table.get(name) if isinstance(table, dict) else table
+
+
+def _add(sub: argparse._SubParsersAction, name: str, command: Command, group: str | None = None) -> None:
     module = import_module(f"nclattice.cli.{command.module}")
+    if command.actions:
+        p = sub.add_parser(name, help=command.help, description=module.GROUP_DESCRIPTION)
+        actions = p.add_subparsers(dest=command.dest, required=True, parser_class=Parser)
+        for action, entry in command.actions.items():
+            _add(actions, action, entry, group=name)
+        return
     if command.capability is None:
         module.add_parser(sub, command.help)
         return
@@ -60,10 +96,16 @@ def _add(sub: argparse._SubParsersAction, name: str, command: Command) -> None:
     from .options import add_command
 
     cap = capability(command.capability)
-    positional = None if command.positional is None else \
-        (command.positional, {"help": getattr(module, "POSITIONAL_HELP", "structure file (.extxyz)")})
-    add_command(sub, name, command.help, module.DESCRIPTION, cap.settings, module.run, positional=positional,
-                md_cache=cap.md_cache)
+    positional = None
+    if command.positional is not None:
+        spec = {"help": _by_name(getattr(module, "POSITIONAL_HELP", "structure file (.extxyz)"), command.positional)}
+        positional = (command.positional, spec if command.nargs is None else {"nargs": command.nargs, **spec})
+    extra = {"formatter_class": argparse.RawDescriptionHelpFormatter} if command.raw_description else {}
+    description = _by_name(module.DESCRIPTION, name) if group else module.DESCRIPTION
+    p = add_command(sub, name, command.help, description, cap.settings, getattr(module, command.runner),
+                    positional=positional, md_cache=cap.md_cache, out_required=command.out_required, **extra)
+    if hasattr(module, "add_options"):
+        module.add_options(p)
 
 
 class Parser(argparse.ArgumentParser):

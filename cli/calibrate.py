@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import NclatticeError
 from ..flows.settings import CalibrationSettings
-from .options import add_command, execute, print_site_drift, settings_from_args
+from .options import execute, print_site_drift, settings_from_args
 
 DESCRIPTION = ("Run NVT MD of a nanocrystal at several temperatures, fit <u²> = a + bT per element/region and "
                "for the diffraction-weighted average, and write OUT/calibration.json, OUT/calibration.png and "
@@ -16,10 +16,11 @@ DESCRIPTION = ("Run NVT MD of a nanocrystal at several temperatures, fit <u²> =
                "With --apply, convert a measured Δ<u²> into ΔT ± σ instead.")
 
 
-def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = add_command(sub, "calibrate", help_text, DESCRIPTION, CalibrationSettings, run, md_cache=True,
-                    out_required=False,
-                    positional=("structure", {"nargs": "?", "help": "structure file (.extxyz from nclattice build)"}))
+POSITIONAL_HELP = "structure file (.extxyz from nclattice build)"
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """Beyond the settings model: --apply a calibration, the quantum Debye model, a comparison figure."""
     p.add_argument("--apply", metavar="CALIBRATION_JSON", help="convert --delta-msd with this calibration")
     p.add_argument("--delta-msd", type=float, help="measured 3D Δ<u²> in Å² (with --apply)")
     p.add_argument("--delta-msd-stderr", type=float, default=0.0, help="its standard error in Å²")
@@ -29,7 +30,6 @@ def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
                         "temperatures (e.g. Pb=111,Se=205); STRUCTURE, if given, sets the composition")
     p.add_argument("--compare", metavar="CALIBRATION_JSON",
                    help="also draw OUT/calibration_compare.png: this calibration beside another one")
-    p.set_defaults(func=run)
 
 
 def apply(args: argparse.Namespace) -> int:

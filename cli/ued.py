@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..flows.images_settings import UedImagesSettings
-from ..flows.settings import UedDecomposeSettings, UedProfilesSettings, UedSettings
-from . import Parser
-from .options import add_command, execute, settings_from_args
+from ..flows.settings import UedDecomposeSettings, UedImagesSettings, UedProfilesSettings, UedSettings
+from .options import execute, settings_from_args
 
 DATA_FORMAT = """CSV, one row per delay and peak, header
   delay_ps,peak,q_inv_angstrom,i_over_i0,error[,fluence_mj_cm2]
@@ -16,35 +14,27 @@ or s_inv_angstrom (s = 1/d = Q/2π) instead of q_inv_angstrom, or h,k,l columns 
 error = standard error of i_over_i0. Lines starting with '#' are comments."""
 
 
-PROFILES = ("profiles", {"help": "radial profiles: .csv, .npz, .h5/.hdf5"})
-
-
-def add_parser(sub: argparse._SubParsersAction, help_text: str) -> None:
-    p = sub.add_parser("ued", help=help_text, description="Ultrafast electron diffraction analysis.")
-    actions = p.add_subparsers(dest="action", required=True, parser_class=Parser)
-    add_command(actions, "analyze", "Debye–Waller fit per delay, ΔT(t), localized-disorder test",
-                "Per delay: weighted fit of -ln(I/I0) vs Q^2 below --q2-max-fit, delta_msd = 3 x slope (3D), "
-                "intercept test, high-Q disorder flags; Delta T = delta_msd / b with an MD calibration. Writes "
-                "OUT/ued.json, OUT/dw_vs_q2.png, OUT/delta_t.png.\n\nData format: " + DATA_FORMAT,
-                UedSettings, run, formatter_class=argparse.RawDescriptionHelpFormatter,
-                positional=("data", {"nargs": "+", "help": "CSV file(s); several fluences in one file or one "
-                                                           "per file"}))
-    add_command(actions, "profiles", "fit the structure's rings in radial profiles I(Q, t), then Debye–Waller",
-                "Radial profiles (CSV, NPZ, HDF5; see examples/README.md) → rings of --structure fitted per delay "
+GROUP_DESCRIPTION = "Ultrafast electron diffraction analysis."
+POSITIONAL_HELP = {"data": "CSV file(s); several fluences in one file or one per file",
+                   "profiles": "radial profiles: .csv, .npz, .h5/.hdf5",
+                   "source": "folder of TIFF frames (searched recursively) or HDF5 file"}
+DESCRIPTION = {  # per sub-command (the table in nclattice.cli.COMMANDS)
+    "analyze": "Per delay: weighted fit of -ln(I/I0) vs Q^2 below --q2-max-fit, delta_msd = 3 x slope (3D), "
+               "intercept test, high-Q disorder flags; Delta T = delta_msd / b with an MD calibration. Writes "
+               "OUT/ued.json, OUT/dw_vs_q2.png, OUT/delta_t.png.\n\nData format: " + DATA_FORMAT,
+    "profiles": "Radial profiles (CSV, NPZ, HDF5; see examples/README.md) → rings of --structure fitted per delay "
                 "→ OUT/peaks.csv and the `ued analyze` results in OUT/ued.json, with ring_fit.png, dw_vs_q2.png, "
-                "delta_t.png, strain.png.", UedProfilesSettings, run_profiles, positional=PROFILES)
-    add_command(actions, "decompose", "split ΔI(Q, t) into heating and localized surface disorder",
-                "Per delay: ΔI = heating + b(t)·(surface-disorder model) [+ background], weighted least squares "
-                "in Q and on ΔG(r). Writes OUT/decomposition.json, decomposition.csv, decomposition_fits.png, "
-                "decomposition_time.png.", UedDecomposeSettings, run_decompose, positional=PROFILES)
-    add_command(actions, "images", "detector frames (TIFF folder or HDF5 stack) -> radial profiles (pyFAI)",
-                "Azimuthal integration of every frame with pyFAI (geometry from --poni or --center/--distance-mm/"
-                "--pixel-um/--energy-kev), dark and mask, per-frame normalisation and outlier rejection, per-delay "
-                "averages with errors from the scatter of repeated frames. Writes OUT/profiles.h5 (the input of "
-                "`ued profiles`), frames.csv, geometry.poni, images_qa.png, images.json; with --structure also the "
-                "ring-position geometry check and the `ued profiles` analysis (ued.json, peaks.csv, figures).",
-                UedImagesSettings, run_images,
-                positional=("source", {"help": "folder of TIFF frames (searched recursively) or HDF5 file"}))
+                "delta_t.png, strain.png.",
+    "decompose": "Per delay: ΔI = heating + b(t)·(surface-disorder model) [+ background], weighted least squares "
+                 "in Q and on ΔG(r). Writes OUT/decomposition.json, decomposition.csv, decomposition_fits.png, "
+                 "decomposition_time.png.",
+    "images": "Azimuthal integration of every frame with pyFAI (geometry from --poni or --center/--distance-mm/"
+              "--pixel-um/--energy-kev), dark and mask, per-frame normalisation and outlier rejection, per-delay "
+              "averages with errors from the scatter of repeated frames. Writes OUT/profiles.h5 (the input of "
+              "`ued profiles`), frames.csv, geometry.poni, images_qa.png, images.json; with --structure also the "
+              "ring-position geometry check and the `ued profiles` analysis (ued.json, peaks.csv, figures).",
+}
+
 
 def run(args: argparse.Namespace) -> int:
     r = execute("ued", args, settings_from_args(UedSettings, args), data=args.data)

@@ -20,6 +20,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from .outcomes import PolaronEnsembleOutcome
 from .registry import CAPABILITIES, Capability, capability, preflight
 
 
@@ -83,17 +84,16 @@ def campaign_flow(spec: str, out: str) -> dict[str, Any]:
 @flow(name="polaron-models", task_runner=ThreadPoolTaskRunner(max_workers=8), log_prints=True)
 def polaron_ensemble_flow(structures: dict[str, str], out: str, backend: str = "xtb",
                           backend_settings: dict[str, Any] | None = None, fmax: float = 0.05,
-                          max_steps: int = 500, charge: int = 0) -> dict[str, Any]:
+                          max_steps: int = 500, charge: int = 0) -> PolaronEnsembleOutcome:
     """Named structures relaxed concurrently (one Prefect task each) into OUT/<name>/, averaged in
     OUT/polaron_models.json."""
-    from ..results import write_json
     from .polaron import relax_model, summarize_models
 
     one = task(relax_model, name="spin-relax", cache_policy=NO_CACHE)
     futures = {name: one.submit(path, str(Path(out) / name), backend, backend_settings, fmax, max_steps, charge)
                for name, path in structures.items()}
     summary = summarize_models({name: f.result() for name, f in futures.items()})
-    write_json(Path(out) / "polaron_models.json", summary)
+    summary.to_json(Path(out))
     return summary
 
 
@@ -101,7 +101,7 @@ def polaron_ensemble_flow(structures: dict[str, str], out: str, backend: str = "
 def polaron_models_flow(cells: int = 5, vacancies: tuple[str, ...] = ("tetra", "box", "facet4"),
                         out: str = "results/polaron_models", backend: str = "xtb",
                         backend_settings: dict[str, Any] | None = None, fmax: float = 0.05,
-                        max_steps: int = 500, charge: int = 0) -> dict[str, Any]:
+                        max_steps: int = 500, charge: int = 0) -> PolaronEnsembleOutcome:
     """Several Cs-vacancy models of one CsPbBr3 cube relaxed side by side; relaxation energies averaged."""
     from .polaron import write_vacancy_models
 

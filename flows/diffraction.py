@@ -18,7 +18,7 @@ from ase import Atoms
 
 from ..errors import NclatticeError
 from ..provenance import input_key, provenance
-from ..results import pyplot, save_arrays, save_figure, write_json
+from ..results import pyplot, save_arrays, save_figure
 from ..structio import read_structure
 from ..structures import build_cspbbr3_superellipsoid
 from ..tasks import diffraction as dif
@@ -26,7 +26,7 @@ from ..tasks import models
 from ..tasks.alignment import displacement_field
 from ..tasks.beams import DEFAULT_HKL
 from ..tasks.scattering import Probe, nearby_edges
-from .outcomes import SCHEMA_VERSION, DiffractionOutcome
+from .outcomes import SCHEMA_VERSION, DiffractionOutcome, PeakShiftsOutcome
 from .registry import Inputs, prepared
 from .settings import DiffractSettings, PolaronDiffractionSettings
 
@@ -149,7 +149,7 @@ def _progress(done: int, total: int, t0: float) -> None:
 
 
 def compute_polaron_diffraction(s: PolaronSettings, out: Path, pair: tuple[Atoms, Atoms] | None = None,
-                                show_progress: bool = True) -> dict:
+                                show_progress: bool = True) -> DiffractionOutcome:
     """Dark and pumped ensemble intensities around each hkl, ΔI, peak shifts, files and figure."""
     rng = np.random.default_rng(s.seed)
     boxes = s.boxes()
@@ -174,7 +174,7 @@ def compute_polaron_diffraction(s: PolaronSettings, out: Path, pair: tuple[Atoms
     if any("hole_angstrom" in r for r in log):
         arrays["holes_angstrom"] = np.array([r["hole_angstrom"] for r in log])
     save_arrays(out / "delta_intensity.npz", **arrays)
-    write_json(out / "peak_shifts.json", {**shifts, "provenance": prov})
+    PeakShiftsOutcome.of({**shifts, "provenance": prov}).to_json(out)
     plot_delta_slices(boxes, dark, pumped, out / "delta_slices.png",
                       title=f"{s.model} model, {ens.samples} crystal(s)")
     summary = {"schema_version": SCHEMA_VERSION, "model": s.model, "crystals": ens.samples, "settings": settings,
@@ -190,7 +190,7 @@ def compute_polaron_diffraction(s: PolaronSettings, out: Path, pair: tuple[Atoms
 
 
 def compute_diffraction(atoms: Atoms, probe: Probe, out: Path, powder: dict | None = None,
-                        grid: dict | None = None, method: str = "nufft") -> dict:
+                        grid: dict | None = None, method: str = "nufft") -> DiffractionOutcome:
     """Powder (Debye, S, F, G) and/or 3D intensity of one structure; files and figures."""
     t0 = time.perf_counter()
     symbols = atoms.get_chemical_symbols()
@@ -342,7 +342,7 @@ def relaxed_pair(spin_dir: str | Path) -> tuple[Atoms, Atoms]:
 
 
 def run_polaron_diffraction(settings: PolaronDiffractionSettings, out: str | Path,
-                            show_progress: bool = True) -> dict:
+                            show_progress: bool = True) -> DiffractionOutcome:
     ps = polaron_settings(settings)
     pair = relaxed_pair(settings.spin_dir) if settings.model == "dft" else None
     return compute_polaron_diffraction(ps, Path(out), pair, show_progress=show_progress)
@@ -356,7 +356,8 @@ def grid_boxes(s: DiffractSettings, atoms: Atoms) -> list[dif.QBox]:
     return [dif.QBox((0.0, 0.0, 0.0), s.q_max_inv_angstrom, s.points, flat, label=s.grid)]
 
 
-def run_diffract(structure: str | Path | Inputs, settings: DiffractSettings, out: str | Path) -> dict:
+def run_diffract(structure: str | Path | Inputs, settings: DiffractSettings, out: str | Path
+                 ) -> DiffractionOutcome:
     s = settings
     probe = _probe(s)
     atoms = prepared("diffract", s, structure).atoms

@@ -68,6 +68,7 @@ class Outcome(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     file: ClassVar[str] = "result.json"
+    versioned: ClassVar[bool] = True  # False: ``of`` writes no schema_version (a file keyed by names, peak_shifts.json)
     schema_version: int = 1
 
     @classmethod
@@ -91,7 +92,8 @@ class Outcome(BaseModel):
         from ..provenance import to_jsonable
 
         try:
-            return cls.model_validate({"schema_version": SCHEMA_VERSION, **to_jsonable(record)})
+            version = {"schema_version": SCHEMA_VERSION} if cls.versioned else {}
+            return cls.model_validate({**version, **to_jsonable(record)})
         except ValidationError as exc:
             raise NclatticeError(f"the {cls.file} record is incomplete ({exc.errors()[0]['msg']}); "
                                  "this is a bug in nclattice, please report it.") from None
@@ -401,8 +403,31 @@ class PhononOutcome(Outcome):
 
 class SpinOutcome(Outcome):
     file: ClassVar[str] = "spin.json"
-    backend: str
+    backend: str  # "xtb", "cp2k" or "imported"
     relaxation_energy_ev: float | None = None
+    backend_settings: dict[str, Any] | None = None
+    singlet_state: str | None = None  # cp2k: "closed-shell" or "broken-symmetry"
+    energy_singlet_ev: float | None = None
+    energy_triplet_vertical_ev: float | None = None
+    energy_triplet_relaxed_ev: float | None = None
+    stokes_shift_ev: float | None = None
+    adiabatic_gap_ev: float | None = None
+    vertical_gap_ev: float | None = None
+    converged: dict[str, bool | None] | None = None  # per state; None for imported geometries
+    structure: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
+    displacement_regression: dict[str, Any] = {}  # per species: slope_ppm, stderr_ppm (3x3), atoms
+    regression_layout: str | None = None
+    displacement_summary: dict[str, Any] = {}  # per species: max and rms displacement (Å)
+    radial_profile: dict[str, Any] = {}
+    input_key: str | None = None
+    max_force_ev_per_angstrom: dict[str, float | None] = {}
+    steps: dict[str, int | None] = {}
+    scf: dict[str, Any] = {}
+    log: dict[str, Any] = {}  # per state: (step, energy, fmax) rows
+    s_squared: dict[str, float | None] = {}
+    imported_from: dict[str, str] | None = None
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         e = "n/a" if self.relaxation_energy_ev is None else f"{1000 * self.relaxation_energy_ev:.1f} meV"
@@ -436,38 +461,96 @@ class SpinOutcome(Outcome):
                                     "x (Å) with the linear strain fit (ppm)."}
 
 
-class DiffractionOutcome(Outcome):
-    file: ClassVar[str] = "result.json"
-    files: list[str] = []
+class SpinDryRunOutcome(Outcome):
+    """``spin-relax --backend cp2k --dry-run``: the CP2K inputs and command written, nothing run."""
+
+    file: ClassVar[str] = "cp2k/dry_run.json"
+    dry_run: list[str]  # the files written (inputs and the command line)
 
     def headline(self) -> str:
-        extra = self.model_extra or {}
-        if "peak_shifts" in extra:
-            shifts = ", ".join(f"({h}) {v['shift_inv_angstrom']:+.2e}" for h, v in extra["peak_shifts"].items())
-            return f"{extra.get('model')} model, {extra.get('crystals')} crystal(s): peak shifts (1/Å) {shifts}"
-        return f"{extra.get('formula')}: {extra.get('atoms')} atoms; {', '.join(self.files)}"
+        return f"CP2K dry run: {len(self.dry_run)} file(s) written, nothing run"
+
+
+class PolaronEnsembleOutcome(Outcome):
+    """Mean and spread of the polaron relaxation energy and Table-S2 slopes over several models."""
+
+    file: ClassVar[str] = "polaron_models.json"
+    models: list[str]
+    relaxation_energy_ev: dict[str, float | None]  # per model
+    relaxation_energy_mean_ev: float
+    stokes_shift_mean_ev: float
+    relaxation_energy_std_ev: float | None = None  # None for one model
+    slope_ppm_mean: dict[str, Any] = {}  # per species: 3x3 mean slopes (NaN where no model had one)
+    provenance: dict[str, Any] = {}
+
+    def headline(self) -> str:
+        std = "" if self.relaxation_energy_std_ev is None else f" ± {1000 * self.relaxation_energy_std_ev:.1f}"
+        return (f"polaron relaxation energy {1000 * self.relaxation_energy_mean_ev:.1f}{std} meV over "
+                f"{len(self.models)} model(s)")
+
+
+class PeakShiftsOutcome(Outcome):
+    """Per hkl (the keys "200", "110", ...): peak shift, integrated change, warning, ... (extra keys)."""
+
+    file: ClassVar[str] = "peak_shifts.json"
+    versioned: ClassVar[bool] = False  # its keys are the hkl labels and provenance, as before
+    provenance: dict[str, Any] = {}
+
+    def peaks(self) -> dict[str, dict[str, Any]]:
+        return dict(self.model_extra or {})
+
+    def headline(self) -> str:
+        shifts = ", ".join(f"({h}) {v['shift_inv_angstrom']:+.2e}" for h, v in self.peaks().items())
+        return f"peak shifts (1/Å) {shifts}"
+
+
+class DiffractionOutcome(Outcome):
+    """``diffract`` (formula, atoms, probe, powder/grid) or ``polaron-diffraction`` (model, peak shifts).
+
+    Its list of warnings stays the extra key ``warnings`` (the name is the method below)."""
+
+    file: ClassVar[str] = "result.json"
+    files: list[str] = []
+    # diffract
+    atoms: int | None = None
+    formula: str | None = None
+    probe: dict[str, Any] = {}  # kind, energy_kev, wavelength_angstrom, form-factor tables
+    absorption_edges_within_1_kev: list[Any] = []
+    powder: dict[str, Any] = {}  # q_range_inv_angstrom, q_of_max_intensity
+    grid: list[dict[str, Any]] = []  # the reciprocal-space boxes
+    # polaron-diffraction
+    model: str | None = None
+    crystals: int | None = None
+    settings: dict[str, Any] = {}
+    peak_shifts: dict[str, dict[str, Any]] = {}  # per hkl: shift_inv_angstrom, integrated_change, warning
+    mean_size_nm: float | None = None
+    wall_s: float | None = None
+    provenance: dict[str, Any] = {}
+
+    def headline(self) -> str:
+        if "peak_shifts" in self:
+            shifts = ", ".join(f"({h}) {v['shift_inv_angstrom']:+.2e}" for h, v in self.peak_shifts.items())
+            return f"{self.model} model, {self.crystals} crystal(s): peak shifts (1/Å) {shifts}"
+        return f"{self.formula}: {self.atoms} atoms; {', '.join(self.files)}"
 
     def description(self) -> str:
-        extra = self.model_extra or {}
-        if "peak_shifts" in extra:
-            return (f"Bragg peak shifts when a polaron distorts the crystal ({extra.get('model')} displacement "
-                    f"model, {extra.get('crystals')} crystal(s)), as a diffraction pump-probe experiment sees them.")
-        return f"Diffraction intensities of {extra.get('formula')} ({extra.get('atoms')} atoms)."
+        if "peak_shifts" in self:
+            return (f"Bragg peak shifts when a polaron distorts the crystal ({self.model} displacement "
+                    f"model, {self.crystals} crystal(s)), as a diffraction pump-probe experiment sees them.")
+        return f"Diffraction intensities of {self.formula} ({self.atoms} atoms)."
 
     def numbers(self) -> list[Number]:
-        extra = self.model_extra or {}
-        if "peak_shifts" not in extra:
-            return [Number("atoms", "atoms", extra.get("atoms"))]
-        shifts = extra["peak_shifts"]
+        if "peak_shifts" not in self:
+            return [Number("atoms", "atoms", self.atoms)]
+        shifts = self.peak_shifts
         words = ", ".join(f"({h}) {'inward' if v['shift_inv_angstrom'] < 0 else 'outward'}" for h, v in shifts.items())
         out = [Number("peak_shifts", "peak shifts", text=words)]
         out += [Number(f"shift_{h}", f"({h}) peak shift", v["shift_inv_angstrom"], "Å⁻¹") for h, v in shifts.items()]
         return out
 
     def warnings(self) -> list[str]:
-        extra = self.model_extra or {}
-        listed = [str(w) for w in extra.get("warnings") or []]
-        per_peak = [str(v["warning"]) for v in (extra.get("peak_shifts") or {}).values() if v.get("warning")]
+        listed = [str(w) for w in (self.model_extra or {}).get("warnings") or []]
+        per_peak = [str(v["warning"]) for v in self.peak_shifts.values() if v.get("warning")]
         return super().warnings() + (listed or per_peak)
 
     def figures(self) -> dict[str, str]:
@@ -480,11 +563,52 @@ class DiffractionOutcome(Outcome):
 
 
 class UedOutcome(Outcome):
+    """``ued analyze`` and ``ued profiles``: Δ⟨u²⟩(t) from the Debye–Waller fit per delay, ΔT(t) with a
+    calibration. Columns are per delay; None where a delay had no fit."""
+
     file: ClassVar[str] = "ued.json"
     delays_ps: list[float]
-    delta_msd_angstrom2: list[float]
-    primary_fluence_mj_cm2: float | None = None
-    delta_t_k: list[float] | None = None
+    delta_msd_angstrom2: list[float | None]
+    primary_fluence_mj_cm2: float | None = None  # ued analyze: the series the headline numbers are of
+    delta_t_k: list[float | None] | None = None
+    fluence_mj_cm2: float | None = None
+    delta_msd_stderr: list[float | None] = []
+    slope_angstrom2: list[float | None] = []
+    intercept: list[float | None] = []
+    intercept_stderr: list[float | None] = []
+    intercept_z: list[float | None] = []
+    intercept_p_value: list[float | None] = []
+    chi2_reduced: list[float | None] = []
+    n_fit_peaks: list[int | None] = []
+    disorder_flags: list[Any] = []
+    disorder_summary: dict[str, Any] = {}
+    localized_disorder_detected: bool | None = None
+    peaks: dict[str, Any] = {}  # names, q_inv_angstrom, s_inv_angstrom, hkl
+    fits: dict[str, Any] = {}  # single/double exponential of Δ⟨u²⟩(t)
+    peak_msd: dict[str, Any] = {}  # per peak: ⟨Δu²⟩ along Q and its fit
+    direction_resolved: dict[str, Any] = {}  # per hkl family (with --lattice)
+    high_q_excess: dict[str, Any] = {}  # with --disorder-peaks
+    # with a calibration
+    delta_t_stderr_k: list[float | None] = []
+    delta_t_stat_stderr_k: list[float | None] = []
+    delta_t_force_field_systematic_k: list[float | None] | float | None = None
+    delta_t_per_force_field_k: dict[str, Any] = {}
+    force_field_estimator: str | None = None
+    force_field_warning: Any = None
+    fits_delta_t: dict[str, Any] = {}
+    delta_energy_ev: list[float | None] = []  # with --n-atoms
+    delta_energy_stderr_ev: list[float | None] = []
+    auger_fit: dict[str, Any] = {}  # with --mean-excitons
+    # ued analyze: every series; ued profiles: the rings fitted
+    series: list[dict[str, Any]] = []
+    fluence_scaling: list[Any] = []
+    rings: list[dict[str, Any]] = []
+    lattice_strain: dict[str, Any] = {}
+    ring_fit: dict[str, Any] = {}
+    conventions: dict[str, Any] = {}
+    calibration: dict[str, Any] | None = None
+    inputs: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         fluence = "" if self.primary_fluence_mj_cm2 is None else f" at {self.primary_fluence_mj_cm2:g} mJ/cm²"
@@ -735,10 +859,28 @@ class StateFillingOutcome(Outcome):
 
 
 class DecompositionOutcome(Outcome):
+    """Per delay: heating (Δ⟨u²⟩ or the MD run's amplitude a) plus b × the surface-disorder pattern."""
+
     file: ClassVar[str] = "decomposition.json"
     delays_ps: list[float]
     disorder_b: list[float]
     disorder_b_stderr: list[float]
+    fluence_mj_cm2: float | None = None
+    disorder_z: list[float | None] = []
+    chi2_reduced: list[float | None] = []
+    delta_msd_angstrom2: list[float | None] = []  # --heat-model debye-waller
+    delta_msd_stderr: list[float | None] = []
+    heat_amplitude_a: list[float | None] = []  # --heat DELTA_T_DIR
+    heat_amplitude_stderr: list[float | None] = []
+    delta_t_k: list[float | None] = []
+    delta_t_stderr_k: list[float | None] = []
+    delta_t_stat_stderr_k: list[float | None] = []
+    delta_t_force_field_systematic_k: list[float | None] | float | None = None
+    r_space: dict[str, Any] = {}  # the same columns from ΔG(r)
+    model: dict[str, Any] = {}  # heat and disorder models, equation
+    calibration: dict[str, Any] | None = None
+    inputs: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
 
     def headline(self) -> str:
         b, e = self.disorder_b[-1], self.disorder_b_stderr[-1]

@@ -56,7 +56,7 @@ from ..tasks.spin import (
     relax,
     single_point,
 )
-from .outcomes import SCHEMA_VERSION, SpinOutcome
+from .outcomes import SCHEMA_VERSION, PolaronEnsembleOutcome, SpinDryRunOutcome, SpinOutcome
 from .registry import Inputs, prepared
 from .settings import SpinRelaxSettings
 
@@ -254,7 +254,7 @@ def structure_record(atoms: Atoms, path: Path | None) -> dict[str, Any]:
 
 def spin_relax(atoms: Atoms, backend: str | Backend, settings: PolaronSettings, out: Path,
                source: Path | None = None, allow_unconverged: bool = False,
-               progress=print_progress) -> dict[str, Any]:
+               progress=print_progress) -> SpinOutcome:
     """Run (or reuse) the polaron calculation for one structure and write OUT's files."""
     backend = as_backend(backend)
     settings.validate()
@@ -297,7 +297,7 @@ def import_displacement_field(singlet_path: str | Path, triplet_path: str | Path
 
 
 def import_field(singlet_path: Path, triplet_path: Path, settings: PolaronSettings, out: Path
-                 ) -> dict[str, Any]:
+                 ) -> SpinOutcome:
     singlet, triplet = import_displacement_field(singlet_path, triplet_path)
     energies = {"energy_singlet_ev": singlet.info.get("energy_ev"),
                 "energy_triplet_relaxed_ev": triplet.info.get("energy_ev"),
@@ -351,7 +351,7 @@ def relax_model(structure: str, out: str, backend: str, backend_settings, fmax, 
     return spin_relax(atoms, be, settings, Path(out), source=Path(structure), progress=None)
 
 
-def summarize_models(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def summarize_models(records: dict[str, dict[str, Any]]) -> PolaronEnsembleOutcome:
     """Mean and spread of the relaxation energy and of the Table-S2 slopes over the models."""
     e = np.array([r["relaxation_energy_ev"] for r in records.values()], float)
     species = sorted(set.intersection(*(set(r["displacement_regression"]) for r in records.values())))
@@ -360,11 +360,12 @@ def summarize_models(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
     with warnings.catch_warnings():  # a species with no regression (one atom) stays NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         mean_slopes = {sp: np.nanmean(s, axis=0) for sp, s in slopes.items()}
-    return {"models": list(records), "relaxation_energy_ev": dict(zip(records, e.tolist(), strict=True)),
-            "relaxation_energy_mean_ev": float(e.mean()), "stokes_shift_mean_ev": float(2 * e.mean()),
-            "relaxation_energy_std_ev": float(e.std(ddof=1)) if len(e) > 1 else None,
-            "slope_ppm_mean": mean_slopes,
-            "provenance": provenance()}
+    return PolaronEnsembleOutcome.of(
+        {"models": list(records), "relaxation_energy_ev": dict(zip(records, e.tolist(), strict=True)),
+         "relaxation_energy_mean_ev": float(e.mean()), "stokes_shift_mean_ev": float(2 * e.mean()),
+         "relaxation_energy_std_ev": float(e.std(ddof=1)) if len(e) > 1 else None,
+         "slope_ppm_mean": mean_slopes,
+         "provenance": provenance()})
 
 
 # ------------------------------------------------------------------ entry (settings in, result out)
@@ -391,8 +392,8 @@ def physics_settings(s: SpinRelaxSettings) -> PolaronSettings:
 
 
 def run_spin_relax(structure: str | Path | Inputs, settings: SpinRelaxSettings, out: str | Path,
-                   progress=print_progress) -> dict[str, Any]:
-    """Relax (or import, or dry-run) one structure; returns the spin.json record (or the dry-run files)."""
+                   progress=print_progress) -> SpinOutcome | SpinDryRunOutcome:
+    """Relax (or import, or dry-run) one structure; returns spin.json's outcome (or the dry run's: files written)."""
     s, out = settings, Path(out)
     inputs = prepared("spin-relax", s, structure)
     structure, atoms = inputs.structure, inputs.atoms
@@ -402,7 +403,10 @@ def run_spin_relax(structure: str | Path | Inputs, settings: SpinRelaxSettings, 
         return import_field(structure, Path(s.import_triplet), physics, out)
     check_spin_parity(atoms, 3, s.charge)
     if s.dry_run:
-        return {"dry_run": [str(p) for p in write_cp2k_inputs(atoms, backend, s.charge, out, structure)]}
+        dry = SpinDryRunOutcome.of({"dry_run": [str(p) for p in write_cp2k_inputs(atoms, backend, s.charge, out,
+                                                                                   structure)]})
+        dry.to_json(out)
+        return dry
     if s.backend == "cp2k":
         backend.shell_command()  # fails now, with one line, if cp2k is not installed
     if progress is not None:

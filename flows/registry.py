@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import NclatticeError
 from . import outcomes as oc
 from . import settings as st
-from .images_settings import UedImagesSettings
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -92,7 +91,7 @@ CAPABILITIES: dict[str, Capability] = {c.name: c for c in (
     Capability("ued-decompose", st.UedDecomposeSettings, "ued_profiles:run_ued_decompose", "data", False,
                oc.DecompositionOutcome,
                help="radial profiles split into heating and surface disorder (OUT/decomposition.json)"),
-    Capability("ued-images", UedImagesSettings, "ued_images:run_ued_images", "data", False, oc.UedImagesOutcome,
+    Capability("ued-images", st.UedImagesSettings, "ued_images:run_ued_images", "data", False, oc.UedImagesOutcome,
                help="detector frames -> radial profiles (pyFAI), with a structure the ued profiles analysis "
                     "(OUT/images.json)", data_folders=True),
     Capability("kinetics-auger", st.AugerSettings, "kinetics:run_auger", "none", False, oc.AugerOutcome,

@@ -28,9 +28,9 @@ from ..tasks import images as im
 from ..tasks import profiles as prof
 from ..tasks.ring_geometry import GeometryCheck, check_geometry
 from ..tasks.scattering import Probe
-from .images_settings import UedImagesSettings
 from .outcomes import UedImagesOutcome
 from .registry import Inputs, prepared
+from .settings import UedImagesSettings
 
 OUTPUTS = ("profiles.h5", "frames.csv", "geometry.poni", "images_qa.png")
 

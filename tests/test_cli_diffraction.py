@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nclattice.cli import main
+from nclattice.flows.outcomes import PeakShiftsOutcome
 from nclattice.structio import write_structure
 from nclattice.structures import build_cspbbr3_cube
 
@@ -45,6 +46,7 @@ def test_polaron_random_hole_writes_peak_shifts(tmp_path, capsys):
         assert {"shift_inv_angstrom", "integrated_change", "integration_box"} <= set(shifts[h])
         assert shifts[h]["integration_box"]["half_width_inv_angstrom"] == 0.3
     assert "provenance" in shifts
+    assert set(PeakShiftsOutcome.from_json(out).peaks()) == set(shifts) - {"provenance"}  # hkl keys only
     with np.load(out / "delta_intensity.npz") as data:
         assert data["delta_110"].shape == (13, 13, 13) and data["holes_angstrom"].shape == (2, 3)
     assert (out / "delta_slices.png").stat().st_size > 10_000

@@ -11,6 +11,7 @@ from ase import Atoms
 
 from nclattice.cli import main
 from nclattice.flows.deployments import polaron_ensemble_flow
+from nclattice.flows.outcomes import PolaronEnsembleOutcome, SpinDryRunOutcome
 from nclattice.flows.polaron import RESULT_FILES
 from nclattice.structio import read_structure, write_structure
 from nclattice.tasks.cp2k_backend import find_cp2k
@@ -92,6 +93,8 @@ def test_cp2k_dry_run_writes_the_inputs(cluster, tmp_path, capsys):
     assert triplet.count("\n         Cs ") == 4
     assert "mpirun -np 4" in (out / "cp2k" / "command.txt").read_text()
     assert "UNRESTRICTED_KOHN_SHAM" not in singlet  # the closed-shell singlet by default
+    written = SpinDryRunOutcome.from_json(out).dry_run  # OUT/cp2k/dry_run.json lists what was written
+    assert str(out / "cp2k" / "singlet.inp") in written and str(out / "cp2k" / "command.txt") in written
     bs = tmp_path / "bs"
     assert main(["spin-relax", str(cluster), "--backend", "cp2k", "--dry-run", "--singlet", "broken-symmetry",
                  "--out", str(bs)]) == 0
@@ -136,3 +139,5 @@ def test_prefect_ensemble_flow_runs_models_side_by_side_and_averages(cluster, tm
     per_model = [spin_json(tmp_path / "models" / m)["relaxation_energy_ev"] for m in models]
     assert summary["relaxation_energy_mean_ev"] == pytest.approx(np.mean(per_model))
     assert (tmp_path / "models" / "polaron_models.json").exists()
+    loaded = PolaronEnsembleOutcome.from_json(tmp_path / "models")
+    assert loaded.models == list(models) and loaded.relaxation_energy_mean_ev == pytest.approx(np.mean(per_model))

@@ -244,8 +244,8 @@ def test_campaign_item(tiff_series, crystal, tmp_path):
     import shutil
 
     from nclattice.flows.campaign import item_key, item_settings, load_campaign
-    from nclattice.flows.images_settings import UedImagesSettings
     from nclattice.flows.registry import capability
+    from nclattice.flows.settings import UedImagesSettings
 
     root, _ = tiff_series
     shutil.copytree(root, tmp_path / "data")

@@ -6,7 +6,7 @@ Field names carry units (``temperature_k``); the alias is the option name users 
 (``--temperature`` on the command line, ``temperature:`` in a campaign). Values are checked
 here (finite, in range, consistent with each other) before any work starts.
 
-One module per capability family (md, spin, diffraction, ued, kinetics, build) on the parsing
+One module per capability family (md, spin, diffraction, ued, ued_images, kinetics, build) on the parsing
 base (base.py); everything is importable from here (``from nclattice.flows.settings import X``).
 A new capability's model goes in its family's module (or a new one) and one line below. The
 package imports pydantic, the standard library and tasks/beams.py (constants); the recipe logic
@@ -30,6 +30,7 @@ from .md import (
 )
 from .spin import SpinRelaxSettings
 from .ued import CalibrationInput, DisorderTest, ProfileOptions, UedDecomposeSettings, UedProfilesSettings, UedSettings
+from .ued_images import UedImagesSettings
 
 __all__ = [
     "ANNEAL_DEFAULT_K", "ANNEAL_DEFAULT_PS", "MAX_BUILD_ATOMS", "MAX_SEED",
@@ -37,5 +38,5 @@ __all__ = [
     "BuildSettings", "CalibrationInput", "CalibrationSettings", "DeltaTSettings", "DiffractSettings", "DisorderTest",
     "MDOptions", "OccupationSettings", "OpticalOptions", "PhononSettings", "PolaronDiffractionSettings",
     "ProbeOptions", "ProfileOptions", "Settings", "SettingsError", "SpinRelaxSettings", "StateFillingSettings",
-    "TrappingSettings", "UedDecomposeSettings", "UedProfilesSettings", "UedSettings", "opt",
+    "TrappingSettings", "UedDecomposeSettings", "UedImagesSettings", "UedProfilesSettings", "UedSettings", "opt",
 ]

@@ -1,7 +1,7 @@
 """Settings of `nclattice ued images` (detector frames → radial profiles → the `ued profiles` analysis).
 
 The options of `ued profiles` are inherited (they apply when --structure is given); --q-range is
-the integration range here. Imports only pydantic and the settings base, like flows/settings.py.
+the integration range here. Imports only pydantic and the settings base, like the rest of the package.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any, Literal, Self
 
 from pydantic import FiniteFloat, field_validator, model_validator
 
-from .settings import UedProfilesSettings
-from .settings.base import _float_list, opt
+from .base import _float_list, opt
+from .ued import UedProfilesSettings
 
 
 class UedImagesSettings(UedProfilesSettings):
