@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from nclattice.cli import main
 from nclattice.errors import NclatticeError
 from nclattice.flows.campaign import load_campaign
 from nclattice.flows.campaign_run import _call, _entry, _prepare, run_item
@@ -213,6 +214,28 @@ class DevTools:
 
 FIGURES_JS = """[...document.images].map(i => ({src: i.src.slice(0, 30), alt: i.alt, w: i.naturalWidth,
   h: i.naturalHeight, shown: i.getBoundingClientRect().width, done: i.complete}))"""
+
+
+def test_demo_runs_every_capability_and_reruns_from_cache(demo_run):
+    out = demo_run["out"]  # the session's demo run (conftest.py); in this file so that one xdist worker runs it once
+    assert demo_run["status"] == 0
+    index = json.loads((out / "campaign.json").read_text())
+    analyses = {item["analysis"] for item in index["items"]}
+    assert {"calibrate", "delta-t", "phonons", "spin-relax", "polaron-diffraction", "ued"} <= analyses
+    assert all(item["status"] == "completed" for item in index["items"])
+    report = (out / "report.html").read_text()
+    for item in index["items"]:
+        for png in (out / item["result"]).glob("*.png"):
+            assert str(png.relative_to(out)) in report
+            assert png.stat().st_size > 5000
+    assert "report:" in demo_run["stdout"]
+    md_runs = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("md/*/result.json")}
+    assert md_runs
+    assert main(["demo", "--out", str(out)]) == 0
+    rerun = json.loads((out / "campaign.json").read_text())
+    assert all(item["status"] == "cached" for item in rerun["items"])
+    # answered from the cache: no MD run was added or rewritten
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("md/*/result.json")} == md_runs
 
 
 @pytest.mark.browser
