@@ -60,9 +60,11 @@ ensure_slurm() {
   ensure_program slurm-wlm slurm "'sudo apt-get install slurm-wlm' (see docs/cluster.md)" slurmctld
   command -v slurmctld >/dev/null || return 0
   [ "$(id -u)" = 0 ] || { echo "note: the local Slurm needs root; tests marked slurm will be skipped" >&2; return 0; }
-  if [ -z "${SLURM_CONF:-}" ] && bash scripts/slurm-local.sh start >/dev/null; then
+  local line
+  if [ -z "${SLURM_CONF:-}" ] && line=$(bash scripts/slurm-local.sh start); then
     trap 'bash scripts/slurm-local.sh stop' EXIT
-    export SLURM_CONF="$PWD/.nclattice/slurm/slurm.conf"
+    SLURM_CONF=${line#export SLURM_CONF=}   # the configuration's path as the script prints it
+    export SLURM_CONF
   fi
 }
 

@@ -8,11 +8,19 @@
 #   scripts/slurm-local.sh env     print the export line clients need (SLURM_CONF=...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir="$PWD/.nclattice/slurm"
+real="$PWD/.nclattice/slurm"
+dir=$real
+# Slurm's configuration parser splits a path at a space (and the daemons are best kept to plain
+# names): a checkout whose path has any other character reaches its folder through a link with a
+# plain name under the temporary folder
+if [[ "$real" =~ [^A-Za-z0-9_./-] ]]; then
+  dir="${TMPDIR:-/tmp}/nclattice-slurm-$(printf '%s' "$real" | sha256sum | cut -c1-12)"
+fi
 conf="$dir/slurm.conf"
 
 write_conf() {
-  mkdir -p "$dir/state" "$dir/spool"
+  mkdir -p "$real/state" "$real/spool"
+  [ "$dir" = "$real" ] || ln -sfn "$real" "$dir"
   local cpus mem
   cpus=$(nproc)
   [ "$cpus" -lt 4 ] && cpus=4   # tests start a few one-core jobs at once; the node oversubscribes

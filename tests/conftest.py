@@ -21,6 +21,24 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
+def pytest_configure(config):
+    """A required program that is missing stops the run here, in the main process: raised in an
+    xdist worker's collection it would surface only as a crashed worker."""
+    import shutil
+
+    from nclattice.tasks.cp2k_backend import find_cp2k
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    for variable, present, what in (
+            ("NCLATTICE_REQUIRE_CP2K", lambda: find_cp2k() is not None, "the cp2k program is not on PATH"),
+            ("NCLATTICE_REQUIRE_BROWSER", lambda: bool(shutil.which("chromium") or shutil.which("chromium-browser")),
+             "chromium is not on PATH"),
+            ("NCLATTICE_REQUIRE_SLURM", slurm_answers, "no Slurm answers (sinfo; scripts/slurm-local.sh start)")):
+        if os.environ.get(variable) == "1" and not present():
+            raise pytest.UsageError(f"{variable}=1 but {what}; install or start it so its tests run.")
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``cp2k`` or ``browser`` skip where their program is missing, with the way to install it;
     with NCLATTICE_REQUIRE_CP2K=1 / NCLATTICE_REQUIRE_BROWSER=1 (set by .ci/run where it can install them)
