@@ -18,8 +18,10 @@ from __future__ import annotations
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,7 +186,8 @@ def slurm_cluster(profile: SlurmProfile, job: Resources, name: str, log_dir: Pat
         job_name=f"ncl-{name}", job_script_prologue=prologue, log_directory=str(log_dir),
         interface=profile.interface, job_extra_directives=[*extra, *([f"--qos={profile.qos}"] if profile.qos else [])],
         worker_extra_args=["--lifetime", f"{lifetime}s", "--lifetime-stagger", "30s"],
-        python=os.environ.get("NCLATTICE_WORKER_PYTHON") or None,
+        # quoted: dask-jobqueue writes it into the job script as is (a venv path may hold a space)
+        python=shlex.quote(os.environ.get("NCLATTICE_WORKER_PYTHON") or sys.executable),
         scheduler_options={"dashboard_address": "127.0.0.1:0"},  # reach it through an ssh tunnel
     )
     cluster.adapt(minimum_jobs=profile.min_jobs, maximum_jobs=profile.max_jobs)
