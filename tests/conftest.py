@@ -110,3 +110,19 @@ def demo_run(tmp_path_factory):
         status = main(["demo", "--out", str(out)])
     index = json.loads((out / "campaign.json").read_text()) if (out / "campaign.json").is_file() else {}
     return {"status": status, "stdout": printed.getvalue(), "out": out, "index": index}
+
+
+@pytest.fixture(scope="module")
+def nc():
+    """The tiny CdSe/CdS dot (1.5 nm core, 1 ML shell) of the MD, MPI and runtime tests."""
+    from nclattice.structures import build_cdse_cds
+
+    return build_cdse_cds(1.5, 1)
+
+
+@pytest.fixture(scope="module")
+def sw():
+    """The Zhou 2013 Stillinger-Weber set that covers it."""
+    from nclattice.potentials import load
+
+    return load("zhou2013-sw")

@@ -3,20 +3,9 @@
 import numpy as np
 import pytest
 
-from nclattice.potentials import load
-from nclattice.structures import build_cdse_cds, build_pbse
+from nclattice.structures import build_pbse
 from nclattice.tasks.md import MDError, MDSettings, run_nvt
 from nclattice.tasks.msd import remove_rigid_body_motion
-
-
-@pytest.fixture(scope="module")
-def nc():
-    return build_cdse_cds(1.5, 1)
-
-
-@pytest.fixture(scope="module")
-def sw():
-    return load("zhou2013-sw")
 
 
 @pytest.fixture(scope="module")

@@ -12,21 +12,9 @@ import numpy as np
 import psutil
 import pytest
 
-from nclattice.potentials import load
-from nclattice.structures import build_cdse_cds
 from nclattice.tasks.md import MDSettings, run_nvt
 
 MD = {"equilibration_ps": 0.5, "production_ps": 2.0, "sample_every_fs": 20.0, "seed": 5}
-
-
-@pytest.fixture(scope="module")
-def nc():
-    return build_cdse_cds(1.5, 1)
-
-
-@pytest.fixture(scope="module")
-def sw():
-    return load("zhou2013-sw")
 
 
 def _external_listeners() -> set:
