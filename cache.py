@@ -22,13 +22,15 @@ What it guarantees:
 - A cached result that does not load or fails its checksum is recomputed, never used.
 
 For work that needs the lock around its own logic (checkpointed relaxations, campaign items)
-:func:`key_lock` is the lock alone.
+:func:`key_lock` is the lock alone; a campaign holds it on its OUT folder, without waiting.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +41,7 @@ from .results import read_json, write_json
 T = TypeVar("T")
 
 RESULT_FILE = "result.json"
+LOCK_FILE = ".lock"
 CHECKSUM_SUFFIXES = (".npz", ".npy", ".nc", ".h5", ".extxyz", ".json", ".txt", ".csv")
 
 
@@ -46,21 +49,39 @@ def key_dir(root: str | Path, flow: str, key: str) -> Path:
     return Path(root) / flow / key
 
 
-@contextmanager
-def key_lock(directory: str | Path, waiting: Callable[[str], None] | None = None) -> Iterator[Path]:
-    """Hold the exclusive lock of one key folder (released on exit, and by the OS if killed).
+class LockHeld(Exception):
+    """:func:`key_lock` without waiting found the lock held; ``holder`` is what its holder wrote
+    ("PID HOST"), or "" if it wrote nothing yet."""
 
-    ``waiting`` receives one line when another process or thread holds the lock.
+    def __init__(self, directory: Path, holder: str):
+        super().__init__(f"{directory} is locked by {holder or 'another process'}")
+        self.directory, self.holder = directory, holder
+
+
+@contextmanager
+def key_lock(directory: str | Path, waiting: Callable[[str], None] | None = None, *,
+             wait: bool = True) -> Iterator[Path]:
+    """Hold the exclusive lock of one folder (``<directory>/.lock``; released on exit, and by the OS
+    if the process is killed, so no lock is ever stale). The holder writes "PID HOST" into it.
+
+    ``waiting`` receives one line when another process or thread holds the lock; with
+    ``wait=False`` a held lock raises :class:`LockHeld` instead (one writer per campaign OUT).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "a+b") as fh:
+    with open(directory / LOCK_FILE, "a+b") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            if not wait:
+                fh.seek(0)
+                raise LockHeld(directory, fh.read(200).decode("utf-8", "replace").strip()) from None
             if waiting is not None:
                 waiting(f"waiting for another run computing {directory}")
             fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.truncate(0)
+        fh.write(f"{os.getpid()} {socket.gethostname()}".encode())
+        fh.flush()
         try:
             yield directory
         finally:

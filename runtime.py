@@ -174,17 +174,23 @@ def stop_children(grace_s: float = 3.0) -> int:
     return len(descendants)
 
 
-def _on_signal(signum: int, argv: list[str]) -> None:
+def exit_now(message: str, code: int) -> None:
+    """Stop every child, remove registered temporary files, print ``message`` and end the process at
+    once (threads of a flow must not go on to launch the next runs). Results already written stay."""
     stop_children()
     with _LOCK:
         leftovers = list(_TEMP_FILES)
     for path in leftovers:
         path.unlink(missing_ok=True)
+    print(message, file=sys.stderr, flush=True)
+    os._exit(code)
+
+
+def _on_signal(signum: int, argv: list[str]) -> None:
     name = signal.Signals(signum).name
     command = shlex.join(["nclattice", *argv])
-    print(f"nclattice: stopped by {name}; finished runs are cached, run `{command}` again to resume.",
-          file=sys.stderr, flush=True)
-    os._exit(128 + signum)  # now: threads of a flow must not go on to launch the next runs
+    exit_now(f"nclattice: stopped by {name}; finished runs are cached, run `{command}` again to resume.",
+             128 + signum)
 
 
 def install_signal_handlers(argv: list[str] | None = None) -> None:

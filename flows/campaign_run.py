@@ -12,20 +12,21 @@ Prefect. The items run inside one Prefect flow against one local server on loopb
 for the run and killed with it (flows/prefect_server.py), unless ``PREFECT_API_URL`` names a
 server already. A campaign whose items are all cached answers without starting Prefect.
 
-One writer per OUT: a lock file ``OUT/.campaign.lock`` holds the writer's pid; a second campaign
-into the same OUT refuses with one line while that pid lives, and takes over a stale lock.
+One writer per OUT: the campaign holds the cache's lock of OUT (``OUT/.lock``, an flock holding
+the writer's pid); a second campaign into the same OUT refuses with one line while it is held. The
+OS releases it when the writer ends, however it ends, so there is no stale lock to clean.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..cache import LockHeld, key_lock
 from ..environment import configure_prefect
 from ..errors import NclatticeError
 from ..provenance import input_key, provenance
@@ -35,49 +36,19 @@ from .campaign import Campaign, Item, item_dir, item_key, item_settings, load_ca
 from .registry import capability, preflight
 from .report import write_report
 
-LOCK = ".campaign.lock"
-
 
 # ----------------------------------------------------------------------------- one writer per OUT
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextmanager
 def exclusive(out: Path):
-    """Hold OUT/.campaign.lock for the block; refuse (one line) if a live process holds it."""
-    out.mkdir(parents=True, exist_ok=True)
-    lock = out / LOCK
-    me = f"{os.getpid()} {socket.gethostname()}"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                pid_text, _, host = lock.read_text().partition(" ")
-                pid = int(pid_text)
-            except (OSError, ValueError):
-                pid, host = -1, ""
-            if pid > 0 and host.strip() in ("", socket.gethostname()) and _alive(pid):
-                raise NclatticeError(f"another campaign (pid {pid}) is writing to '{out}'; wait for it to finish "
-                                     "or use another --out.") from None
-            lock.unlink(missing_ok=True)  # stale: its writer is gone
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(me)
-        break
-    else:
-        raise NclatticeError(f"cannot take the lock {lock}; remove it if no campaign is running.")
+    """Hold OUT's lock (:func:`nclattice.cache.key_lock`) for the block; refuse in one line if
+    another campaign holds it. A killed campaign's lock is released by the OS."""
     try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
+        with key_lock(out, wait=False):
+            yield
+    except LockHeld as held:
+        pid = held.holder.split()[0] if held.holder else "unknown"
+        raise NclatticeError(f"another campaign (pid {pid}) is writing to '{out}'; wait for it to finish "
+                             "or use another --out.") from None
 
 
 # ----------------------------------------------------------------------------- items
@@ -269,11 +240,22 @@ def _slurm_runner(c: Campaign, profile, job, out: Path, stack: ExitStack):
     """Start the SLURMCluster (after the Prefect server: its jobs inherit PREFECT_API_URL)."""
     from prefect_dask import DaskTaskRunner
 
-    from .cluster import slurm_cluster
+    from ..runtime import exit_now
+    from .cluster import StartWatch, slurm_cluster
 
-    cluster = stack.enter_context(slurm_cluster(profile, job, c.name, out / "slurm-logs"))
+    log_dir = out / "slurm-logs"
+    cluster = stack.enter_context(slurm_cluster(profile, job, c.name, log_dir))
+
+    def give_up(message: str) -> None:  # from the watcher's thread: the flow itself is waiting on Dask
+        try:
+            cluster.close(timeout=30)  # scancels the campaign's jobs
+        except Exception:  # ending anyway: a job left in the queue has no scheduler to join
+            pass
+        exit_now(f"error: {message}", 2)
+
+    stack.enter_context(StartWatch(log_dir, f"ncl-{c.name}", give_up))
     print(f"Slurm: jobs of {job.cores} cores, {job.memory_gb:g} GB, walltime {round(job.walltime_s / 60)} min, "
-          f"{profile.min_jobs}-{profile.max_jobs} at once; logs in {out / 'slurm-logs'}", flush=True)
+          f"{profile.min_jobs}-{profile.max_jobs} at once; logs in {log_dir}", flush=True)
     return DaskTaskRunner(address=cluster.scheduler_address)
 
 

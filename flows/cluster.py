@@ -194,6 +194,90 @@ def slurm_cluster(profile: SlurmProfile, job: Resources, name: str, log_dir: Pat
     return cluster
 
 
+FAILED_STARTS = 3  # jobs in a row whose worker never started: the job script itself is wrong
+REGISTERED = "Registered to:"  # what a Dask worker logs once it has joined the scheduler
+
+
+def queued_jobs() -> dict[str, str] | None:
+    """Job id -> job name of everything in Slurm's queue (pending or running); None if squeue fails."""
+    try:
+        done = subprocess.run(["squeue", "-h", "-o", "%i %j"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return dict(line.split(maxsplit=1) for line in done.stdout.splitlines() if len(line.split()) == 2)
+
+
+def failed_starts(log_dir: Path, queued: dict[str, str]) -> list[Path]:
+    """Error logs of the newest jobs in a row that ended without their Dask worker joining, newest first.
+
+    dask-jobqueue writes each job's stderr to ``<log_dir>/<job name>-<job id>.err``; a job that has
+    left the queue and whose log never says "Registered to:" failed to start a worker (a broken
+    prologue, a python that does not exist on the node, ...). A job whose worker joined ends the run.
+    """
+    logs = []
+    for path in log_dir.glob("*.err"):
+        job = path.stem.rpartition("-")[2]
+        if job.isdigit():
+            logs.append((int(job), path))
+    failed = []
+    for job, path in sorted(logs, reverse=True):
+        if REGISTERED in path.read_text(encoding="utf-8", errors="replace"):
+            break
+        if str(job) not in queued:
+            failed.append(path)
+    return failed
+
+
+def _last_line(path: Path) -> str:
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else "nothing (its log is empty)"
+
+
+class StartWatch:
+    """Watch a SLURMCluster's jobs; stop the campaign with one sentence when its jobs die before their
+    Dask worker starts. dask-jobqueue does not notice such a job (it counts it as a worker on its way
+    and submits no other), so without this the campaign would wait for workers forever.
+
+    Fires after ``limit`` such jobs in a row, or as soon as one has failed and none of the campaign's
+    jobs is left in the queue (seen on two polls in a row, in case a new job is on its way).
+    """
+
+    def __init__(self, log_dir: Path, job_prefix: str, on_failure, limit: int = FAILED_STARTS,
+                 every_s: float = 3.0):
+        import threading
+
+        self.log_dir, self.job_prefix, self.on_failure = log_dir, job_prefix, on_failure
+        self.limit, self.every_s = limit, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="slurm-start-watch", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+
+    def _watch(self) -> None:
+        stuck_polls = 0
+        while not self._stop.wait(self.every_s):
+            queued = queued_jobs()
+            if queued is None:
+                continue
+            failed = failed_starts(self.log_dir, queued)
+            ours = [j for j, name in queued.items() if name.startswith(self.job_prefix)]
+            stuck_polls = stuck_polls + 1 if failed and not ours else 0
+            if failed and (len(failed) >= self.limit or stuck_polls >= 2):
+                newest = failed[0]
+                self.on_failure(f"{len(failed)} Slurm job(s) in a row ended before their Dask worker started "
+                                f"(the last, {newest.name}, says: "
+                                f"{_last_line(newest)}); fix the slurm prologue or the python the jobs run, "
+                                f"see {self.log_dir}.")
+                return
+
+
 def name_this_job(campaign: str, item: str) -> None:
     """Inside a Slurm job: rename it after the item it now runs (what ``squeue`` shows)."""
     job = os.environ.get("SLURM_JOB_ID")

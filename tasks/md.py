@@ -140,7 +140,9 @@ def system_commands(type_order: list[str], masses: dict[str, float], potential: 
     n_atoms, box_diagonal = data_file_extent(Path(workdir or ".") / data_file)
     boundary = lammps_boundary(potential, axes, n_atoms, free_boundary)
     read = f"read_data {lammps_word(str(data_file))}"
-    cmds = ["units metal", "atom_style atomic", f"boundary {boundary}", "atom_modify map array sort 0 0.0", read]
+    cmds = ["units metal", "atom_style atomic", f"boundary {boundary}", "atom_modify map array", read]
+    # (LAMMPS' default spatial sort of atoms stays on: every read and write of per-atom data goes
+    # by atom ID (gather/scatter), and 2-rank MD of the SW NC went from 1.59x to 1.89x with it)
     cmds += [f"mass {i} {masses[el]}" for i, el in enumerate(type_order, start=1)]
     return cmds + charge_commands(potential, type_order) + potential.lammps_commands(
         type_order, periodic=axes, n_atoms=n_atoms, span_angstrom=box_diagonal)
@@ -191,6 +193,11 @@ def lammps_setup(type_order: list[str], masses: dict[str, float], potential: Pot
     if settings.neighbor_one:
         neigh += f" one {settings.neighbor_one} page {20 * settings.neighbor_one}"
     cmds += [neigh, f"timestep {dt_ps}"]
+    if settings.mpi_ranks > 1:
+        # Rebalance the ranks' slabs by their neighbour-list length (the pair work): with an
+        # all-pairs Coulomb sum and Newton's third law the lower slab computes every cross pair
+        # (3:1 for 2 ranks on the PbSe dot); see benchmarks/bench_mpi.py for the figures
+        cmds.append("fix balance all balance 100 1.05 shift xyz 10 1.05 weight neigh 1.0")
     if not periodic:
         cmds.append(f"compute_modify thermo_temp extra/dof {6 if free else 3}")
     if settings.anneal_temperature_k and settings.anneal_ps:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from nclattice.cache import LockHeld, key_lock
 from nclattice.cli import main
 from nclattice.flows.campaign import CampaignError, item_key, load_campaign
-from nclattice.flows.campaign_run import LOCK, run_campaign
+from nclattice.flows.campaign_run import run_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "cdse_cds_510nm_heating.csv"
@@ -82,21 +82,31 @@ def test_item_key_uses_the_validated_values(tmp_path):
     assert item_key(c, c.items[0], {}) != keys[0]
 
 
-def _second_writer_refuses_then_takes_over_a_stale_lock(spec: Path, out: Path, capsys) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+def _lock_is_free(out: Path) -> bool:
     try:
-        (out / LOCK).write_text(f"{holder.pid} {os.uname().nodename}")
+        with key_lock(out, wait=False):
+            return True
+    except LockHeld:
+        return False
+
+
+def _second_writer_refuses_then_the_lock_dies_with_its_holder(spec: Path, out: Path, capsys) -> None:
+    hold = ("import sys, time\nfrom nclattice.cache import key_lock\n"
+            "with key_lock(sys.argv[1], wait=False):\n    print('held', flush=True)\n    time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
         capsys.readouterr()
         assert main(["campaign", str(spec), "--out", str(out)]) == 2
         err = capsys.readouterr().err.strip()
         assert f"another campaign (pid {holder.pid})" in err and len(err.splitlines()) == 1
     finally:
-        holder.kill()
+        holder.kill()  # kill -9: no clean-up runs, the OS releases the lock
         holder.wait()
-    # the holder is gone: its lock is stale and the next campaign takes it over (all cached here)
+    assert _lock_is_free(out)
     assert main(["campaign", str(spec), "--out", str(out)]) == 0
     assert "0 completed, 3 cached" in capsys.readouterr().out
-    assert not (out / LOCK).exists()
+    assert _lock_is_free(out)
 
 
 @pytest.mark.slow
@@ -117,8 +127,8 @@ def test_records_resume_copy_and_truncation(tmp_path, capsys):
     assert [i["result"] for i in index["items"]] == ["items/occupation", "items/polaron", "items/ued"]
     report = (out / "report.md").read_text()
     assert "SYNTHETIC" in report and "Debye–Waller plot (3.1 mJ/cm² series)" in report
-    assert not (out / LOCK).exists()
-    _second_writer_refuses_then_takes_over_a_stale_lock(spec, out, capsys)
+    assert _lock_is_free(out)
+    _second_writer_refuses_then_the_lock_dies_with_its_holder(spec, out, capsys)
 
     # a copied output directory is still complete: everything cached, its report rebuilt in place
     copy = tmp_path / "copy"

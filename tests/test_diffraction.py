@@ -172,6 +172,23 @@ def test_histogram_debye_with_mean_bin_distances_is_exact_to_1e_4_up_to_12_inver
     assert sum(c.sum() for c in hist.counts) == len(pos) * (len(pos) - 1) // 2
 
 
+def test_pair_binning_shared_among_threads_counts_every_pair_once(monkeypatch):
+    """Rows split among threads (balanced by pair count) give the one-thread histogram: the same
+    counts exactly, distance sums to rounding; also a split finer than the rows of a small set."""
+    from nclattice.tasks import pairbins
+
+    monkeypatch.setattr(pairbins, "MIN_PAIRS_PER_THREAD", 1)
+    rng = np.random.default_rng(3)
+    x, y = rng.random((301, 3)) * 20, rng.random((123, 3)) * 20
+    for a, b, same, pairs in ((x, x, True, 301 * 300 // 2), (x, y, False, 301 * 123), (x[:2], x[:2], True, 1)):
+        one = pairbins.bin_pair_distances(a, b, same, 0.05, 800, threads=1)
+        for threads in (2, 3, 7):
+            many = pairbins.bin_pair_distances(a, b, same, 0.05, 800, threads=threads)
+            np.testing.assert_array_equal(many[0], one[0])
+            np.testing.assert_allclose(many[1], one[1], rtol=1e-12)
+        assert one[0].sum() == pairs
+
+
 def test_nufft_powder_matches_the_exact_debye_sum_on_thousands_of_atoms():
     probe = Probe("electron", 3700.0)
     pos, sym = _rattled(build_cdse(4.5))  # 1,675 atoms

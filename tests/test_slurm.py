@@ -37,12 +37,12 @@ slurm:
   memory-gb: 1
   max-jobs: 2
   interface: lo
-"""
+{extra}"""
 
 
-def _spec(tmp_path: Path, name: str, prod: float = 0.4, partition: str = "debug") -> Path:
+def _spec(tmp_path: Path, name: str, prod: float = 0.4, partition: str = "debug", extra: str = "") -> Path:
     path = tmp_path / f"{name}.yaml"
-    path.write_text(CAMPAIGN.format(name=name, prod=prod, partition=partition))
+    path.write_text(CAMPAIGN.format(name=name, prod=prod, partition=partition, extra=extra))
     return path
 
 
@@ -112,3 +112,17 @@ def test_refused_submission_is_one_line_and_exit_2(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Slurm refuses the campaign's jobs" in lines[0] and "partition" in lines[0], lines
     assert not (tmp_path / "out").exists()
+
+
+def test_jobs_that_die_before_their_worker_starts_end_the_campaign_in_one_line(tmp_path):
+    """A job script that fails on the node (here: a module that is not there, exit 127) must not leave
+    the campaign waiting for workers forever: one sentence naming the job's log, exit 2, no job left."""
+    broken = '  prologue: ["echo \'module: nclattice-env: not found\' >&2", "exit 127"]\n'
+    spec = _spec(tmp_path, "slurm-broken", extra=broken)
+    done = subprocess.run([sys.executable, "-m", "nclattice", "campaign", str(spec), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ended before their Dask worker started" in lines[0], lines
+    assert "nclattice-env: not found" in lines[0] and "slurm-logs" in lines[0], lines
+    assert not [j for j, name, _ in _squeue() if name.startswith("ncl-slurm-broken")]
