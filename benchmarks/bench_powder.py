@@ -21,6 +21,9 @@ import time
 import numpy as np
 from scipy.spatial.distance import cdist, pdist
 
+# one thread, like the references: the pair loop otherwise shares its rows among all usable cores
+os.environ.setdefault("NCLATTICE_MAX_WORKERS", "1")
+
 from nclattice.structures import build_cdse
 from nclattice.tasks import diffraction as dif
 from nclattice.tasks.scattering import Probe

@@ -178,7 +178,10 @@ def test_lifetimes_are_long_in_the_harmonic_limit_and_short_at_300_k(structure, 
     hot, cold = (runs[t]["lifetime_summary"] for t in (300.0, 5.0))
     assert hot["resolved_fraction"] > 0.6 and hot["median_lifetime_ps"] < 10 / 4
     assert cold["resolved_fraction"] < 0.1  # nearly harmonic: longer than the window
-    assert cold["median_lifetime_ps"] > 3 * hot["median_lifetime_ps"]
+    # at 5 K the lifetimes are lower bounds set by the 10 ps window (an undamped mode reads ~window/2),
+    # so the ratio to 300 K cannot show its true size (~60x for damping linear in T); it must still
+    # be clear: beyond a third of the window, and more than twice the 300 K median
+    assert cold["median_lifetime_ps"] > 10 / 3 and cold["median_lifetime_ps"] > 2 * hot["median_lifetime_ps"]
     written = json.loads((tmp_path / "t300.0" / "phonons.json").read_text())
     keys = {"frequencies_thz", "rigid_body_modes", "lifetimes_ps", "lifetime_method", "dos", "provenance"}
     assert keys <= set(written)
