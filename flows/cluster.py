@@ -209,13 +209,15 @@ def queued_jobs() -> dict[str, str] | None:
     return dict(line.split(maxsplit=1) for line in done.stdout.splitlines() if len(line.split()) == 2)
 
 
-def failed_starts(log_dir: Path, queued: dict[str, str]) -> list[Path]:
+def failed_starts(log_dir: Path, queued: dict[str, str], registered: set[int] | None = None) -> list[Path]:
     """Error logs of the newest jobs in a row that ended without their Dask worker joining, newest first.
 
     dask-jobqueue writes each job's stderr to ``<log_dir>/<job name>-<job id>.err``; a job that has
     left the queue and whose log never says "Registered to:" failed to start a worker (a broken
-    prologue, a python that does not exist on the node, ...). A job whose worker joined ends the run.
+    prologue, a python that does not exist on the node, ...). A job whose worker joined ends the run;
+    ``registered`` remembers such jobs between calls, so that their (growing) logs are read once.
     """
+    registered = set() if registered is None else registered
     logs = []
     for path in log_dir.glob("*.err"):
         job = path.stem.rpartition("-")[2]
@@ -223,7 +225,8 @@ def failed_starts(log_dir: Path, queued: dict[str, str]) -> list[Path]:
             logs.append((int(job), path))
     failed = []
     for job, path in sorted(logs, reverse=True):
-        if REGISTERED in path.read_text(encoding="utf-8", errors="replace"):
+        if job in registered or REGISTERED in path.read_text(encoding="utf-8", errors="replace"):
+            registered.add(job)
             break
         if str(job) not in queued:
             failed.append(path)
@@ -261,12 +264,12 @@ class StartWatch:
         self._stop.set()
 
     def _watch(self) -> None:
-        stuck_polls = 0
+        stuck_polls, registered = 0, set()
         while not self._stop.wait(self.every_s):
             queued = queued_jobs()
             if queued is None:
                 continue
-            failed = failed_starts(self.log_dir, queued)
+            failed = failed_starts(self.log_dir, queued, registered)
             ours = [j for j, name in queued.items() if name.startswith(self.job_prefix)]
             stuck_polls = stuck_polls + 1 if failed and not ours else 0
             if failed and (len(failed) >= self.limit or stuck_polls >= 2):

@@ -124,3 +124,18 @@ def test_cp2k_ranks_start_with_the_mpi_beside_cp2k(tmp_path, monkeypatch):
     assert Cp2kBackend(mpi_ranks=2, mpi_launcher="/opt/mpi/bin/mpirun -np {ranks}").launcher(
         "cp2k_shell.psmp") == "/opt/mpi/bin/mpirun -np 2"
     assert "mpirun" not in Cp2kBackend(mpi_ranks=1).shell_command()
+
+
+def test_failed_starts_are_the_newest_ended_jobs_whose_worker_never_joined(tmp_path):
+    from nclattice.flows.cluster import REGISTERED, failed_starts
+
+    logs = {4: "x", 5: f"distributed.worker - INFO - {REGISTERED} tcp://127.0.0.1:1", 6: "exit 127",
+            7: "module: not found", 8: ""}
+    for job, text in logs.items():
+        (tmp_path / f"ncl-demo-{job}.err").write_text(text)
+    queued = {"8": "ncl-demo"}  # 8 is still starting: not a failure yet; 4 is older than a good start
+    registered: set[int] = set()
+    assert [p.name for p in failed_starts(tmp_path, queued, registered)] == ["ncl-demo-7.err", "ncl-demo-6.err"]
+    assert registered == {5}
+    (tmp_path / "ncl-demo-5.err").write_text("rotated away")  # a known good job is not read again
+    assert len(failed_starts(tmp_path, {}, registered)) == 3  # 8 left the queue without its worker
