@@ -15,7 +15,7 @@ DESCRIPTION = ("Kinematic diffraction of a structure file: the Debye powder patt
 
 def run(args: argparse.Namespace) -> int:
     summary = execute("diffract", args, settings_from_args(DiffractSettings, args), structure=args.structure)
-    print(f"{summary.headline()}; {summary['probe']}, {summary['wall_s']} s")
+    print(f"{summary.headline()} ({summary.wall_s} s)")
     for edge in summary.get("absorption_edges_within_1_kev", []):
         print(f"  note: {edge['element']} {edge['edge']} edge at {edge['energy_kev']:.3f} keV "
               "(scattering factors uncertain near edges)")

@@ -20,7 +20,6 @@ from ..errors import NclatticeError
 from ..provenance import input_key, provenance
 from ..results import pyplot, save_arrays, save_figure
 from ..structio import read_structure
-from ..structures import build_cspbbr3_superellipsoid
 from ..tasks import diffraction as dif
 from ..tasks import models
 from ..tasks.alignment import displacement_field
@@ -106,6 +105,8 @@ class PolaronSettings:
 
 
 def _superellipsoid(size_nm: float, s: PolaronSettings, phase: str = "cubic") -> Atoms:
+    from ..structures import build_cspbbr3_superellipsoid  # scipy.spatial (~0.2 s): not for diffract
+
     return build_cspbbr3_superellipsoid(size_nm, s.exponent, phase=phase,
                                         lattice_constant=s.lattice_constant_angstrom)
 

@@ -531,7 +531,16 @@ class DiffractionOutcome(Outcome):
         if "peak_shifts" in self:
             shifts = ", ".join(f"({h}) {v['shift_inv_angstrom']:+.2e}" for h, v in self.peak_shifts.items())
             return f"{self.model} model, {self.crystals} crystal(s): peak shifts (1/Å) {shifts}"
-        return f"{self.formula}: {self.atoms} atoms; {', '.join(self.files)}"
+        return f"{self.formula}: {self.atoms} atoms, {self.probe_text()}; {', '.join(self.files)}"
+
+    def probe_text(self) -> str:
+        """'X-ray 13.6 keV (λ 0.9116 Å)' from the probe record."""
+        p = self.probe
+        if not p:
+            return "probe not recorded"
+        name = {"xray": "X-ray", "electron": "electron", "neutron": "neutron"}.get(p.get("probe"), p.get("probe"))
+        wavelength = p.get("wavelength_angstrom")
+        return f"{name} {p.get('energy_kev'):g} keV" + (f" (λ {wavelength:.4g} Å)" if wavelength else "")
 
     def description(self) -> str:
         if "peak_shifts" in self:

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.spatial.distance import cdist
-from scipy.special import roots_legendre
 
 from ..errors import NclatticeError
 from .scattering import Probe
@@ -384,6 +382,8 @@ def debye_direct(positions: np.ndarray, symbols: Sequence[str], probe: Probe,
     q = np.atleast_1d(np.asarray(q_inv_angstrom, float))
     f = probe.factors(species, q)[idx]  # (N, nq)
     intensity = np.zeros(q.size)
+    from scipy.spatial.distance import cdist  # scipy.spatial: ~0.2 s of imports
+
     for start in range(0, len(pos), rows):
         r = cdist(pos[start:start + rows], pos)  # (B, N)
         kernel = _sinc(r[..., None] * q)  # (B, N, nq)
@@ -407,6 +407,8 @@ def shell_rule(q_times_d: float, margin: int = 12) -> tuple[np.ndarray, np.ndarr
     and A(−q) follows from the structure sums at q by conjugation. Weights sum to 1/2."""
     degree = int(np.ceil(q_times_d)) + margin
     n_theta = 2 * ((degree + 2) // 4 + 1)  # even: no node at cos θ = 0, 2·n_theta − 1 ≥ degree
+    from scipy.special import roots_legendre
+
     x, w = roots_legendre(n_theta)  # O(n) nodes (numpy's leggauss is O(n³))
     x, w = x[x > 0], w[x > 0]
     sin_t = np.sqrt(1 - x * x)

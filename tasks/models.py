@@ -46,7 +46,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
-from scipy.special import gammaln
 
 from ..errors import NclatticeError
 from ..structures.materials import formal_charge_of
@@ -124,6 +123,8 @@ def electron_sphere_radius(size_angstrom: float, exponent: float = 5.0, mode: st
     half = size_angstrom / 2
     if mode == "half-size":
         return half
+    from scipy.special import gammaln
+
     volume = 8 * half**3 * np.exp(3 * gammaln(1 + 1 / exponent) - gammaln(1 + 3 / exponent))
     return float((3 * volume / (4 * np.pi)) ** (1 / 3))
 
