@@ -165,5 +165,6 @@ def _run(argv: list[str]) -> int:
         print("interrupted; re-run the same command to resume (finished work is cached).", file=sys.stderr)
         return 130
 
+
 if __name__ == "__main__":
     sys.exit(main())

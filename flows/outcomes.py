@@ -538,7 +538,7 @@ class DiffractionOutcome(Outcome):
         p = self.probe
         if not p:
             return "probe not recorded"
-        name = {"xray": "X-ray", "electron": "electron", "neutron": "neutron"}.get(p.get("probe"), p.get("probe"))
+        name = "X-ray" if p.get("probe") == "xray" else p.get("probe")
         wavelength = p.get("wavelength_angstrom")
         return f"{name} {p.get('energy_kev'):g} keV" + (f" (λ {wavelength:.4g} Å)" if wavelength else "")
 

@@ -377,13 +377,13 @@ def debye_intensity(positions: np.ndarray, symbols: Sequence[str], probe: Probe,
 def debye_direct(positions: np.ndarray, symbols: Sequence[str], probe: Probe,
                  q_inv_angstrom: np.ndarray, rows: int = 64) -> np.ndarray:
     """Reference: Σ_ij f_i f_j* sin(Q r_ij)/(Q r_ij) as a plain (row-blocked) double loop."""
+    from scipy.spatial.distance import cdist  # scipy.spatial: ~0.2 s of imports, for this reference only
+
     species, idx = species_index(symbols)
     pos = np.asarray(positions, float)
     q = np.atleast_1d(np.asarray(q_inv_angstrom, float))
     f = probe.factors(species, q)[idx]  # (N, nq)
     intensity = np.zeros(q.size)
-    from scipy.spatial.distance import cdist  # scipy.spatial: ~0.2 s of imports
-
     for start in range(0, len(pos), rows):
         r = cdist(pos[start:start + rows], pos)  # (B, N)
         kernel = _sinc(r[..., None] * q)  # (B, N, nq)
